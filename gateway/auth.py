@@ -1,0 +1,83 @@
+"""Bearer tokens -> who is calling (role, branch, technician), and what each role may do."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from functools import lru_cache
+
+from services.common.config import read_yaml
+from services.common.errors import AppError
+
+ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin")
+STAFF = ("dispatcher", "supervisor", "admin")
+
+# Which roles may call each operation. Technicians are further limited to their own orders.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "create_request": ("agent", *STAFF),
+    "read_orders": ROLES,
+    "accept": ("technician", *STAFF),
+    "reject": ("technician", *STAFF),
+    "contact": ("technician", *STAFF),
+    "appointment": ("technician", "agent", *STAFF),
+    "check-in": ("technician", *STAFF),
+    "complete": ("technician", *STAFF),
+    "wait-parts": ("technician", *STAFF),
+    "resume": ("technician", *STAFF),
+    "assign": STAFF,
+    "cancel": ("agent", *STAFF),
+    "approve-delay": ("supervisor", "admin"),
+    "read_technicians": STAFF,
+    "write_technicians": STAFF,
+}
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotAllowed(AppError):
+    status = 403
+    code = "forbidden"
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str
+    branch: str
+    technician_id: str | None = None
+
+    def as_actor(self) -> dict:
+        return {"role": self.role, "branch": self.branch, "technician_id": self.technician_id}
+
+
+@lru_cache(maxsize=4)
+def load_tokens(path: str) -> dict[str, Caller]:
+    raw = read_yaml(path).get("tokens") or {}
+    tokens = {}
+    for token, spec in raw.items():
+        if spec.get("role") not in ROLES:
+            raise ValueError(f"token config: unknown role {spec.get('role')!r}")
+        tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"))
+    return tokens
+
+
+def authenticate(header: str | None, tokens: dict[str, Caller]) -> Caller:
+    if not header:
+        raise Unauthorized("missing bearer token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("malformed Authorization header; use 'Bearer <token>'")
+    token = token.strip()
+    for known, caller in tokens.items():  # constant-time compare against each token
+        if hmac.compare_digest(known.encode(), token.encode()):
+            return caller
+    raise Unauthorized("unknown or revoked token")
+
+
+def authorize(caller: Caller, operation: str, branches: list[str]) -> None:
+    if caller.branch not in branches:
+        raise NotAllowed(f"branch {caller.branch} is not served here")
+    if caller.role not in PERMISSIONS.get(operation, ()):
+        raise NotAllowed(f"role {caller.role} may not {operation}")

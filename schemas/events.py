@@ -1,0 +1,57 @@
+"""Event contracts and who consumes which event.
+
+``SUBSCRIPTIONS`` is the one table of routes: consumers' queues are named from it and
+publishers declare those queues at start-up, so no event is published into the void.
+"""
+
+from __future__ import annotations
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from schemas.fields import SAFE_ID
+from services.common.messaging import Subscription
+
+
+class EventEnvelope(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    event_id = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{32}$"))
+    type = fields.String(required=True, validate=SAFE_ID)
+    source = fields.String(required=True, validate=SAFE_ID)
+    branch = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2,8}$"))
+    occurred_at = fields.AwareDateTime(required=True)
+    data = fields.Dict(required=True)
+
+
+class OrderCreatedData(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    order_id = fields.String(required=True)
+    branch = fields.String(required=True)
+    zone = fields.String(required=True)
+    region_code = fields.String(required=True)
+    lat = fields.Float(required=True)
+    lon = fields.Float(required=True)
+    request_type = fields.String(required=True)
+    priority = fields.String(required=True)
+    received_at = fields.AwareDateTime(required=True)
+    deadlines = fields.Dict(required=True)
+    product = fields.Dict(required=True)
+    customer = fields.Dict(required=True)
+
+
+class OrderRefData(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    order_id = fields.String(required=True)
+
+
+SUBSCRIPTIONS: list[Subscription] = [
+    Subscription("intake", "order_created", "dispatch", "on_order_created"),
+    Subscription("dispatch", "order_completed", "intake", "on_order_completed"),
+    Subscription("dispatch", "order_cancelled", "intake", "on_order_cancelled"),
+    Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
+]

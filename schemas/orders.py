@@ -1,0 +1,228 @@
+"""Contracts of work orders: the intake command, the order resource, technician steps."""
+
+from __future__ import annotations
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from schemas.fields import ORDER_ID, PHONE, REGION_CODE, SAFE_ID, LocalDateTime, Text
+
+CHANNELS = ("hotline", "web", "letter", "fax", "media", "email", "chat", "walk_in", "12315")
+REQUEST_TYPES = ("installation", "repair", "maintenance", "return_exchange", "consultation",
+                 "complaint")
+DISPATCHED_TYPES = ("installation", "repair", "maintenance", "return_exchange")
+PRIORITIES = ("emergency", "high", "normal")
+WARRANTY = ("in_warranty", "main_parts_only", "out_of_warranty", "unknown")
+ZONES = ("standard", "intensive", "remote")
+MILESTONES = ("first_contact", "arrival", "resolution")
+ORDER_STATES = ("new", "offered", "accepted", "contacted", "scheduled", "on_site",
+                "waiting_parts", "completed", "cancelled", "escalated", "closed",
+                "answered", "handed_to_complaints")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class CustomerIn(StrictSchema):
+    name = Text(required=True, validate=validate.Length(min=1, max=50))
+    phone = fields.String(required=True, validate=PHONE)
+    address = Text(required=True, validate=validate.Length(min=2, max=200))
+    region_code = fields.String(required=True, validate=REGION_CODE)
+    vip = fields.Boolean(load_default=False)
+
+
+class ProductIn(StrictSchema):
+    category = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{2,40}$"))
+    brand = Text(load_default=None, validate=validate.Length(max=50))
+    model = Text(load_default=None, validate=validate.Length(max=50))
+    serial_number = fields.String(load_default=None, validate=SAFE_ID)
+    purchase_date = fields.Date(load_default=None)
+    installation_date = fields.Date(load_default=None)
+    invoice_number = fields.String(load_default=None, validate=SAFE_ID)
+
+    @validates_schema
+    def _dates_in_order(self, data, **kwargs):
+        bought, installed = data.get("purchase_date"), data.get("installation_date")
+        if bought and installed and installed < bought:
+            raise ValidationError("Installation cannot be before purchase.",
+                                  "installation_date")
+
+
+class ServiceRequestIn(StrictSchema):
+    customer = fields.Nested(CustomerIn, required=True)
+    product = fields.Nested(ProductIn, required=True)
+    request_type = fields.String(required=True, validate=validate.OneOf(REQUEST_TYPES))
+    description = Text(required=True, validate=validate.Length(min=1, max=2000))
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    received_at = fields.AwareDateTime(load_default=None)
+    call_id = fields.String(load_default=None, validate=SAFE_ID)
+
+
+class WarrantyOut(Schema):
+    status = fields.String(validate=validate.OneOf(WARRANTY))
+    start_date = fields.Date(allow_none=True)
+    whole_unit_until = fields.Date(allow_none=True)
+    main_parts_until = fields.Date(allow_none=True)
+    main_parts = fields.List(fields.String())
+
+
+class DeadlinesOut(Schema):
+    first_contact = LocalDateTime(allow_none=True)
+    arrival = LocalDateTime(allow_none=True)
+    resolution = LocalDateTime(allow_none=True)
+
+
+class MilestoneOut(Schema):
+    at = LocalDateTime(allow_none=True)
+    outcome = fields.String(allow_none=True)
+
+
+class TimelineEntryOut(Schema):
+    at = LocalDateTime()
+    step = fields.String()
+    by = fields.String(allow_none=True)
+    details = fields.Dict(allow_none=True)
+
+
+class OrderOut(Schema):
+    order_id = fields.String()
+    status = fields.String(validate=validate.OneOf(ORDER_STATES))
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    priority_reasons = fields.List(fields.String())
+    branch = fields.String()
+    zone = fields.String(validate=validate.OneOf(ZONES))
+    region_code = fields.String()
+    request_type = fields.String()
+    channel = fields.String()
+    customer = fields.Dict()
+    product = fields.Dict()
+    description = fields.String()
+    warranty = fields.Nested(WarrantyOut)
+    received_at = LocalDateTime()
+    deadlines = fields.Nested(DeadlinesOut)
+    milestones = fields.Dict(keys=fields.String(), values=fields.Nested(MilestoneOut))
+    technician_id = fields.String(allow_none=True)
+    offer = fields.Dict(allow_none=True)
+    appointment = fields.Dict(allow_none=True)
+    completion = fields.Dict(allow_none=True)
+    repeat_of = fields.String(allow_none=True)
+    reminders = fields.Integer()
+    last_reminder_at = LocalDateTime(allow_none=True)
+    paused_seconds = fields.Float()
+    delays = fields.List(fields.Dict())
+    timeline = fields.List(fields.Nested(TimelineEntryOut))
+    created = fields.Boolean()
+
+
+class OrderQuery(StrictSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATES))
+    priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
+    overdue = fields.Boolean(load_default=None)
+    technician_id = fields.String(load_default=None, validate=SAFE_ID)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class OrderIdIn(StrictSchema):
+    order_id = fields.String(required=True, validate=ORDER_ID)
+
+
+# --- technician steps --------------------------------------------------------------------
+
+class RejectIn(StrictSchema):
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class NoteIn(StrictSchema):
+    note = Text(load_default=None, validate=validate.Length(max=500))
+
+
+class AppointmentIn(StrictSchema):
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    customer_requested = fields.Boolean(load_default=False)
+    reason = Text(load_default=None, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _slot(self, data, **kwargs):
+        if data["end"] <= data["start"]:
+            raise ValidationError("The slot must end after it starts.", "end")
+        if data.get("customer_requested") and not data.get("reason"):
+            raise ValidationError("Give the customer's reason for a later slot.", "reason")
+
+
+class CheckInIn(StrictSchema):
+    confirmed_by_customer = fields.Boolean(load_default=True)
+    note = Text(load_default=None, validate=validate.Length(max=500))
+
+
+class PartLineIn(StrictSchema):
+    sku = fields.String(required=True, validate=SAFE_ID)
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+
+
+class CompleteIn(StrictSchema):
+    diagnosis = Text(required=True, validate=validate.Length(min=1, max=1000))
+    fault_code = fields.String(required=True, validate=SAFE_ID)
+    repair_done = Text(load_default="", validate=validate.Length(max=1000))
+    parts_used = fields.List(fields.Nested(PartLineIn), load_default=list,
+                             validate=validate.Length(max=50))
+    old_parts_returned = fields.List(fields.Nested(PartLineIn), load_default=list,
+                                     validate=validate.Length(max=50))
+    cannot_fix = fields.Boolean(load_default=False)
+    remedy = fields.String(load_default=None, validate=validate.OneOf(("exchange", "refund")))
+    customer_signed = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def _cannot_fix_needs_remedy(self, data, **kwargs):
+        if data.get("cannot_fix") and not data.get("remedy"):
+            raise ValidationError("Say whether an exchange or a refund is requested.", "remedy")
+        if not data.get("cannot_fix") and not data.get("repair_done"):
+            raise ValidationError("Describe the repair done.", "repair_done")
+
+
+class AssignIn(StrictSchema):
+    technician_id = fields.String(required=True, validate=SAFE_ID)
+    reason = Text(load_default=None, validate=validate.Length(max=500))
+
+
+class CancelIn(StrictSchema):
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+
+
+class WaitPartsIn(StrictSchema):
+    parts = fields.List(fields.Nested(PartLineIn), required=True,
+                        validate=validate.Length(min=1, max=50))
+    expected_at = fields.AwareDateTime(load_default=None)
+    customer_informed = fields.Boolean(required=True)
+
+
+class DelayApprovalIn(StrictSchema):
+    milestone = fields.String(required=True, validate=validate.OneOf(MILESTONES))
+    new_deadline = fields.AwareDateTime(required=True)
+    reason = Text(required=True, validate=validate.Length(min=1, max=500))
+    customer_informed = fields.Boolean(required=True)
+
+
+STEP_SCHEMAS: dict[str, type[Schema]] = {
+    "accept": NoteIn,
+    "reject": RejectIn,
+    "contact": NoteIn,
+    "appointment": AppointmentIn,
+    "check-in": CheckInIn,
+    "complete": CompleteIn,
+    "assign": AssignIn,
+    "cancel": CancelIn,
+    "wait-parts": WaitPartsIn,
+    "resume": NoteIn,
+    "approve-delay": DelayApprovalIn,
+}

@@ -1,0 +1,87 @@
+"""What every service has: its database, clock, metrics endpoint, event topology and the
+outbox relay."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+from nameko.web.handlers import http
+
+from schemas.events import SUBSCRIPTIONS
+from services.common.clock import Clock
+from services.common.messaging import Topology, reliable_dispatcher
+from services.common.metrics import Metrics
+from services.common.mongo import MongoDatabase
+from services.common.outbox import OutboxRelay
+from services.common.reference import Reference, load_reference
+
+log = logging.getLogger(__name__)
+RELAY_INTERVAL_SECONDS = 0.5
+
+
+class ClockProvider(DependencyProvider):
+    """The container's clock; tests replace ``provider.clock`` with a FixedClock."""
+
+    def setup(self) -> None:
+        self.clock = Clock()
+
+    def get_dependency(self, worker_ctx) -> Clock:
+        return self.clock
+
+
+class ReferenceProvider(DependencyProvider):
+    def setup(self) -> None:
+        self.reference = load_reference(self.container.config["reference_data"])
+
+    def get_dependency(self, worker_ctx) -> Reference:
+        return self.reference
+
+
+class ConfigProvider(DependencyProvider):
+    def get_dependency(self, worker_ctx) -> dict[str, Any]:
+        return self.container.config
+
+
+class ServiceBase:
+    """Mixin for nameko service classes. Subclasses name their outbox collections."""
+
+    name = "base"
+    outbox_collections: tuple[str, ...] = ()
+
+    db = MongoDatabase()
+    clock = ClockProvider()
+    config = ConfigProvider()
+    reference = ReferenceProvider()
+    metrics = Metrics()
+    publish = reliable_dispatcher()
+    topology = Topology(SUBSCRIPTIONS)
+
+    @http("GET", "/metrics")
+    def prometheus_metrics(self, request):
+        return self.metrics.exposition()
+
+    @http("GET", "/health")
+    def health_check(self, request):
+        self.db.command("ping")
+        return 200, {"Content-Type": "application/json"}, '{"status": "ok"}'
+
+    def _relay(self) -> OutboxRelay:
+        lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])
+        return OutboxRelay([self.db[name] for name in self.outbox_collections],
+                           self.publish, lease)
+
+    @timer(interval=RELAY_INTERVAL_SECONDS)
+    def relay_outbox(self) -> None:
+        self._relay().relay_due(self.clock.now())
+
+    def relay_now(self, collection: str, doc_id: Any, due) -> None:
+        """Fast path: publish a document's new events right after the write. If this fails
+        or the process dies, the timer above re-sends them once the lease runs out."""
+        try:
+            self._relay().relay_document(self.db[collection], doc_id, due, self.clock.now())
+        except Exception:
+            log.warning("immediate relay failed; the outbox timer will retry", exc_info=True)

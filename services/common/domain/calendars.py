@@ -1,0 +1,127 @@
+"""Service calendars: 24x7, and office hours with holidays and worked weekend days.
+
+``add`` moves a start instant forward by an amount of *calendar* time (office time only
+counts inside opening hours); ``elapsed`` measures calendar time between two instants.
+All instants are timezone-aware; results are UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+MAX_DAYS_SCANNED = 3 * 366  # a calendar with no open day must not loop forever
+
+
+class AlwaysCalendar:
+    name = "24x7"
+    working_day = timedelta(hours=24)
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        return (start + duration).astimezone(UTC)
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        return max(end - start, timedelta(0))
+
+    def is_open(self, instant: datetime) -> bool:
+        return True
+
+
+@dataclass
+class OfficeCalendar:
+    name: str
+    timezone: ZoneInfo
+    weekdays: frozenset[int]
+    opens: time
+    closes: time
+    holidays: frozenset[date] = field(default_factory=frozenset)
+    extra_workdays: frozenset[date] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if self.closes <= self.opens:
+            raise ValueError(f"calendar {self.name}: closing time must follow opening time")
+
+    @property
+    def working_day(self) -> timedelta:
+        return _combine(date(2000, 1, 3), self.closes, UTC) - _combine(
+            date(2000, 1, 3), self.opens, UTC)
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.extra_workdays:
+            return True
+        return day.weekday() in self.weekdays and day not in self.holidays
+
+    def _window(self, day: date) -> tuple[datetime, datetime] | None:
+        if not self.is_workday(day):
+            return None
+        return _combine(day, self.opens, self.timezone), _combine(day, self.closes, self.timezone)
+
+    def is_open(self, instant: datetime) -> bool:
+        window = self._window(instant.astimezone(self.timezone).date())
+        return window is not None and window[0] <= instant < window[1]
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        if duration < timedelta(0):
+            raise ValueError("duration must not be negative")
+        remaining = duration
+        cursor = start.astimezone(self.timezone)
+        day = cursor.date()
+        for _ in range(MAX_DAYS_SCANNED):
+            window = self._window(day)
+            if window is not None and cursor < window[1]:
+                begin = max(cursor, window[0])
+                available = window[1] - begin
+                if remaining <= available:
+                    return (begin + remaining).astimezone(UTC)
+                remaining -= available
+            day += timedelta(days=1)
+        raise ValueError(f"calendar {self.name} has no working time within {MAX_DAYS_SCANNED} days")
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        if end <= start:
+            return timedelta(0)
+        total = timedelta(0)
+        day = start.astimezone(self.timezone).date()
+        last = end.astimezone(self.timezone).date()
+        while day <= last:
+            window = self._window(day)
+            if window is not None:
+                overlap = min(end, window[1]) - max(start, window[0])
+                if overlap > timedelta(0):
+                    total += overlap
+            day += timedelta(days=1)
+        return total
+
+
+def _combine(day: date, at: time, tz) -> datetime:
+    return datetime.combine(day, at, tzinfo=tz)
+
+
+def parse_clock(text: str) -> time:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours == 24 and minutes == 0:
+        return time(23, 59, 59, 999999)
+    return time(hours, minutes)
+
+
+def build_calendars(config: dict) -> dict[str, AlwaysCalendar | OfficeCalendar]:
+    calendars: dict[str, AlwaysCalendar | OfficeCalendar] = {}
+    for name, spec in config.items():
+        if spec["kind"] == "always":
+            calendars[name] = AlwaysCalendar()
+            continue
+        calendars[name] = OfficeCalendar(
+            name=name,
+            timezone=ZoneInfo(spec.get("timezone", "Asia/Shanghai")),
+            weekdays=frozenset(spec.get("weekdays", [0, 1, 2, 3, 4])),
+            opens=parse_clock(spec["opens"]),
+            closes=parse_clock(spec["closes"]),
+            holidays=frozenset(_as_date(d) for d in spec.get("holidays", [])),
+            extra_workdays=frozenset(_as_date(d) for d in spec.get("extra_workdays", [])),
+        )
+    return calendars
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -1,0 +1,187 @@
+"""Events over RabbitMQ with no silent drops.
+
+- Every consuming queue is a durable quorum queue with a dead-letter exchange and a
+  delivery limit, declared by the *publisher* at start-up as well as by the consumer, so
+  an event published before its consumer ever ran is kept.
+- Events are published with confirms and ``mandatory``: an unroutable event raises and
+  stays in the outbox.
+- A handler that fails is retried a bounded number of times, then the message is
+  dead-lettered with the reason; a message that cannot be decoded is dead-lettered at
+  once. Nothing is acked unless it was handled or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import eventlet
+from kombu import Connection, Exchange, Queue
+from marshmallow import ValidationError
+from nameko.events import EventDispatcher, EventHandler
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer, QueueConsumer
+
+from services.common.errors import AppError
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = "aftersales.dlx"
+HARD_DELIVERY_LIMIT = 20  # broker-side backstop if a handler kills its process every time
+
+
+@dataclass(frozen=True)
+class Subscription:
+    source: str
+    event_type: str
+    service: str
+    method: str
+
+    @property
+    def queue_name(self) -> str:  # nameko's SERVICE_POOL naming
+        return f"evt-{self.source}-{self.event_type}--{self.service}.{self.method}"
+
+
+def dead_letter_queue_name(service: str) -> str:
+    return f"{service}.dlq"
+
+
+def event_exchange(source: str) -> Exchange:
+    return Exchange(f"{source}.events", type="topic", durable=True, auto_delete=False)
+
+
+def dead_letter_exchange() -> Exchange:
+    return Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+
+
+def dead_letter_queue(service: str) -> Queue:
+    return Queue(dead_letter_queue_name(service), exchange=dead_letter_exchange(),
+                 routing_key=service, durable=True)
+
+
+def subscription_queue(sub: Subscription) -> Queue:
+    return Queue(
+        sub.queue_name,
+        exchange=event_exchange(sub.source),
+        routing_key=sub.event_type,
+        durable=True,
+        auto_delete=False,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": sub.service,
+            "x-delivery-limit": HARD_DELIVERY_LIMIT,
+        },
+    )
+
+
+def declare_topology(amqp_uri: str, subscriptions: list[Subscription]) -> None:
+    """Declare exchanges, consumer queues and dead-letter queues (idempotent)."""
+    with Connection(amqp_uri, connect_timeout=10) as conn:
+        channel = conn.channel()
+        dead_letter_exchange()(channel).declare()
+        for sub in subscriptions:
+            subscription_queue(sub)(channel).declare()
+            dead_letter_queue(sub.service)(channel).declare()
+
+
+class Topology(DependencyProvider):
+    """Declares, at container start-up, the queues of every event this service publishes
+    and of every event it consumes."""
+
+    def __init__(self, subscriptions: list[Subscription]) -> None:
+        self.subscriptions = subscriptions
+
+    def setup(self) -> None:
+        name = self.container.service_name
+        mine = [s for s in self.subscriptions if name in (s.source, s.service)]
+        declare_topology(self.container.config["AMQP_URI"], mine)
+
+    def get_dependency(self, worker_ctx):
+        return None
+
+
+def reliable_dispatcher() -> EventDispatcher:
+    return EventDispatcher(mandatory=True, use_confirms=True)
+
+
+def dead_letter(amqp_uri: str, service: str, message, reason: str) -> None:
+    """Publish a copy of ``message`` to the service's DLQ with the reason, confirmed."""
+    headers = dict(message.headers or {})
+    headers.update({
+        "x-failure-reason": reason[:2000],
+        "x-original-routing-key": message.delivery_info.get("routing_key"),
+        "x-original-exchange": message.delivery_info.get("exchange"),
+        "x-dead-lettered-at": time.time(),
+    })
+    with Connection(amqp_uri, connect_timeout=10,
+                    transport_options={"confirm_publish": True}) as conn:
+        producer = conn.Producer()
+        producer.publish(
+            message.body, exchange=dead_letter_exchange(), routing_key=service,
+            headers=headers, content_type=message.content_type,
+            content_encoding=message.content_encoding, delivery_mode=2,
+            declare=[dead_letter_queue(service)], retry=True,
+            retry_policy={"max_retries": 5, "interval_start": 0.2},
+        )
+
+
+class SafeQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, plus: undecodable messages are dead-lettered, not fatal."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = self._decode_error_handler(provider)
+        return consumers
+
+    def _decode_error_handler(self, provider):
+        def on_decode_error(message, exc):
+            reason = f"undecodable message: {type(exc).__name__}: {exc}"
+            log.error("dead-lettering %s", reason, extra={"queue": provider.queue.name})
+            dead_letter(self.amqp_uri, self.container.service_name, message, reason)
+            message.ack()
+
+        return on_decode_error
+
+
+# Failures that a retry cannot cure: dead-letter at once.
+PERMANENT_ERRORS = (ValidationError, AppError, KeyError, TypeError, ValueError)
+
+
+class ReliableEventHandler(EventHandler):
+    """An event handler on a quorum queue with bounded retries and a reasoned DLQ."""
+
+    queue_consumer = SafeQueueConsumer()
+
+    def setup(self) -> None:
+        sub = Subscription(self.source_service, self.event_type,
+                           self.container.service_name, self.method_name)
+        self.queue = subscription_queue(sub)
+        Consumer.setup(self)
+
+    def handle_message_processed(self, message, result=None, exc_info=None) -> None:
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        attempts = int((message.headers or {}).get("x-delivery-count", 0)) + 1
+        limit = self.container.config.get("delivery_attempts", 5)
+        exc = exc_info[1]
+        if isinstance(exc, PERMANENT_ERRORS) or attempts >= limit:
+            reason = f"{type(exc).__name__}: {exc} (after {attempts} attempt(s))"
+            try:
+                dead_letter(self.container.config["AMQP_URI"], self.container.service_name,
+                            message, reason)
+            except Exception:  # broker trouble: leave it to a redelivery
+                log.exception("could not dead-letter; requeueing")
+                self.queue_consumer.requeue_message(message)
+                return
+            log.error("dead-lettered event: %s", reason, extra={"queue": self.queue.name})
+            self.queue_consumer.ack_message(message)
+        else:
+            eventlet.sleep(min(0.2 * attempts, 2.0))  # back off before the retry
+            self.queue_consumer.requeue_message(message)
+
+
+reliable_handler = ReliableEventHandler.decorator

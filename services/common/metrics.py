@@ -1,0 +1,75 @@
+"""Prometheus metrics per service container.
+
+Each container owns a ``CollectorRegistry`` (no global registry, so several containers in
+one test process never collide). Every entrypoint's latency and errors are recorded by
+worker hooks; the service exposes ``GET /metrics`` on its own port.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class ServiceMetrics:
+    """What a worker sees: the registry plus the service's own named metrics."""
+
+    def __init__(self, registry: CollectorRegistry, custom: dict[str, Any]) -> None:
+        self.registry = registry
+        self.custom = custom
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.custom[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def exposition(self) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest(self.registry)
+
+
+class Metrics(DependencyProvider):
+    def __init__(self, define: Callable[[CollectorRegistry, dict], dict[str, Any]] | None = None):
+        self.define = define
+        self._started: dict[Any, float] = {}
+
+    def setup(self) -> None:
+        self.registry = CollectorRegistry()
+        service = self.container.service_name
+        self.latency = Histogram(
+            "aftersales_entrypoint_duration_seconds", "Entrypoint latency",
+            ["service", "entrypoint", "kind"], registry=self.registry, buckets=LATENCY_BUCKETS,
+        )
+        self.errors = Counter(
+            "aftersales_entrypoint_errors_total", "Entrypoints that raised",
+            ["service", "entrypoint", "kind", "error"], registry=self.registry,
+        )
+        self.service = service
+        custom = self.define(self.registry, self.container.config) if self.define else {}
+        self.handle = ServiceMetrics(self.registry, custom)
+
+    def get_dependency(self, worker_ctx) -> ServiceMetrics:
+        return self.handle
+
+    def worker_setup(self, worker_ctx) -> None:
+        self._started[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
+        started = self._started.pop(worker_ctx, None)
+        entrypoint = worker_ctx.entrypoint
+        name = entrypoint.method_name
+        kind = type(entrypoint).__name__
+        if started is not None:
+            self.latency.labels(self.service, name, kind).observe(time.perf_counter() - started)
+        if exc_info is not None:
+            self.errors.labels(self.service, name, kind, exc_info[0].__name__).inc()
+
+    def worker_teardown(self, worker_ctx) -> None:
+        self._started.pop(worker_ctx, None)

@@ -1,0 +1,111 @@
+"""National reference data and branch commitments, loaded once per process and validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from services.common.config import ConfigError, read_yaml
+from services.common.domain.calendars import build_calendars
+from services.common.domain.commitments import Commitments
+
+ZONES = ("standard", "intensive", "remote")
+
+
+class _Region(Schema):
+    name = fields.String(required=True)
+    zone = fields.String(required=True, validate=validate.OneOf(ZONES))
+    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
+
+
+class _Branch(Schema):
+    name = fields.String(required=True)
+    timezone = fields.String(load_default="Asia/Shanghai")
+    regions = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^\d{6}$")),
+                          values=fields.Nested(_Region), required=True)
+
+
+class _Warranty(Schema):
+    whole_unit_months = fields.Integer(required=True, validate=validate.Range(min=0, max=240))
+    main_part_months = fields.Integer(required=True, validate=validate.Range(min=0, max=240))
+    main_parts = fields.List(fields.String(), load_default=list)
+
+
+class _Category(Schema):
+    name = fields.String(required=True)
+    needs_installation = fields.Boolean(required=True)
+    warranty = fields.Nested(_Warranty, required=True)
+
+
+class _CertRule(Schema):
+    category = fields.String(required=True)
+    request_type = fields.String(load_default=None)
+    certificate = fields.String(required=True)
+
+
+class _Priority(Schema):
+    emergency_keywords = fields.List(fields.String(), required=True)
+    high_channels = fields.List(fields.String(), required=True)
+    repeat_window_days = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class _Shift(Schema):
+    days = fields.List(fields.Integer(validate=validate.Range(min=0, max=6)), required=True)
+    start = fields.String(required=True, validate=validate.Regexp(r"^\d\d:\d\d$"))
+    end = fields.String(required=True, validate=validate.Regexp(r"^\d\d:\d\d$"))
+
+
+class ReferenceSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    calendars = fields.Dict(required=True)
+    commitments = fields.Dict(required=True)
+    product_categories = fields.Dict(keys=fields.String(), values=fields.Nested(_Category),
+                                     required=True)
+    certificate_rules = fields.List(fields.Nested(_CertRule), required=True)
+    priority = fields.Nested(_Priority, required=True)
+    shifts = fields.Dict(keys=fields.String(), values=fields.Nested(_Shift), required=True)
+    branches = fields.Dict(keys=fields.String(), values=fields.Nested(_Branch), required=True)
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    branch: str
+    name: str
+    zone: str
+    lat: float
+    lon: float
+
+
+class Reference:
+    def __init__(self, raw: dict[str, Any]) -> None:
+        try:
+            data = ReferenceSchema().load(raw)
+        except ValidationError as exc:
+            raise ConfigError(f"reference data invalid: {exc.messages}") from exc
+        try:
+            self.calendars = build_calendars(data["calendars"])
+            self.commitments = Commitments(data["commitments"], self.calendars)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"reference data invalid: {exc}") from exc
+        self.categories: dict[str, dict] = data["product_categories"]
+        self.certificate_rules: list[dict] = data["certificate_rules"]
+        self.priority: dict = data["priority"]
+        self.shifts: dict[str, dict] = data["shifts"]
+        self.branches: dict[str, dict] = data["branches"]
+        self.regions: dict[str, Region] = {
+            code: Region(code, branch, spec["name"], spec["zone"], spec["lat"], spec["lon"])
+            for branch, bspec in self.branches.items()
+            for code, spec in bspec["regions"].items()
+        }
+
+
+@lru_cache(maxsize=8)
+def load_reference(path: str) -> Reference:
+    return Reference(read_yaml(path))

@@ -1,0 +1,388 @@
+"""The dispatcher: offers orders to technicians and moves them through their lifecycle.
+
+Application layer over the store and the pure rules; knows nothing of nameko. Every method
+that changes an order returns the outbox markers of the documents it wrote, so the service
+can relay their events at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from schemas.events import SUBSCRIPTIONS
+from services.common.clock import as_utc
+from services.common.domain.commitments import MILESTONES
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.outbox import new_event
+from services.common.reference import Reference
+from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.matching import (
+    parse_shift,
+    rank_candidates,
+    required_certificates,
+)
+from services.dispatch.store import DispatchStore
+
+log = logging.getLogger(__name__)
+SOURCE = "dispatch"
+ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
+MAX_RACE_RETRIES = 5
+
+
+@dataclass
+class Actor:
+    role: str
+    branch: str
+    technician_id: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.technician_id or f"{self.role}@{self.branch}"
+
+
+@dataclass
+class MilestoneReached:
+    labels: tuple[str, str, str, str, str]  # branch, zone, milestone, request_type, priority
+    outcome: str
+    seconds: float
+
+
+@dataclass
+class Effects:
+    """What a call did, for the service to relay and to count."""
+
+    written: list[dict[str, Any]] = field(default_factory=list)
+    reached: list[MilestoneReached] = field(default_factory=list)
+    offered: int = 0
+
+
+class Dispatcher:
+    def __init__(self, store: DispatchStore, reference: Reference, now: datetime,
+                 offer_timeout: timedelta) -> None:
+        self.store = store
+        self.reference = reference
+        self.now = now
+        self.offer_timeout = offer_timeout
+        self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
+        self.effects = Effects()
+
+    # -- events and timeline ---------------------------------------------------------
+    def _events(self, order: dict, *types: str, **data: Any) -> list[dict]:
+        """Only events with a consumer go to the outbox; the timeline records every step."""
+        return [new_event(kind, SOURCE, order["branch"], {"order_id": order["_id"], **data},
+                          self.now) for kind in types if kind in ROUTED]
+
+    def _entry(self, step: str, by: str | None, **details: Any) -> dict:
+        return {"at": self.now, "step": step, "by": by, "details": details or None}
+
+    def _write(self, order: dict, changes: dict, events: list[dict], entry: dict) -> bool:
+        marker = self.store.update(order, changes, events, self.now, entry)
+        if marker is None:
+            return False
+        self.effects.written.append(marker)
+        return True
+
+    # -- creation and offering -------------------------------------------------------
+    def create_from_event(self, data: dict[str, Any]) -> bool:
+        order = dict(data)
+        order["_id"] = order.pop("order_id")
+        order["received_at"] = as_utc(order["received_at"])
+        order["deadlines"] = {k: as_utc(datetime.fromisoformat(v))
+                              for k, v in order["deadlines"].items()}
+        order.update({
+            "status": "new", "technician_id": None, "offer": None, "tried": [],
+            "milestones": {}, "paused_seconds": 0.0, "delays": [],
+            "needed_certificates": sorted(required_certificates(
+                self.reference.certificate_rules, order["product"]["category"],
+                order["request_type"])),
+            "timeline": [self._entry("created", "intake", priority=order["priority"])],
+        })
+        return self.store.insert_order(order, [], self.now)
+
+    def offer(self, order_id: str) -> bool:
+        """Offer an order to the best free technician; it stays queued if there is none."""
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(order_id)
+            if order is None or order["status"] != "new":
+                return False
+            result = self._try_offer(order)
+            if result is not None:
+                return result
+        return False
+
+    def _try_offer(self, order: dict) -> bool | None:
+        """True offered, False nobody free, None lost a race (read again)."""
+        technicians = self.store.technicians_of(order["branch"])
+        needed = set(order.get("needed_certificates", []))
+        ranked = rank_candidates(technicians, needed, order["zone"], order["lat"],
+                                 order["lon"], self.shifts, self.now, exclude=order["tried"])
+        for tech in ranked:
+            if not self.store.take_capacity(tech.technician_id):
+                continue
+            expires = self.now + self.offer_timeout
+            changes = {"$set": {"status": "offered", "offer": {
+                "technician_id": tech.technician_id, "offered_at": self.now,
+                "expires_at": expires}}, "$push": {"tried": tech.technician_id}}
+            entry = self._entry("offered", "dispatch", technician_id=tech.technician_id,
+                                expires_at=expires.isoformat())
+            if self._write(order, changes, self._events(order, "order_offered",
+                                                        technician_id=tech.technician_id),
+                           entry):
+                self.effects.offered += 1
+                return True
+            self.store.release_capacity(tech.technician_id)
+            return None
+        if order["tried"] and not self._anyone_left(order, technicians, needed):
+            self._escalate(order, "every qualified technician declined or let the offer lapse")
+        return False
+
+    def _anyone_left(self, order: dict, technicians, needed: set[str]) -> bool:
+        return any(t.active and needed <= t.certificates and order["zone"] in t.zones
+                   and t.technician_id not in order["tried"] for t in technicians)
+
+    def _escalate(self, order: dict, reason: str) -> None:
+        lifecycle.check("escalate", order["status"])
+        self._write(order, {"$set": {"status": "escalated"}},
+                    self._events(order, "order_escalated", reason=reason),
+                    self._entry("escalated", "dispatch", reason=reason))
+
+    def drain_queue(self, branch: str, limit: int = 50) -> int:
+        """Offer queued orders, earliest arrival deadline first, while anyone is free."""
+        offered = 0
+        for order in self.store.queued(branch, limit):
+            if self.offer(order["_id"]):
+                offered += 1
+            elif not self._someone_free(branch):
+                break
+        return offered
+
+    def _someone_free(self, branch: str) -> bool:
+        return any(t.active and t.active_jobs < t.cap and t.shift in self.shifts
+                   and self.shifts[t.shift].covers(self.now)
+                   for t in self.store.technicians_of(branch))
+
+    def expire_offers(self) -> list[str]:
+        """Lapsed offers go back to the queue and on to the next candidate."""
+        moved = []
+        for order in self.store.expired_offers(self.now):
+            tech = order["offer"]["technician_id"]
+            changes = {"$set": {"status": "new", "offer": None}}
+            entry = self._entry("offer_expired", "dispatch", technician_id=tech)
+            if self._write(order, changes, [], entry):
+                self.store.release_capacity(tech)
+                moved.append(order["_id"])
+        for order_id in moved:
+            self.offer(order_id)
+        return moved
+
+    # -- technician and dispatcher steps ---------------------------------------------
+    def step(self, order_id: str, action: str, payload: dict, actor: Actor) -> dict:
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(order_id, actor.branch)
+            if order is None:
+                raise NotFound(f"order {order_id} not found")
+            transition = lifecycle.check(action, order["status"])
+            if transition.technician_step and actor.role == "technician":
+                holder = (order.get("offer") or {}).get("technician_id") or order["technician_id"]
+                if holder != actor.technician_id:
+                    raise Forbidden("this order is not yours")
+            if getattr(self, "_do_" + action.replace("-", "_"))(order, payload, actor):
+                return self.store.get(order_id)
+        raise Conflict("the order changed while this step was applied; try again")
+
+    def _reach(self, order: dict, milestone: str) -> dict:
+        """$set fields for reaching a milestone now, counting its outcome once."""
+        existing = (order.get("milestones") or {}).get(milestone) or {}
+        fields: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
+        if "outcome" in existing:
+            return fields  # already breached by the sweeper: not counted again
+        deadline = order["deadlines"].get(milestone)
+        result = sla.outcome(self.now, as_utc(deadline) if deadline else None)
+        fields[f"milestones.{milestone}.outcome"] = result
+        rule = self.reference.commitments.rule(order["branch"], order["zone"],
+                                               order["request_type"], order["priority"],
+                                               milestone)
+        if rule is not None:
+            spent = rule.calendar.elapsed(as_utc(order["received_at"]), self.now)
+            if milestone == "resolution":
+                spent -= timedelta(seconds=order.get("paused_seconds", 0.0))
+            self.effects.reached.append(MilestoneReached(
+                _labels(order, milestone), result, max(spent.total_seconds(), 0.0)))
+        return fields
+
+    def _do_accept(self, order: dict, payload: dict, actor: Actor) -> bool:
+        tech = order["offer"]["technician_id"]
+        return self._write(order, {"$set": {"status": "accepted", "technician_id": tech,
+                                            "offer": None}},
+                           self._events(order, "order_accepted", technician_id=tech),
+                           self._entry("accepted", actor.label, note=payload.get("note")))
+
+    def _do_reject(self, order: dict, payload: dict, actor: Actor) -> bool:
+        tech = order["offer"]["technician_id"]
+        if not self._write(order, {"$set": {"status": "new", "offer": None}}, [],
+                           self._entry("rejected", actor.label, reason=payload["reason"])):
+            return False
+        self.store.release_capacity(tech)
+        self.offer(order["_id"])
+        return True
+
+    def _do_contact(self, order: dict, payload: dict, actor: Actor) -> bool:
+        return self._write(order, {"$set": {"status": "contacted",
+                                            **self._reach(order, "first_contact")}},
+                           self._events(order, "order_contacted"),
+                           self._entry("contacted", actor.label, note=payload.get("note")))
+
+    def _do_appointment(self, order: dict, payload: dict, actor: Actor) -> bool:
+        start, end = payload["start"], payload["end"]
+        if end < self.now:
+            raise InvalidInput("the slot is in the past", {"end": ["Must be in the future."]})
+        sets: dict[str, Any] = {"status": "scheduled", "appointment": {
+            "start": start, "end": end, "customer_requested": payload["customer_requested"],
+            "reason": payload.get("reason")}}
+        arrival = order["deadlines"].get("arrival")
+        if payload["customer_requested"] and arrival and as_utc(arrival) < end:
+            # A later slot asked for by the customer does not count against the commitment.
+            sets["deadlines.arrival"] = end
+            sets["original_deadlines.arrival"] = arrival
+        step = "rescheduled" if order["status"] == "scheduled" else "scheduled"
+        return self._write(order, {"$set": sets}, self._events(order, "order_scheduled"),
+                           self._entry(step, actor.label, start=start.isoformat(),
+                                       end=end.isoformat(),
+                                       customer_requested=payload["customer_requested"],
+                                       reason=payload.get("reason")))
+
+    def _do_check_in(self, order: dict, payload: dict, actor: Actor) -> bool:
+        return self._write(order, {"$set": {"status": "on_site",
+                                            **self._reach(order, "arrival")}},
+                           self._events(order, "order_arrived"),
+                           self._entry("checked_in", actor.label,
+                                       confirmed_by_customer=payload["confirmed_by_customer"]))
+
+    def _do_wait_parts(self, order: dict, payload: dict, actor: Actor) -> bool:
+        parts = payload["parts"]
+        sets = {"status": "waiting_parts", "paused_at": self.now, "waiting_for": {
+            "parts": parts, "expected_at": payload.get("expected_at"),
+            "customer_informed": payload["customer_informed"]}}
+        return self._write(order, {"$set": sets},
+                           self._events(order, "order_waiting_parts", parts=parts),
+                           self._entry("waiting_parts", actor.label, parts=parts))
+
+    def _do_resume(self, order: dict, payload: dict, actor: Actor) -> bool:
+        paused_at = as_utc(order["paused_at"])
+        sets: dict[str, Any] = {"status": "scheduled", "paused_at": None}
+        resolution = order["deadlines"].get("resolution")
+        if resolution is not None:
+            sets["deadlines.resolution"] = sla.resumed_deadline(as_utc(resolution), paused_at,
+                                                                self.now)
+        paused = (self.now - paused_at).total_seconds()
+        return self._write(order, {"$set": sets, "$inc": {"paused_seconds": paused}},
+                           self._events(order, "order_resumed"),
+                           self._entry("resumed", actor.label, paused_seconds=paused))
+
+    def _do_complete(self, order: dict, payload: dict, actor: Actor) -> bool:
+        completion = {**payload, "completed_at": self.now}
+        kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
+        events = self._events(order, *kinds, technician_id=order["technician_id"],
+                              completion=_jsonable(completion),
+                              serial_number=order["product"].get("serial_number"))
+        if not self._write(order, {"$set": {"status": "completed", "completion": completion,
+                                            **self._reach(order, "resolution")}},
+                           events, self._entry("completed", actor.label,
+                                               cannot_fix=payload["cannot_fix"])):
+            return False
+        self.store.release_capacity(order["technician_id"])
+        return True
+
+    def _do_assign(self, order: dict, payload: dict, actor: Actor) -> bool:
+        tech_id = payload["technician_id"]
+        tech = self.store.technician(tech_id, order["branch"])
+        if tech is None or not tech.get("active", True):
+            raise InvalidInput("no such active technician in this branch",
+                               {"technician_id": ["Unknown or inactive technician."]})
+        previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
+        if previous == tech_id:
+            raise Conflict("the order is already with this technician")
+        self.store.take_capacity(tech_id, force=True)  # the dispatcher may exceed the cap
+        changes = {"$set": {"status": "accepted", "technician_id": tech_id, "offer": None}}
+        entry = self._entry("assigned" if previous is None else "reassigned", actor.label,
+                            technician_id=tech_id, previous=previous,
+                            reason=payload.get("reason"))
+        if not self._write(order, changes,
+                           self._events(order, "order_accepted", technician_id=tech_id), entry):
+            self.store.release_capacity(tech_id)
+            return False
+        self.store.release_capacity(previous)
+        return True
+
+    def _do_cancel(self, order: dict, payload: dict, actor: Actor) -> bool:
+        holder = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
+        if not self._write(order, {"$set": {"status": "cancelled", "offer": None}},
+                           self._events(order, "order_cancelled", reason=payload["reason"]),
+                           self._entry("cancelled", actor.label, reason=payload["reason"])):
+            return False
+        self.store.release_capacity(holder)
+        return True
+
+    def _do_approve_delay(self, order: dict, payload: dict, actor: Actor) -> bool:
+        if not payload["customer_informed"]:
+            raise InvalidInput("the customer must be told of a delay first",
+                               {"customer_informed": ["Must be true."]})
+        delay = {"milestone": payload["milestone"], "new_deadline": payload["new_deadline"],
+                 "reason": payload["reason"], "approved_by": actor.label,
+                 "approved_at": self.now}
+        return self._write(order, {"$push": {"delays": delay}}, [],
+                           self._entry("delay_approved", actor.label,
+                                       milestone=payload["milestone"],
+                                       new_deadline=payload["new_deadline"].isoformat()))
+
+    # -- the SLA sweeper -------------------------------------------------------------
+    def sweep_breaches(self) -> int:
+        """Count each milestone whose deadline passed unreached as breached, once."""
+        swept = 0
+        for milestone in MILESTONES:
+            for order in self.store.unswept(milestone, self.now):
+                changes = {"$set": {f"milestones.{milestone}.outcome": "breached"}}
+                entry = self._entry("breached", "sla", milestone=milestone)
+                if self._write(order, changes, self._events(order, "milestone_breached",
+                                                            milestone=milestone), entry):
+                    self.effects.reached.append(
+                        MilestoneReached(_labels(order, milestone), "breached", -1.0))
+                    swept += 1
+        return swept
+
+    def open_milestone_status(self, branches: list[str], at_risk_share: float
+                              ) -> dict[tuple[str, ...], tuple[int, int]]:
+        """(overdue, at_risk) counts per label set, for the gauges."""
+        counts: dict[tuple[str, ...], list[int]] = {}
+        for order in self.store.open_orders(branches):
+            for milestone in MILESTONES:
+                deadline = order.get("deadlines", {}).get(milestone)
+                reached = (order.get("milestones") or {}).get(milestone, {}).get("at")
+                if deadline is None or reached is not None:
+                    continue
+                if milestone == "resolution" and order["status"] == "waiting_parts":
+                    continue
+                slot = counts.setdefault(_labels(order, milestone), [0, 0])
+                deadline = as_utc(deadline)
+                if self.now >= deadline:
+                    slot[0] += 1
+                elif sla.is_at_risk(self.now, as_utc(order["received_at"]), deadline,
+                                    at_risk_share):
+                    slot[1] += 1
+        return {labels: (pair[0], pair[1]) for labels, pair in counts.items()}
+
+
+def _labels(order: dict, milestone: str) -> tuple[str, str, str, str, str]:
+    return (order["branch"], order["zone"], milestone, order["request_type"], order["priority"])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime) else value

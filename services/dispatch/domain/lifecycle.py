@@ -1,0 +1,58 @@
+"""The work-order state machine. Each action lists the states it may start from and the
+state it leads to; anything else is an illegal transition (HTTP 409, nothing changes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.errors import Conflict
+
+ACTIVE_STATES = ("offered", "accepted", "contacted", "scheduled", "on_site", "waiting_parts")
+OPEN_STATES = ("new", "escalated", *ACTIVE_STATES)
+# States in which a technician holds the order (counts against their cap).
+HELD_STATES = ACTIVE_STATES
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: tuple[str, ...]
+    target: str | None  # None: stays in its state
+    milestone: str | None = None  # the commitment milestone this step reaches
+    technician_step: bool = True  # performed by the technician holding the order
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "offer": Transition(("new",), "offered", technician_step=False),
+    "accept": Transition(("offered",), "accepted"),
+    "reject": Transition(("offered",), "new"),
+    "expire": Transition(("offered",), "new", technician_step=False),
+    "contact": Transition(("accepted",), "contacted", milestone="first_contact"),
+    "appointment": Transition(("contacted", "scheduled", "waiting_parts"), "scheduled"),
+    "check-in": Transition(("contacted", "scheduled", "waiting_parts"), "on_site",
+                           milestone="arrival"),
+    "wait-parts": Transition(("on_site",), "waiting_parts"),
+    "resume": Transition(("waiting_parts",), "scheduled"),
+    "complete": Transition(("on_site",), "completed", milestone="resolution"),
+    "assign": Transition(("new", "offered", "accepted", "contacted", "scheduled", "escalated"),
+                         "accepted", technician_step=False),
+    "cancel": Transition(("new", "offered", "accepted", "contacted", "scheduled", "escalated",
+                          "waiting_parts"), "cancelled", technician_step=False),
+    "escalate": Transition(("new",), "escalated", technician_step=False),
+    "approve-delay": Transition(OPEN_STATES, None, technician_step=False),
+}
+
+
+def check(action: str, status: str) -> Transition:
+    transition = TRANSITIONS.get(action)
+    if transition is None:
+        raise Conflict(f"unknown action {action!r}")
+    if status not in transition.sources:
+        raise Conflict(f"cannot {action} an order that is {status}",
+                       {"status": [f"Order is {status}; {action} needs one of "
+                                   f"{', '.join(transition.sources)}."]})
+    return transition
+
+
+def target_state(action: str, status: str) -> str:
+    transition = check(action, status)
+    return transition.target or status

@@ -1,0 +1,83 @@
+"""Who may take an order, and in what order they are asked."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+EARTH_RADIUS_KM = 6371.0
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class Technician:
+    technician_id: str
+    certificates: frozenset[str]
+    zones: frozenset[str]
+    lat: float
+    lon: float
+    shift: str
+    cap: int
+    active_jobs: int
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Shift:
+    days: frozenset[int]
+    start: time
+    end: time  # an end before the start means the shift runs past midnight
+
+    def covers(self, instant: datetime) -> bool:
+        local = instant.astimezone(LOCAL_TZ)
+        clock = local.time()
+        if self.start < self.end:
+            return local.weekday() in self.days and self.start <= clock < self.end
+        if clock >= self.start:
+            return local.weekday() in self.days
+        yesterday = (local - timedelta(days=1)).weekday()
+        return yesterday in self.days and clock < self.end
+
+
+def parse_shift(spec: dict) -> Shift:
+    def parse(text: str) -> time:
+        hours, minutes = (int(p) for p in text.split(":"))
+        return time(23, 59, 59, 999999) if hours == 24 else time(hours, minutes)
+
+    return Shift(frozenset(spec["days"]), parse(spec["start"]), parse(spec["end"]))
+
+
+def required_certificates(rules: Iterable[dict], category: str, request_type: str) -> set[str]:
+    """Every certificate whose rule names the category (and the request type, if any)."""
+    return {
+        rule["certificate"] for rule in rules
+        if rule["category"] == category and rule.get("request_type") in (None, request_type)
+    }
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def is_eligible(tech: Technician, needed: set[str], zone: str, shifts: dict[str, Shift],
+                now: datetime) -> bool:
+    shift = shifts.get(tech.shift)
+    return (tech.active and needed <= tech.certificates and zone in tech.zones
+            and tech.active_jobs < tech.cap and shift is not None and shift.covers(now))
+
+
+def rank_candidates(techs: Iterable[Technician], needed: set[str], zone: str, lat: float,
+                    lon: float, shifts: dict[str, Shift], now: datetime,
+                    exclude: Iterable[str] = ()) -> list[Technician]:
+    """Eligible technicians, nearest first, then the least loaded."""
+    skip = set(exclude)
+    eligible = [t for t in techs
+                if t.technician_id not in skip and is_eligible(t, needed, zone, shifts, now)]
+    return sorted(eligible, key=lambda t: (round(haversine_km(lat, lon, t.lat, t.lon), 1),
+                                           t.active_jobs / t.cap, t.technician_id))

@@ -1,0 +1,47 @@
+"""The SLA metrics: histograms with bucket edges on the commitment thresholds, met/breached
+counters, overdue and at-risk gauges, and the commitments themselves as gauges."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from schemas.orders import DISPATCHED_TYPES, PRIORITIES, ZONES
+from services.common.reference import load_reference
+
+LABELS = ["branch", "zone", "milestone", "request_type", "priority"]
+
+
+def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
+    reference = load_reference(settings["reference_data"])
+    branches = settings["branches"]
+    published = list(reference.commitments.published(branches, ZONES, DISPATCHED_TYPES,
+                                                     PRIORITIES))
+    thresholds = sorted({seconds for _, seconds in published})
+    commitment = Gauge("aftersales_commitment_target_seconds",
+                       "Published commitment per milestone", LABELS, registry=registry)
+    for labels, seconds in published:
+        commitment.labels(*labels).set(seconds)
+    return {
+        "duration": Histogram(
+            "aftersales_milestone_duration_seconds",
+            "Time from received to milestone, in the milestone's calendar; bucket edges are "
+            "the commitment thresholds", LABELS, registry=registry, buckets=thresholds),
+        "met": Counter("aftersales_milestone_met_total", "Milestones reached in time", LABELS,
+                       registry=registry),
+        "breached": Counter("aftersales_milestone_breached_total",
+                            "Milestones whose deadline passed (counted at the deadline)",
+                            LABELS, registry=registry),
+        "overdue": Gauge("aftersales_open_overdue_orders",
+                         "Open orders past a milestone's deadline", LABELS, registry=registry),
+        "at_risk": Gauge("aftersales_open_at_risk_orders",
+                         "Open orders past most of a milestone's window", LABELS,
+                         registry=registry),
+        "offers": Counter("aftersales_dispatch_offers_total", "Offers made", ["branch"],
+                          registry=registry),
+        "queued": Gauge("aftersales_dispatch_queued_orders", "Orders waiting for a technician",
+                        ["branch"], registry=registry),
+        "received_to_offered": Histogram(
+            "aftersales_received_to_offered_seconds", "From received to first offer",
+            ["branch"], registry=registry,
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900, 3600)),
+    }

@@ -1,0 +1,195 @@
+"""Dispatch service: nameko entrypoints only. Owns the work-order lifecycle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from schemas.events import EventEnvelope, OrderCreatedData
+from schemas.orders import STEP_SCHEMAS, OrderQuery
+from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
+from services.common.base import ServiceBase
+from services.common.clock import as_utc
+from services.common.contracts import dump_order, load
+from services.common.errors import AppError, Conflict, InvalidInput, NotFound
+from services.common.messaging import reliable_handler
+from services.common.metrics import Metrics
+from services.common.mongo import MongoDatabase
+from services.dispatch.dispatcher import Actor, Dispatcher
+from services.dispatch.domain.lifecycle import OPEN_STATES
+from services.dispatch.metrics import sla_metric_definitions
+from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes
+
+_ENVELOPE = EventEnvelope()
+_CREATED = OrderCreatedData()
+_QUERY = OrderQuery()
+_TECH_IN, _TECH_PATCH, _TECH_OUT = TechnicianIn(), TechnicianPatch(), TechnicianOut()
+
+
+class DispatchService(ServiceBase):
+    name = "dispatch"
+    outbox_collections = (ORDERS,)
+    db = MongoDatabase(prepare=ensure_indexes)
+    metrics = Metrics(sla_metric_definitions)
+
+    # -- plumbing --------------------------------------------------------------------
+    def _dispatcher(self) -> Dispatcher:
+        timeout = timedelta(seconds=self.config["dispatch"]["offer_timeout_seconds"])
+        return Dispatcher(DispatchStore(self.db), self.reference, self.clock.now(), timeout)
+
+    def _finish(self, dispatcher: Dispatcher) -> None:
+        """Relay what was written and count what was reached."""
+        effects = dispatcher.effects
+        for marker in effects.written:
+            if marker["outbox_due"] is not None:
+                self.relay_now(ORDERS, marker["_id"], marker["outbox_due"])
+        for reached in effects.reached:
+            counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
+            counter.labels(*reached.labels).inc()
+            if reached.seconds >= 0:
+                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
+
+    def _offered(self, dispatcher: Dispatcher, order_id: str) -> None:
+        order = dispatcher.store.get(order_id)
+        if order and order["status"] == "offered" and len(order["tried"]) == 1:
+            waited = (dispatcher.now - as_utc(order["received_at"])).total_seconds()
+            self.metrics.received_to_offered.labels(order["branch"]).observe(max(waited, 0))
+            self.metrics.offers.labels(order["branch"]).inc()
+
+    # -- events ----------------------------------------------------------------------
+    @reliable_handler("intake", "order_created")
+    def on_order_created(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        data = _CREATED.load(event["data"])
+        dispatcher = self._dispatcher()
+        dispatcher.create_from_event(data)  # False on a redelivery: nothing changes
+        dispatcher.offer(data["order_id"])
+        self._offered(dispatcher, data["order_id"])
+        self._finish(dispatcher)
+
+    # -- queries ---------------------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def get_order(self, order_id: str, branch: str) -> dict:
+        doc = DispatchStore(self.db).get(order_id, branch)
+        if doc is None:
+            raise NotFound(f"order {order_id} not found")
+        return dump_order(doc)
+
+    @rpc(expected_exceptions=AppError)
+    def list_orders(self, params: dict, branch: str, technician_id: str | None = None) -> dict:
+        query_in = load(_QUERY, params)
+        query: dict = {"branch": branch}
+        if query_in["status"]:
+            query["status"] = query_in["status"]
+        if query_in["priority"]:
+            query["priority"] = query_in["priority"]
+        if technician_id or query_in["technician_id"]:
+            query["technician_id"] = technician_id or query_in["technician_id"]
+        if query_in["overdue"]:
+            now = self.clock.now()
+            query["status"] = query.get("status") or {"$in": list(OPEN_STATES)}
+            query["$or"] = [{f"deadlines.{m}": {"$lte": now}, f"milestones.{m}.at":
+                             {"$exists": False}} for m in ("first_contact", "arrival",
+                                                           "resolution")]
+        total, docs = DispatchStore(self.db).search(query, query_in["page"],
+                                                    query_in["page_size"])
+        return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
+                "items": [dump_order(doc) for doc in docs]}
+
+    # -- steps -----------------------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def step(self, order_id: str, action: str, payload: dict, actor: dict) -> dict:
+        schema = STEP_SCHEMAS.get(action)
+        if schema is None:
+            raise NotFound(f"unknown action {action}")
+        command = load(schema(), payload or {})
+        dispatcher = self._dispatcher()
+        try:
+            doc = dispatcher.step(order_id, action, command, Actor(**actor))
+        finally:
+            self._finish(dispatcher)
+        if action in ("reject", "complete", "cancel", "assign"):
+            self._drain(doc["branch"])  # capacity was freed
+        return dump_order(doc)
+
+    # -- technicians -----------------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def create_technician(self, payload: dict, branch: str) -> dict:
+        tech = load(_TECH_IN, payload)
+        self._check_shift(tech["shift"])
+        doc = {"_id": tech.pop("technician_id"), "branch": branch, "active_jobs": 0, **tech}
+        store = DispatchStore(self.db)
+        if store.technician(doc["_id"]) is not None:
+            raise Conflict(f"technician {doc['_id']} exists already")
+        store.technicians.insert_one(doc)
+        self._drain(branch)
+        return self._tech_out(doc)
+
+    @rpc(expected_exceptions=AppError)
+    def update_technician(self, technician_id: str, payload: dict, branch: str) -> dict:
+        changes = load(_TECH_PATCH, payload)
+        if not changes:
+            raise InvalidInput("nothing to change", {"_schema": ["Give at least one field."]})
+        if "shift" in changes:
+            self._check_shift(changes["shift"])
+        store = DispatchStore(self.db)
+        result = store.technicians.update_one({"_id": technician_id, "branch": branch},
+                                              {"$set": changes})
+        if result.matched_count != 1:
+            raise NotFound(f"technician {technician_id} not found")
+        self._drain(branch)
+        return self._tech_out(store.technician(technician_id))
+
+    @rpc(expected_exceptions=AppError)
+    def get_technician(self, technician_id: str, branch: str) -> dict:
+        doc = DispatchStore(self.db).technician(technician_id, branch)
+        if doc is None:
+            raise NotFound(f"technician {technician_id} not found")
+        return self._tech_out(doc)
+
+    @rpc(expected_exceptions=AppError)
+    def list_technicians(self, branch: str) -> list[dict]:
+        docs = DispatchStore(self.db).technicians.find({"branch": branch}, sort=[("_id", 1)])
+        return [self._tech_out(doc) for doc in docs]
+
+    def _check_shift(self, shift: str) -> None:
+        if shift not in self.reference.shifts:
+            raise InvalidInput("unknown shift", {"shift": [
+                f"One of: {', '.join(sorted(self.reference.shifts))}."]})
+
+    @staticmethod
+    def _tech_out(doc: dict) -> dict:
+        return _TECH_OUT.dump({**doc, "technician_id": doc["_id"]})
+
+    # -- timers ----------------------------------------------------------------------
+    def _drain(self, branch: str) -> None:
+        dispatcher = self._dispatcher()
+        dispatcher.drain_queue(branch)
+        self._finish(dispatcher)
+
+    @timer(interval=1)
+    def sweep(self) -> None:
+        """Lapsed offers, breached milestones, and the queue (shifts start and end)."""
+        dispatcher = self._dispatcher()
+        for order_id in dispatcher.expire_offers():
+            self._offered(dispatcher, order_id)
+        dispatcher.sweep_breaches()
+        for branch in self.config["branches"]:
+            dispatcher.drain_queue(branch)
+        self._finish(dispatcher)
+
+    @timer(interval=5)
+    def refresh_gauges(self) -> None:
+        dispatcher = self._dispatcher()
+        status = dispatcher.open_milestone_status(self.config["branches"],
+                                                  self.config["dispatch"]["at_risk_share"])
+        self.metrics.overdue.clear()
+        self.metrics.at_risk.clear()
+        for labels, (overdue, at_risk) in status.items():
+            self.metrics.overdue.labels(*labels).set(overdue)
+            self.metrics.at_risk.labels(*labels).set(at_risk)
+        for branch in self.config["branches"]:
+            self.metrics.queued.labels(branch).set(
+                dispatcher.store.orders.count_documents({"status": "new", "branch": branch}))

@@ -1,0 +1,129 @@
+"""Dispatch's documents: work orders (with outbox) and technicians.
+
+Every order write is conditional on the version read, so two replicas never both apply a
+change to one order; technician capacity is taken with a conditional ``$inc``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.domain.commitments import MILESTONES
+from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+from services.dispatch.domain.lifecycle import OPEN_STATES
+from services.dispatch.domain.matching import Technician
+
+ORDERS = "orders"
+TECHNICIANS = "technicians"
+
+
+def ensure_indexes(db: Database) -> None:
+    orders = db[ORDERS]
+    orders.create_index([("status", ASCENDING), ("branch", ASCENDING),
+                         ("deadlines.arrival", ASCENDING)])
+    orders.create_index([("offer.expires_at", ASCENDING)], sparse=True)
+    orders.create_index([("branch", ASCENDING), ("received_at", ASCENDING)])
+    orders.create_index([("technician_id", ASCENDING)], sparse=True)
+    for milestone in MILESTONES:
+        orders.create_index([(f"deadlines.{milestone}", ASCENDING)])
+    ensure_outbox_index(orders)
+    db[TECHNICIANS].create_index([("branch", ASCENDING)])
+
+
+def to_technician(doc: dict[str, Any]) -> Technician:
+    return Technician(doc["_id"], frozenset(doc["certificates"]), frozenset(doc["zones"]),
+                      doc["lat"], doc["lon"], doc["shift"], doc["cap"],
+                      doc.get("active_jobs", 0), doc.get("active", True))
+
+
+class DispatchStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.orders = db[ORDERS]
+        self.technicians = db[TECHNICIANS]
+
+    # -- orders ----------------------------------------------------------------------
+    def insert_order(self, doc: dict[str, Any], events: list[dict], now: datetime) -> bool:
+        """False when the order exists already (a redelivered order_created)."""
+        try:
+            self.orders.insert_one({**doc, "version": 1, **new_document_outbox(events, now)})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def get(self, order_id: str, branch: str | None = None) -> dict[str, Any] | None:
+        query: dict[str, Any] = {"_id": order_id}
+        if branch:
+            query["branch"] = branch
+        return self.orders.find_one(query)
+
+    def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
+               now: datetime, timeline: dict | None = None) -> dict[str, Any] | None:
+        """Apply ``changes`` ($set/$unset/...) if nobody changed the order since ``doc`` was
+        read. Returns the new version's marker, or None when it lost the race."""
+        update = {key: dict(value) for key, value in changes.items()}
+        update.setdefault("$inc", {})["version"] = 1
+        if timeline is not None:
+            update.setdefault("$push", {})["timeline"] = timeline
+        update = with_events(update, events, now)
+        result = self.orders.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
+        if result.modified_count != 1:
+            return None
+        return {"_id": doc["_id"], "outbox_due": now if events else None}
+
+    def queued(self, branch: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Orders waiting for a technician, earliest arrival deadline first."""
+        return list(self.orders.find({"status": "new", "branch": branch},
+                                     sort=[("deadlines.arrival", ASCENDING)], limit=limit))
+
+    def expired_offers(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.orders.find({"status": "offered", "offer.expires_at": {"$lte": now}},
+                                     limit=limit))
+
+    def unswept(self, milestone: str, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        """Open orders past a milestone's deadline with no outcome counted yet."""
+        states = [s for s in OPEN_STATES
+                  if not (milestone == "resolution" and s == "waiting_parts")]
+        return list(self.orders.find({
+            f"deadlines.{milestone}": {"$lte": now},
+            f"milestones.{milestone}.outcome": {"$exists": False},
+            "status": {"$in": states},
+        }, limit=limit))
+
+    def open_orders(self, branches: list[str]) -> list[dict[str, Any]]:
+        projection = {"branch": 1, "zone": 1, "request_type": 1, "priority": 1, "status": 1,
+                      "received_at": 1, "deadlines": 1, "milestones": 1}
+        return list(self.orders.find({"status": {"$in": list(OPEN_STATES)},
+                                      "branch": {"$in": branches}}, projection))
+
+    def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[int, list]:
+        total = self.orders.count_documents(query)
+        docs = self.orders.find(query, sort=[("received_at", -1)],
+                                skip=(page - 1) * page_size, limit=page_size)
+        return total, list(docs)
+
+    # -- technicians -----------------------------------------------------------------
+    def technicians_of(self, branch: str) -> list[Technician]:
+        return [to_technician(doc) for doc in self.technicians.find({"branch": branch})]
+
+    def technician(self, technician_id: str, branch: str | None = None) -> dict | None:
+        query: dict[str, Any] = {"_id": technician_id}
+        if branch:
+            query["branch"] = branch
+        return self.technicians.find_one(query)
+
+    def take_capacity(self, technician_id: str, force: bool = False) -> bool:
+        query: dict[str, Any] = {"_id": technician_id}
+        if not force:
+            query["$expr"] = {"$lt": ["$active_jobs", "$cap"]}
+        return self.technicians.update_one(query, {"$inc": {"active_jobs": 1}}).modified_count == 1
+
+    def release_capacity(self, technician_id: str | None) -> None:
+        if technician_id:
+            self.technicians.update_one({"_id": technician_id, "active_jobs": {"$gt": 0}},
+                                        {"$inc": {"active_jobs": -1}})

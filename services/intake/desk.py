@@ -1,0 +1,191 @@
+"""The intake desk: turns a validated request into an order, a reminder or an answer.
+
+Application layer: uses the store and the pure rules; knows nothing of nameko.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from schemas.fields import DISPLAY_TZ
+from services.common.errors import InvalidInput
+from services.common.outbox import new_event
+from services.common.reference import Reference
+from services.intake.domain import priority as priority_rules
+from services.intake.domain import requests as rules
+from services.intake.domain.warranty import WarrantyPolicy, assess
+from services.intake.store import IntakeStore
+
+log = logging.getLogger(__name__)
+SOURCE = "intake"
+MAX_INSERT_ATTEMPTS = 5
+
+
+@dataclass
+class IntakeResult:
+    order: dict[str, Any]
+    created: bool
+
+
+class IntakeDesk:
+    def __init__(self, store: IntakeStore, reference: Reference, branches: list[str]) -> None:
+        self.store = store
+        self.reference = reference
+        self.branches = branches
+
+    # -- entry point -----------------------------------------------------------------
+    def receive(self, request: dict[str, Any], now: datetime,
+                acting_branch: str | None = None) -> IntakeResult:
+        received_at = rules.check_received_at(request.get("received_at"), now)
+        product = request["product"]
+        local_today = now.astimezone(DISPLAY_TZ).date()
+        rules.check_product_dates(product.get("purchase_date"),
+                                  product.get("installation_date"), local_today)
+        region = self._region(request["customer"]["region_code"], acting_branch)
+        category = self._category(product["category"])
+        for _ in range(MAX_INSERT_ATTEMPTS):
+            existing = self._existing(request, region.branch, now)
+            if existing is not None:
+                return existing
+            try:
+                return self._create(request, region, category, received_at, now)
+            except DuplicateKeyError:
+                continue  # a concurrent call won the race: look again
+        raise RuntimeError("could not place the request after repeated conflicts")
+
+    # -- checks ----------------------------------------------------------------------
+    def _region(self, code: str, acting_branch: str | None):
+        region = self.reference.regions.get(code)
+        if region is None or region.branch not in self.branches:
+            raise InvalidInput(f"region {code} is not covered by this deployment",
+                               {"customer": {"region_code": ["No branch covers this region."]}})
+        if acting_branch and region.branch != acting_branch:
+            raise InvalidInput(f"region {code} belongs to branch {region.branch}",
+                               {"customer": {"region_code": [
+                                   f"Region belongs to branch {region.branch}, "
+                                   f"not {acting_branch}."]}})
+        return region
+
+    def _category(self, name: str) -> dict:
+        category = self.reference.categories.get(name)
+        if category is None:
+            raise InvalidInput(f"unknown product category {name}", {"product": {"category": [
+                f"Unknown category; one of: {', '.join(sorted(self.reference.categories))}."]}})
+        return category
+
+    # -- idempotency and reminders ---------------------------------------------------
+    def _existing(self, request: dict, branch: str, now: datetime) -> IntakeResult | None:
+        call_id = request.get("call_id")
+        if call_id:
+            known = self.store.by_call_id(call_id)
+            if known is not None:
+                return IntakeResult(known, created=False)
+        if rules.scope(request["request_type"]) != "dispatch":
+            return None
+        key = self._open_key(request, branch)
+        open_order = self.store.open_order(key)
+        if open_order is None:
+            return None
+        event = new_event("reminder_received", SOURCE, branch, {
+            "order_id": open_order["_id"], "call_id": call_id, "channel": request["channel"],
+            "description": request["description"]}, now)
+        self.store.add_reminder(open_order["_id"], call_id, event, now)
+        return IntakeResult(self.store.by_order_id(open_order["_id"]), created=False)
+
+    @staticmethod
+    def _open_key(request: dict, branch: str) -> str:
+        return rules.open_order_key(branch, request["customer"]["phone"],
+                                    request["product"].get("serial_number"),
+                                    request["product"]["category"])
+
+    # -- a new order -----------------------------------------------------------------
+    def _create(self, request: dict, region, category: dict, received_at: datetime,
+                now: datetime) -> IntakeResult:
+        product = request["product"]
+        branch = region.branch
+        scope = rules.scope(request["request_type"])
+        repeat_of = self._repeat_of(product.get("serial_number"), now)
+        priority, reasons = priority_rules.classify(
+            self._priority_rules(), request["description"], request["channel"],
+            request["customer"].get("vip", False), repeat_of)
+        policy = WarrantyPolicy(category["warranty"]["whole_unit_months"],
+                                category["warranty"]["main_part_months"],
+                                tuple(category["warranty"]["main_parts"]),
+                                category["needs_installation"])
+        local_today = now.astimezone(DISPLAY_TZ).date()
+        warranty = assess(policy, product.get("purchase_date"),
+                          product.get("installation_date"), local_today)
+        deadlines = {}
+        if scope == "dispatch":
+            deadlines = self.reference.commitments.deadlines(
+                branch, region.zone, request["request_type"], priority, received_at)
+        sequence = self.store.next_sequence(branch, received_at.astimezone(DISPLAY_TZ).date())
+        order_id = rules.order_number(branch, received_at.astimezone(DISPLAY_TZ).date(),
+                                      sequence)
+        doc = {
+            "_id": order_id,
+            "branch": branch,
+            "zone": region.zone,
+            "region_code": region.code,
+            "lat": region.lat,
+            "lon": region.lon,
+            "request_type": request["request_type"],
+            "channel": request["channel"],
+            "customer": request["customer"],
+            "product": _dates_to_text(product),
+            "description": request["description"],
+            "priority": priority,
+            "priority_reasons": reasons,
+            "warranty": warranty.as_dict(),
+            "received_at": received_at,
+            "deadlines": deadlines,
+            "repeat_of": repeat_of,
+            "reminders": 0,
+            "status": {"dispatch": "new", "answer": "answered",
+                       "complaints": "handed_to_complaints"}[scope],
+            "created_at": now,
+        }
+        if request.get("call_id"):
+            doc["call_ids"] = [request["call_id"]]
+        if scope == "dispatch":
+            doc["open_key"] = self._open_key(request, branch)
+        events = self._events_for(scope, doc, now)
+        self.store.insert(doc, events, now)
+        log.info("order created", extra={"order_id": order_id, "priority": priority,
+                                         "zone": region.zone})
+        return IntakeResult(doc, created=True)
+
+    def _repeat_of(self, serial: str | None, now: datetime) -> str | None:
+        if not serial:
+            return None
+        window = timedelta(days=self.reference.priority["repeat_window_days"])
+        previous = self.store.recent_completed(serial, now - window)
+        return previous["_id"] if previous else None
+
+    def _priority_rules(self) -> priority_rules.PriorityRules:
+        spec = self.reference.priority
+        return priority_rules.PriorityRules(tuple(spec["emergency_keywords"]),
+                                            tuple(spec["high_channels"]),
+                                            spec["repeat_window_days"])
+
+    @staticmethod
+    def _events_for(scope: str, doc: dict, now: datetime) -> list[dict]:
+        if scope == "answer":
+            return []
+        data = {key: value for key, value in doc.items()
+                if key not in ("_id", "open_key", "call_ids", "created_at", "status")}
+        data["order_id"] = doc["_id"]
+        data["received_at"] = doc["received_at"].isoformat()
+        data["deadlines"] = {k: v.isoformat() for k, v in doc["deadlines"].items()}
+        event_type = "order_created" if scope == "dispatch" else "complaint_received"
+        return [new_event(event_type, SOURCE, doc["branch"], data, now)]
+
+
+def _dates_to_text(product: dict) -> dict:
+    return {key: (value.isoformat() if hasattr(value, "isoformat") else value)
+            for key, value in product.items()}

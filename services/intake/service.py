@@ -1,0 +1,68 @@
+"""Intake service: nameko entrypoints only."""
+
+from __future__ import annotations
+
+from nameko.rpc import rpc
+from prometheus_client import CollectorRegistry, Counter
+
+from schemas.events import EventEnvelope
+from schemas.orders import ServiceRequestIn
+from services.common.base import ServiceBase
+from services.common.contracts import dump_order, load
+from services.common.errors import AppError, NotFound
+from services.common.messaging import reliable_handler
+from services.common.metrics import Metrics
+from services.common.mongo import MongoDatabase
+from services.intake.desk import IntakeDesk
+from services.intake.store import REQUESTS, IntakeStore, ensure_indexes
+
+_REQUEST_IN = ServiceRequestIn()
+
+
+def define_metrics(registry: CollectorRegistry, settings: dict) -> dict:
+    return {"requests": Counter("aftersales_intake_requests_total",
+                                "Requests received, by outcome (created or existing order)",
+                                ["branch", "channel", "request_type", "outcome"],
+                                registry=registry)}
+_ENVELOPE = EventEnvelope()
+
+
+class IntakeService(ServiceBase):
+    name = "intake"
+    outbox_collections = (REQUESTS,)
+    db = MongoDatabase(prepare=ensure_indexes)
+    metrics = Metrics(define_metrics)
+
+    def _desk(self) -> IntakeDesk:
+        return IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"])
+
+    @rpc(expected_exceptions=AppError)
+    def create_request(self, payload: dict, acting_branch: str | None = None) -> dict:
+        request = load(_REQUEST_IN, payload)
+        result = self._desk().receive(request, self.clock.now(), acting_branch)
+        if result.order.get("outbox_due") is not None:
+            self.relay_now(REQUESTS, result.order["_id"], result.order["outbox_due"])
+        self.metrics.requests.labels(result.order["branch"], request["channel"],
+                                     request["request_type"],
+                                     "created" if result.created else "existing").inc()
+        return dump_order(result.order, created=result.created)
+
+    @rpc(expected_exceptions=AppError)
+    def get_request(self, order_id: str, branch: str | None = None) -> dict:
+        doc = IntakeStore(self.db).by_order_id(order_id, branch)
+        if doc is None:
+            raise NotFound(f"order {order_id} not found")
+        return dump_order(doc)
+
+    @reliable_handler("dispatch", "order_completed")
+    def on_order_completed(self, envelope: dict) -> None:
+        self._finish(envelope, "completed")
+
+    @reliable_handler("dispatch", "order_cancelled")
+    def on_order_cancelled(self, envelope: dict) -> None:
+        self._finish(envelope, "cancelled")
+
+    def _finish(self, envelope: dict, status: str) -> None:
+        event = _ENVELOPE.load(envelope)
+        IntakeStore(self.db).finish(event["data"]["order_id"], status, event["event_id"],
+                                    event["occurred_at"], completed=status == "completed")

@@ -1,0 +1,87 @@
+"""Intake's documents: one per request/order, with its outbox; daily order counters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+
+REQUESTS = "requests"
+OPEN_STATES = ("new",)
+
+
+def ensure_indexes(db: Database) -> None:
+    requests = db[REQUESTS]
+    requests.create_index("call_ids", unique=True, sparse=True)
+    requests.create_index("open_key", unique=True,
+                          partialFilterExpression={"open_key": {"$type": "string"}})
+    requests.create_index([("product.serial_number", ASCENDING), ("completed_at", DESCENDING)])
+    requests.create_index([("branch", ASCENDING), ("received_at", DESCENDING)])
+    ensure_outbox_index(requests)
+
+
+class IntakeStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.requests = db[REQUESTS]
+
+    def next_sequence(self, branch: str, day: date) -> int:
+        counter = self.db["counters"].find_one_and_update(
+            {"_id": f"{branch}-{day:%Y%m%d}"}, {"$inc": {"seq": 1}},
+            upsert=True, return_document=ReturnDocument.AFTER,
+        )
+        return counter["seq"]
+
+    def by_call_id(self, call_id: str) -> dict[str, Any] | None:
+        return self.requests.find_one({"call_ids": call_id})
+
+    def by_order_id(self, order_id: str, branch: str | None = None) -> dict[str, Any] | None:
+        query: dict[str, Any] = {"_id": order_id}
+        if branch:
+            query["branch"] = branch
+        return self.requests.find_one(query)
+
+    def open_order(self, open_key: str) -> dict[str, Any] | None:
+        return self.requests.find_one({"open_key": open_key})
+
+    def recent_completed(self, serial: str, since: datetime) -> dict[str, Any] | None:
+        return self.requests.find_one(
+            {"product.serial_number": serial, "completed_at": {"$gte": since}},
+            sort=[("completed_at", DESCENDING)],
+        )
+
+    def insert(self, doc: dict[str, Any], events: list[dict], now: datetime) -> None:
+        """Raises DuplicateKeyError when the call id or the open matter already exists."""
+        self.requests.insert_one({**doc, **new_document_outbox(events, now)})
+
+    def add_reminder(self, order_id: str, call_id: str | None, event: dict,
+                     now: datetime) -> bool:
+        """Counts a reminder (催单) once per call id; False if the order closed meanwhile or
+        this call was already counted."""
+        query: dict[str, Any] = {"_id": order_id, "open_key": {"$type": "string"}}
+        update: dict[str, Any] = {"$inc": {"reminders": 1}, "$set": {"last_reminder_at": now}}
+        if call_id:
+            query["call_ids"] = {"$ne": call_id}
+            update["$push"] = {"call_ids": call_id}
+        try:
+            result = self.requests.update_one(query, with_events(update, [event], now))
+        except DuplicateKeyError:  # the same call id landed on another order concurrently
+            return False
+        return result.modified_count == 1
+
+    def finish(self, order_id: str, status: str, event_id: str, at: datetime,
+               completed: bool) -> bool:
+        """Closes the open matter once per event (the event id guards redeliveries)."""
+        update: dict[str, Any] = {"$set": {"status": status}, "$unset": {"open_key": ""},
+                                  "$push": {"applied_events": {"$each": [event_id],
+                                                               "$slice": -20}}}
+        if completed:
+            update["$set"]["completed_at"] = at
+        result = self.requests.update_one(
+            {"_id": order_id, "applied_events": {"$ne": event_id}}, update)
+        return result.modified_count == 1
