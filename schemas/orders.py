@@ -69,9 +69,9 @@ class ServiceRequestIn(StrictSchema):
 
 class WarrantyOut(Schema):
     status = fields.String(validate=validate.OneOf(WARRANTY))
-    start_date = fields.Date(allow_none=True)
-    whole_unit_until = fields.Date(allow_none=True)
-    main_parts_until = fields.Date(allow_none=True)
+    start_date = fields.String(allow_none=True)  # ISO dates, kept as text in documents
+    whole_unit_until = fields.String(allow_none=True)
+    main_parts_until = fields.String(allow_none=True)
     main_parts = fields.List(fields.String())
 
 

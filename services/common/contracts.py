@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from schemas.fields import DISPLAY_TZ
 from schemas.orders import OrderOut
 from services.common.errors import InvalidInput
 
@@ -21,8 +23,23 @@ def load(schema: Schema, payload: Any) -> dict[str, Any]:
         raise InvalidInput("the request has invalid fields", exc.messages) from exc
 
 
+def plain(value: Any) -> Any:
+    """JSON-ready copy: datetimes as ISO 8601 in the display zone, dates as ISO dates."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(DISPLAY_TZ).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def dump_order(doc: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    resource = {key: value for key, value in doc.items() if not key.startswith("outbox")}
+    resource = {key: plain(value) for key, value in doc.items()
+                if not key.startswith("outbox")}
     resource["order_id"] = doc["_id"]
     resource.update(extra)
     return _ORDER_OUT.dump(resource)

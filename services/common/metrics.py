@@ -31,8 +31,8 @@ class ServiceMetrics:
         except KeyError:
             raise AttributeError(name) from None
 
-    def exposition(self) -> tuple[int, dict[str, str], bytes]:
-        return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest(self.registry)
+    def exposition(self) -> tuple[int, dict[str, str], str]:
+        return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest(self.registry).decode()
 
 
 class Metrics(DependencyProvider):

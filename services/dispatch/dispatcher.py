@@ -14,6 +14,7 @@ from typing import Any
 
 from schemas.events import SUBSCRIPTIONS
 from services.common.clock import as_utc
+from services.common.contracts import plain
 from services.common.domain.commitments import MILESTONES
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
@@ -287,7 +288,7 @@ class Dispatcher:
         completion = {**payload, "completed_at": self.now}
         kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
         events = self._events(order, *kinds, technician_id=order["technician_id"],
-                              completion=_jsonable(completion),
+                              completion=plain(completion),
                               serial_number=order["product"].get("serial_number"))
         if not self._write(order, {"$set": {"status": "completed", "completion": completion,
                                             **self._reach(order, "resolution")}},
@@ -379,10 +380,3 @@ class Dispatcher:
 def _labels(order: dict, milestone: str) -> tuple[str, str, str, str, str]:
     return (order["branch"], order["zone"], milestone, order["request_type"], order["priority"])
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value.isoformat() if isinstance(value, datetime) else value

@@ -1,0 +1,113 @@
+"""The broker and the document store for a local run: use what is configured, else start
+(or, as root on Debian/Ubuntu, install) a local RabbitMQ, and launch the embedded
+MongoDB-wire server (SecantusDB) with its data under ./var."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from services.common.config import PROJECT_ROOT
+
+EMBEDDED_MONGO_PORT = 27217
+
+
+class InfraError(Exception):
+    pass
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(host: str, port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if port_open(host, port):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def ensure_broker(amqp_uri: str, say=print) -> None:
+    url = urlparse(amqp_uri)
+    host, port = url.hostname or "127.0.0.1", url.port or 5672
+    if port_open(host, port):
+        return
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise InfraError(f"RabbitMQ at {host}:{port} does not answer; check AMQP_URI")
+    if shutil.which("rabbitmq-server") is None:
+        _install_rabbitmq(say)
+    say("starting the local RabbitMQ (rabbitmq-server -detached) ...")
+    subprocess.run(["rabbitmq-server", "-detached"], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_for_port(host, port, 90):
+        raise InfraError("RabbitMQ did not start within 90 s; see its logs under "
+                         "/var/log/rabbitmq")
+    subprocess.run(["rabbitmqctl", "await_startup"], check=False, timeout=120,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _install_rabbitmq(say) -> None:
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if not (is_root and shutil.which("apt-get")):
+        raise InfraError("RabbitMQ is not installed: install it with "
+                         "'sudo apt-get install rabbitmq-server', or set AMQP_URI to a broker")
+    say("RabbitMQ is missing: installing it from the OS packages (apt-get install "
+        "rabbitmq-server) ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "rabbitmq-server"], check=True, env=env)
+
+
+class EmbeddedMongo:
+    """secantusd-py as a child process; its data survives restarts under ``data_dir``."""
+
+    def __init__(self, data_dir: Path, port: int = EMBEDDED_MONGO_PORT,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.extra_args = extra_args
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    def start(self) -> str:
+        if port_open("127.0.0.1", self.port):
+            return self.uri  # one is already running on our port (a previous run)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        server = Path(sys.executable).with_name("secantusd-py")
+        log = open(self.data_dir.parent / f"secantusd-{self.port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [str(server), "--host", "127.0.0.1", "--port", str(self.port),
+             "--storage-path", str(self.data_dir), "--log-level", "WARNING", *self.extra_args],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        if not wait_for_port("127.0.0.1", self.port, 30):
+            self.stop()
+            raise InfraError(f"the embedded document store did not start; see {log.name}")
+        return self.uri
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+
+
+def default_var_dir() -> Path:
+    return PROJECT_ROOT / "var"

@@ -1,0 +1,30 @@
+"""Demo reference data: technicians for each served branch, loaded through the dispatch
+service on an empty deployment."""
+
+from __future__ import annotations
+
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.common.config import read_yaml
+
+DEMO_TECHNICIANS = "deploy/config/demo_technicians.yaml"
+
+
+def demo_technicians(branches: list[str]) -> list[dict]:
+    rows = read_yaml(DEMO_TECHNICIANS)["technicians"]
+    return [row for row in rows if row["branch"] in branches]
+
+
+def seed_if_empty(settings: dict) -> int:
+    loaded = 0
+    with ClusterRpcProxy({"AMQP_URI": settings["AMQP_URI"]},
+                         timeout=settings["rpc_timeout_seconds"]) as rpc:
+        for branch in settings["branches"]:
+            if rpc.dispatch.list_technicians(branch):
+                continue
+            for row in demo_technicians([branch]):
+                payload = {key: value for key, value in row.items() if key != "branch"}
+                payload["technician_id"] = payload.pop("id")
+                rpc.dispatch.create_technician(payload, branch)
+                loaded += 1
+    return loaded
