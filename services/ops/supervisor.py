@@ -23,24 +23,25 @@ def serve_command(name: str) -> list[str]:
 
 class Supervisor:
     def __init__(self, env: dict[str, str], log_dir: Path | None = None,
-                 names: tuple[str, ...] = PROCESSES, replicas: int = 1) -> None:
+                 names: tuple[str, ...] = PROCESSES,
+                 replicas: dict[str, int] | None = None) -> None:
         self.env = env
         self.log_dir = log_dir
         self.names = names
-        self.replicas = replicas
+        self.replicas = replicas or {}
         self.children: dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
         for name in self.names:
-            copies = 1 if name == "gateway" else self.replicas
-            for index in range(copies):
+            for index in range(self.replicas.get(name, 1)):
                 self.start_one(name, index)
 
     def start_one(self, name: str, index: int = 0) -> subprocess.Popen:
         key = f"{name}#{index}"
         env = dict(self.env)
         if index:  # extra replicas serve /metrics on their own ports
-            env[f"{name.upper()}_METRICS_PORT"] = str(9100 + 10 * index + PROCESSES.index(name))
+            base = int(env.get("REPLICA_PORT_BASE", "9200"))
+            env[f"{name.upper()}_METRICS_PORT"] = str(base + 10 * index + PROCESSES.index(name))
         out = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)

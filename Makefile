@@ -1,0 +1,42 @@
+# The README's two commands are `make run` and `make test`; the rest are for developers.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test unit integration e2e lint bench broker clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m services.cli run
+
+broker: $(STAMP)
+	$(PY) -c "from services.ops.infra import ensure_broker; from services.common.config import load_settings; ensure_broker(load_settings()['AMQP_URI'])"
+
+test: $(STAMP) broker
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+integration: $(STAMP) broker
+	$(PY) -m pytest -q tests/integration
+
+e2e: $(STAMP) broker
+	$(PY) -m pytest -q tests/e2e
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP) broker
+	$(PY) -m bench.intake_dispatch
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
