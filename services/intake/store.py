@@ -31,11 +31,19 @@ class IntakeStore:
         self.requests = db[REQUESTS]
 
     def next_sequence(self, branch: str, day: date) -> int:
-        counter = self.db["counters"].find_one_and_update(
-            {"_id": f"{branch}-{day:%Y%m%d}"}, {"$inc": {"seq": 1}},
-            upsert=True, return_document=ReturnDocument.AFTER,
-        )
-        return counter["seq"]
+        """The day's next number. Concurrent first calls of a day may both try to insert the
+        counter; the loser retries (a skipped number is harmless, a repeated one is not)."""
+        for _ in range(10):
+            try:
+                counter = self.db["counters"].find_one_and_update(
+                    {"_id": f"{branch}-{day:%Y%m%d}"}, {"$inc": {"seq": 1}},
+                    upsert=True, return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                continue
+            if counter is not None:
+                return counter["seq"]
+        raise RuntimeError("could not draw an order number")
 
     def by_call_id(self, call_id: str) -> dict[str, Any] | None:
         return self.requests.find_one({"call_ids": call_id})

@@ -20,7 +20,8 @@ def _at(text: str) -> datetime:
 
 def test_emergency_gas_leak_gets_emergency_priority_and_two_hour_arrival(api):
     body = request_body(product__category="gas_water_heater", request_type="repair",
-                        description="厨房里有很重的煤气味，燃气泄漏", customer__region_code="310115")
+                        description="厨房里有很重的煤气味，燃气泄漏",
+                        customer__region_code="310115")
     response = api.post("/api/v1/requests", body, "agent")
     assert response.status_code == 201, response.text
     order = response.json()

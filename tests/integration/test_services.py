@@ -1,0 +1,123 @@
+"""Intake and dispatch, each alone, on the real broker and store."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import eventlet
+import pytest
+from kombu import Queue
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from schemas.events import SUBSCRIPTIONS
+from services.common.base import ClockProvider
+from services.common.clock import FixedClock
+from services.common.messaging import subscription_queue
+from services.common.outbox import new_event
+from services.dispatch.service import DispatchService
+from services.intake.service import IntakeService
+
+CREATED = next(s for s in SUBSCRIPTIONS if s.event_type == "order_created")
+
+
+def _request(**extra) -> dict:
+    body = {"customer": {"name": "李女士", "phone": "13700001111", "address": "浦东新区世纪大道1号",
+                         "region_code": "310115"},
+            "product": {"category": "electric_water_heater", "serial_number": "EWH-1",
+                        "purchase_date": "2025-01-10"},
+            "request_type": "repair", "description": "漏电，跳闸", "channel": "12315"}
+    body.update(extra)
+    return body
+
+
+def _set_clock(container, at: datetime) -> FixedClock:
+    provider = next(d for d in container.dependencies if isinstance(d, ClockProvider))
+    provider.clock = FixedClock(at)
+    return provider.clock
+
+
+def _waiting(broker, queue: Queue) -> list:
+    bound = queue(broker.default_channel)
+    found = []
+    while (message := bound.get(no_ack=True)) is not None:
+        found.append(message.payload)
+    return found
+
+
+def test_intake_declares_consumer_queue_and_publishes_order_created(start_service, settings,
+                                                                   broker, mongo):
+    container = start_service(IntakeService)
+    _set_clock(container, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        order = rpc.intake.create_request(_request(call_id="cti-42"), None)
+        again = rpc.intake.create_request(_request(call_id="cti-42"), None)
+        with pytest.raises(RemoteError) as bad:
+            rpc.intake.create_request(_request(channel="carrier-pigeon"), None)
+    assert bad.value.exc_type == "InvalidInput"
+    assert order["created"] and not again["created"]
+    assert order["order_id"] == again["order_id"] == "SH-20261120-000001"
+    assert order["priority"] == "emergency"  # 漏电 outranks the 12315 channel
+    assert order["warranty"]["status"] == "main_parts_only"  # 12 months whole, 36 main
+    # Dispatch never ran, yet its queue exists (declared by the publisher) and holds the event.
+    events = []
+    deadline = time.monotonic() + 10
+    while not events and time.monotonic() < deadline:
+        events = _waiting(broker, subscription_queue(CREATED))
+        eventlet.sleep(0.2)
+    assert [e["data"]["order_id"] for e in events] == [order["order_id"]]
+    assert events[0]["data"]["deadlines"]["arrival"].startswith("2026-11-20T11:00")
+    db = mongo[f"{settings['db_prefix']}_intake"]
+    assert db.requests.count_documents({}) == 1
+    assert db.requests.find_one()["outbox"] == []
+
+
+def test_intake_applies_a_redelivered_completion_once(start_service, settings, mongo):
+    container = start_service(IntakeService)
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        order = rpc.intake.create_request(_request(), None)
+    service = container.service_cls
+    event = new_event("order_completed", "dispatch", "SH", {"order_id": order["order_id"]},
+                      datetime.now(UTC))
+    instance = service.__new__(service)
+    db = mongo[f"{settings['db_prefix']}_intake"]
+    instance.db = db
+    for _ in range(3):
+        service._finish(instance, event, "completed")
+    doc = db.requests.find_one({"_id": order["order_id"]})
+    assert doc["status"] == "completed" and "open_key" not in doc
+    assert doc["applied_events"] == [event["event_id"]]
+
+
+def test_dispatch_offers_once_even_when_order_created_is_redelivered(start_service, settings,
+                                                                     broker, mongo):
+    container = start_service(DispatchService)
+    now = datetime.now(UTC)
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        rpc.dispatch.create_technician({
+            "technician_id": "IT-1", "name": "赵工", "certificates": ["electrical"],
+            "zones": ["standard"], "lat": 31.22, "lon": 121.54, "shift": "always", "cap": 5},
+            "SH")
+    data = {"order_id": "SH-20261120-000009", "branch": "SH", "zone": "standard",
+            "region_code": "310115", "lat": 31.22, "lon": 121.54, "request_type": "repair",
+            "priority": "normal", "priority_reasons": [], "channel": "hotline",
+            "received_at": now.isoformat(), "customer": {"name": "x", "phone": "13700001111",
+                                                         "address": "y", "region_code": "310115"},
+            "product": {"category": "electric_water_heater"}, "description": "不加热",
+            "warranty": {"status": "unknown"},
+            "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}
+    event = new_event("order_created", "intake", "SH", data, now)
+    producer = broker.Producer(serializer="json")
+    from services.common.messaging import event_exchange
+
+    for _ in range(3):  # the same event three times
+        producer.publish(event, exchange=event_exchange("intake"), routing_key="order_created")
+    db = mongo[f"{settings['db_prefix']}_dispatch"]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not db.orders.find_one({"status": "offered"}):
+        eventlet.sleep(0.2)
+    eventlet.sleep(1.5)
+    order = db.orders.find_one({"_id": data["order_id"]})
+    assert order["status"] == "offered" and order["tried"] == ["IT-1"]
+    assert db.technicians.find_one({"_id": "IT-1"})["active_jobs"] == 1
+    assert db.orders.count_documents({}) == 1
+    assert container is not None
