@@ -53,5 +53,6 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("intake", "order_created", "dispatch", "on_order_created"),
     Subscription("dispatch", "order_completed", "intake", "on_order_completed"),
     Subscription("dispatch", "order_cancelled", "intake", "on_order_cancelled"),
+    Subscription("intake", "reminder_received", "dispatch", "on_reminder_received"),
     Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
 ]

@@ -4,6 +4,7 @@ import eventlet
 
 eventlet.monkey_patch()  # nameko containers run in-process in the integration tier
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -42,16 +43,24 @@ def _rabbitmqctl(*args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-@pytest.fixture(scope="session")
-def amqp_uri():
-    """A vhost of its own for this test run, removed afterwards."""
+@contextlib.contextmanager
+def fresh_vhost():
+    """A RabbitMQ vhost of its own, removed afterwards."""
     if shutil.which("rabbitmqctl") is None:
         pytest.fail("rabbitmqctl not found: the tests need a local RabbitMQ (make broker)")
     vhost = f"aftersales-test-{uuid.uuid4().hex[:8]}"
     _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"{BROKER}/{quote(vhost, safe='')}"
-    _rabbitmqctl("delete_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        yield f"{BROKER}/{quote(vhost, safe='')}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    with fresh_vhost() as uri:
+        yield uri
 
 
 @pytest.fixture

@@ -78,10 +78,18 @@ class ServiceBase:
     def relay_outbox(self) -> None:
         self._relay().relay_due(self.clock.now())
 
-    def relay_now(self, collection: str, doc_id: Any, due) -> None:
+    def claim_until(self, now):
+        """End of the lease a writer takes on the events it writes and relays itself."""
+        until = now + timedelta(seconds=self.config["outbox"]["lease_seconds"])
+        # Mongo keeps milliseconds: the lease must compare equal once stored.
+        return until.replace(microsecond=until.microsecond // 1000 * 1000)
+
+    def relay_now(self, collection: str, doc_id: Any, events: list[dict], lease_until) -> None:
         """Fast path: publish a document's new events right after the write. If this fails
         or the process dies, the timer above re-sends them once the lease runs out."""
+        if not events:
+            return
         try:
-            self._relay().relay_document(self.db[collection], doc_id, due, self.clock.now())
+            self._relay().relay_claimed(self.db[collection], doc_id, events, lease_until)
         except Exception:
             log.warning("immediate relay failed; the outbox timer will retry", exc_info=True)

@@ -6,6 +6,10 @@ due document by moving ``outbox_due`` forward (a lease, so replicas never publis
 entries at once), publishes each entry with publisher confirms, then pulls exactly the
 entries it sent. A crash anywhere before the pull leaves the entries due again once the
 lease expires, so they are re-sent; consumers drop the duplicate by event id.
+
+The writer itself usually publishes at once: it writes the events already leased to
+itself (``outbox_due`` = end of its lease), publishes the events it holds, and pulls them
+(``relay_claimed``): one extra write instead of a claim, a read and a write.
 """
 
 from __future__ import annotations
@@ -36,20 +40,21 @@ def new_event(event_type: str, source: str, branch: str, data: dict[str, Any],
 
 
 def with_events(update: dict[str, Any], events: Iterable[dict[str, Any]],
-                now: datetime) -> dict[str, Any]:
-    """Extend a Mongo update document so it also queues ``events`` in the outbox."""
+                due: datetime) -> dict[str, Any]:
+    """Extend a Mongo update document so it also queues ``events`` in the outbox, due at
+    ``due`` (now, or the end of the writer's own lease when it relays them itself)."""
     events = list(events)
     if not events:
         return update
     merged = {key: dict(value) for key, value in update.items()}
     merged.setdefault("$push", {})["outbox"] = {"$each": events}
-    merged.setdefault("$set", {})["outbox_due"] = now
+    merged.setdefault("$set", {})["outbox_due"] = due
     return merged
 
 
-def new_document_outbox(events: list[dict[str, Any]], now: datetime) -> dict[str, Any]:
+def new_document_outbox(events: list[dict[str, Any]], due: datetime) -> dict[str, Any]:
     """Outbox fields for a document inserted together with its first events."""
-    return {"outbox": events, "outbox_due": now} if events else {"outbox": []}
+    return {"outbox": events, "outbox_due": due} if events else {"outbox": []}
 
 
 def ensure_outbox_index(collection: Collection) -> None:
@@ -81,7 +86,12 @@ class OutboxRelay:
         if claimed.modified_count != 1:
             return 0  # another replica holds it, or it was already sent
         doc = collection.find_one({"_id": doc_id}, {"outbox": 1})
-        entries = (doc or {}).get("outbox") or []
+        return self.relay_claimed(collection, doc_id, (doc or {}).get("outbox") or [],
+                                  lease_until)
+
+    def relay_claimed(self, collection: Collection, doc_id: Any, entries: list[dict],
+                      lease_until: datetime) -> int:
+        """Publish entries whose document this caller holds the lease of, then pull them."""
         sent_ids = []
         try:
             for entry in entries:

@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 # Mainland mobiles (1[3-9]x, 11 digits) and landlines (0xx-xxxxxxxx), with or without +86.
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)(\d{4})(\d{4})(?!\d)"
-                    r"|(?<!\d)(0\d{2,3})[- ]?(\d{3,4})(\d{4})(?!\d)")
+# Free text often groups the digits ("138 1234 5678", "021-1234-5678").
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)"
+                    r"|(?<!\d)(0\d{2,3})[- ]?(\d{3,4})[- ]?(\d{4})(?!\d)")
 PERSONAL_KEYS = {"phone", "address", "contact_phone"}
 
 
@@ -51,7 +52,7 @@ def mask_personal(value: Any) -> Any:
             else:
                 out[key] = mask_personal(item)
         return out
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # json writes tuples as arrays too
         return [mask_personal(item) for item in value]
     if isinstance(value, str):
         return mask_text(value)

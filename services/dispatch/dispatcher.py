@@ -56,18 +56,19 @@ class MilestoneReached:
 class Effects:
     """What a call did, for the service to relay and to count."""
 
-    written: list[dict[str, Any]] = field(default_factory=list)
+    written: list[tuple[str, list[dict]]] = field(default_factory=list)  # (order, events)
     reached: list[MilestoneReached] = field(default_factory=list)
-    offered: int = 0
+    first_offers: list[tuple[str, float]] = field(default_factory=list)  # (branch, seconds)
 
 
 class Dispatcher:
     def __init__(self, store: DispatchStore, reference: Reference, now: datetime,
-                 offer_timeout: timedelta) -> None:
+                 offer_timeout: timedelta, claim_until: datetime) -> None:
         self.store = store
         self.reference = reference
         self.now = now
         self.offer_timeout = offer_timeout
+        self.claim_until = claim_until  # events written here are relayed by the caller
         self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
         self.effects = Effects()
 
@@ -81,14 +82,15 @@ class Dispatcher:
         return {"at": self.now, "step": step, "by": by, "details": details or None}
 
     def _write(self, order: dict, changes: dict, events: list[dict], entry: dict) -> bool:
-        marker = self.store.update(order, changes, events, self.now, entry)
-        if marker is None:
+        if not self.store.update(order, changes, events, self.claim_until, entry):
             return False
-        self.effects.written.append(marker)
+        if events:
+            self.effects.written.append((order["_id"], events))
         return True
 
     # -- creation and offering -------------------------------------------------------
-    def create_from_event(self, data: dict[str, Any]) -> bool:
+    def create_from_event(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The new order, or None when it exists already (a redelivered event)."""
         order = dict(data)
         order["_id"] = order.pop("order_id")
         order["received_at"] = as_utc(order["received_at"])
@@ -102,12 +104,14 @@ class Dispatcher:
                 order["request_type"])),
             "timeline": [self._entry("created", "intake", priority=order["priority"])],
         })
-        return self.store.insert_order(order, [], self.now)
+        order["version"] = 1
+        return order if self.store.insert_order(order) else None
 
-    def offer(self, order_id: str) -> bool:
+    def offer(self, order_id: str, order: dict | None = None) -> bool:
         """Offer an order to the best free technician; it stays queued if there is none."""
-        for _ in range(MAX_RACE_RETRIES):
-            order = self.store.get(order_id)
+        for attempt in range(MAX_RACE_RETRIES):
+            if order is None or attempt:
+                order = self.store.get(order_id)
             if order is None or order["status"] != "new":
                 return False
             result = self._try_offer(order)
@@ -133,7 +137,9 @@ class Dispatcher:
             if self._write(order, changes, self._events(order, "order_offered",
                                                         technician_id=tech.technician_id),
                            entry):
-                self.effects.offered += 1
+                if not order["tried"]:
+                    waited = (self.now - as_utc(order["received_at"])).total_seconds()
+                    self.effects.first_offers.append((order["branch"], max(waited, 0.0)))
                 return True
             self.store.release_capacity(tech.technician_id)
             return None

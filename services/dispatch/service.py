@@ -11,7 +11,6 @@ from schemas.events import EventEnvelope, OrderCreatedData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.base import ServiceBase
-from services.common.clock import as_utc
 from services.common.contracts import dump_order, load
 from services.common.errors import AppError, Conflict, InvalidInput, NotFound
 from services.common.messaging import reliable_handler
@@ -37,26 +36,23 @@ class DispatchService(ServiceBase):
     # -- plumbing --------------------------------------------------------------------
     def _dispatcher(self) -> Dispatcher:
         timeout = timedelta(seconds=self.config["dispatch"]["offer_timeout_seconds"])
-        return Dispatcher(DispatchStore(self.db), self.reference, self.clock.now(), timeout)
+        now = self.clock.now()
+        return Dispatcher(DispatchStore(self.db), self.reference, now, timeout,
+                          self.claim_until(now))
 
     def _finish(self, dispatcher: Dispatcher) -> None:
         """Relay what was written and count what was reached."""
         effects = dispatcher.effects
-        for marker in effects.written:
-            if marker["outbox_due"] is not None:
-                self.relay_now(ORDERS, marker["_id"], marker["outbox_due"])
+        for order_id, events in effects.written:
+            self.relay_now(ORDERS, order_id, events, dispatcher.claim_until)
+        for branch, waited in effects.first_offers:
+            self.metrics.received_to_offered.labels(branch).observe(waited)
+            self.metrics.offers.labels(branch).inc()
         for reached in effects.reached:
             counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
             counter.labels(*reached.labels).inc()
             if reached.seconds >= 0:
                 self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
-
-    def _offered(self, dispatcher: Dispatcher, order_id: str) -> None:
-        order = dispatcher.store.get(order_id)
-        if order and order["status"] == "offered" and len(order["tried"]) == 1:
-            waited = (dispatcher.now - as_utc(order["received_at"])).total_seconds()
-            self.metrics.received_to_offered.labels(order["branch"]).observe(max(waited, 0))
-            self.metrics.offers.labels(order["branch"]).inc()
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")
@@ -64,10 +60,17 @@ class DispatchService(ServiceBase):
         event = _ENVELOPE.load(envelope)
         data = _CREATED.load(event["data"])
         dispatcher = self._dispatcher()
-        dispatcher.create_from_event(data)  # False on a redelivery: nothing changes
-        dispatcher.offer(data["order_id"])
-        self._offered(dispatcher, data["order_id"])
+        order = dispatcher.create_from_event(data)  # None on a redelivery
+        dispatcher.offer(data["order_id"], order)
         self._finish(dispatcher)
+
+    @reliable_handler("intake", "reminder_received")
+    def on_reminder_received(self, envelope: dict) -> None:
+        """A 催单 shows on the order the dispatcher and technician see."""
+        event = _ENVELOPE.load(envelope)
+        DispatchStore(self.db).record_reminder(event["data"]["order_id"], event["event_id"],
+                                               event["occurred_at"],
+                                               event["data"].get("channel"))
 
     # -- queries ---------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
@@ -173,8 +176,7 @@ class DispatchService(ServiceBase):
     def sweep(self) -> None:
         """Lapsed offers, breached milestones, and the queue (shifts start and end)."""
         dispatcher = self._dispatcher()
-        for order_id in dispatcher.expire_offers():
-            self._offered(dispatcher, order_id)
+        dispatcher.expire_offers()
         dispatcher.sweep_breaches()
         for branch in self.config["branches"]:
             dispatcher.drain_queue(branch)

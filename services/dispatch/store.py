@@ -14,12 +14,16 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.domain.commitments import MILESTONES
-from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+from services.common.outbox import ensure_outbox_index, with_events
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.domain.matching import Technician
 
 ORDERS = "orders"
 TECHNICIANS = "technicians"
+
+
+class OrderNotYetKnown(Exception):
+    """A fact about an order whose creation has not arrived yet: retry later."""
 
 
 def ensure_indexes(db: Database) -> None:
@@ -29,8 +33,8 @@ def ensure_indexes(db: Database) -> None:
     orders.create_index([("offer.expires_at", ASCENDING)], sparse=True)
     orders.create_index([("branch", ASCENDING), ("received_at", ASCENDING)])
     orders.create_index([("technician_id", ASCENDING)], sparse=True)
-    for milestone in MILESTONES:
-        orders.create_index([(f"deadlines.{milestone}", ASCENDING)])
+    for milestone in MILESTONES:  # the breach sweeper's query
+        orders.create_index([("status", ASCENDING), (f"deadlines.{milestone}", ASCENDING)])
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
 
@@ -48,10 +52,10 @@ class DispatchStore:
         self.technicians = db[TECHNICIANS]
 
     # -- orders ----------------------------------------------------------------------
-    def insert_order(self, doc: dict[str, Any], events: list[dict], now: datetime) -> bool:
+    def insert_order(self, doc: dict[str, Any]) -> bool:
         """False when the order exists already (a redelivered order_created)."""
         try:
-            self.orders.insert_one({**doc, "version": 1, **new_document_outbox(events, now)})
+            self.orders.insert_one({**doc, "version": 1, "outbox": []})
         except DuplicateKeyError:
             return False
         return True
@@ -63,18 +67,30 @@ class DispatchStore:
         return self.orders.find_one(query)
 
     def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
-               now: datetime, timeline: dict | None = None) -> dict[str, Any] | None:
+               due: datetime, timeline: dict | None = None) -> bool:
         """Apply ``changes`` ($set/$unset/...) if nobody changed the order since ``doc`` was
-        read. Returns the new version's marker, or None when it lost the race."""
+        read; False when it lost the race. ``events`` go to the outbox, due at ``due``."""
         update = {key: dict(value) for key, value in changes.items()}
         update.setdefault("$inc", {})["version"] = 1
         if timeline is not None:
             update.setdefault("$push", {})["timeline"] = timeline
-        update = with_events(update, events, now)
+        update = with_events(update, events, due)
         result = self.orders.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
-        if result.modified_count != 1:
-            return None
-        return {"_id": doc["_id"], "outbox_due": now if events else None}
+        return result.modified_count == 1
+
+    def record_reminder(self, order_id: str, event_id: str, at: datetime,
+                        channel: str | None) -> bool:
+        """Once per event. False for a redelivery; raises if the order is not here yet (its
+        order_created is still on the way), so the event is retried."""
+        entry = {"at": at, "step": "reminder", "by": "intake", "details": {"channel": channel}}
+        result = self.orders.update_one(
+            {"_id": order_id, "applied_events": {"$ne": event_id}},
+            {"$inc": {"reminders": 1}, "$set": {"last_reminder_at": at},
+             "$push": {"timeline": entry, "applied_events": {"$each": [event_id],
+                                                              "$slice": -20}}})
+        if result.matched_count == 0 and self.orders.count_documents({"_id": order_id}) == 0:
+            raise OrderNotYetKnown(order_id)
+        return result.modified_count == 1
 
     def queued(self, branch: str, limit: int = 50) -> list[dict[str, Any]]:
         """Orders waiting for a technician, earliest arrival deadline first."""

@@ -6,12 +6,13 @@ Application layer: uses the store and the pure rules; knows nothing of nameko.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.errors import InvalidInput
 from services.common.outbox import new_event
@@ -23,6 +24,7 @@ from services.intake.store import IntakeStore
 
 log = logging.getLogger(__name__)
 SOURCE = "intake"
+ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 MAX_INSERT_ATTEMPTS = 5
 
 
@@ -30,13 +32,16 @@ MAX_INSERT_ATTEMPTS = 5
 class IntakeResult:
     order: dict[str, Any]
     created: bool
+    events: list[dict] = field(default_factory=list)  # written, leased to this caller
 
 
 class IntakeDesk:
-    def __init__(self, store: IntakeStore, reference: Reference, branches: list[str]) -> None:
+    def __init__(self, store: IntakeStore, reference: Reference, branches: list[str],
+                 claim_until: datetime) -> None:
         self.store = store
         self.reference = reference
         self.branches = branches
+        self.claim_until = claim_until  # the caller relays what it writes until then
 
     # -- entry point -----------------------------------------------------------------
     def receive(self, request: dict[str, Any], now: datetime,
@@ -81,21 +86,20 @@ class IntakeDesk:
     # -- idempotency and reminders ---------------------------------------------------
     def _existing(self, request: dict, branch: str, now: datetime) -> IntakeResult | None:
         call_id = request.get("call_id")
-        if call_id:
-            known = self.store.by_call_id(call_id)
-            if known is not None:
-                return IntakeResult(known, created=False)
-        if rules.scope(request["request_type"]) != "dispatch":
+        dispatched = rules.scope(request["request_type"]) == "dispatch"
+        key = self._open_key(request, branch) if dispatched else None
+        known = self.store.matching(call_id, key)
+        if known is None:
             return None
-        key = self._open_key(request, branch)
-        open_order = self.store.open_order(key)
-        if open_order is None:
-            return None
+        if call_id and call_id in known.get("call_ids", []):
+            return IntakeResult(known, created=False)  # the same call again
         event = new_event("reminder_received", SOURCE, branch, {
-            "order_id": open_order["_id"], "call_id": call_id, "channel": request["channel"],
+            "order_id": known["_id"], "call_id": call_id, "channel": request["channel"],
             "description": request["description"]}, now)
-        self.store.add_reminder(open_order["_id"], call_id, event, now)
-        return IntakeResult(self.store.by_order_id(open_order["_id"]), created=False)
+        events = [event] if event["type"] in ROUTED else []
+        if self.store.add_reminder(known["_id"], call_id, events, now, self.claim_until):
+            return IntakeResult(self.store.by_order_id(known["_id"]), False, events)
+        return IntakeResult(self.store.by_order_id(known["_id"]), created=False)
 
     @staticmethod
     def _open_key(request: dict, branch: str) -> str:
@@ -155,10 +159,10 @@ class IntakeDesk:
         if scope == "dispatch":
             doc["open_key"] = self._open_key(request, branch)
         events = self._events_for(scope, doc, now)
-        self.store.insert(doc, events, now)
+        self.store.insert(doc, events, self.claim_until)
         log.info("order created", extra={"order_id": order_id, "priority": priority,
                                          "zone": region.zone})
-        return IntakeResult(doc, created=True)
+        return IntakeResult(doc, created=True, events=events)
 
     def _repeat_of(self, serial: str | None, now: datetime) -> str | None:
         if not serial:

@@ -33,15 +33,17 @@ class IntakeService(ServiceBase):
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(define_metrics)
 
-    def _desk(self) -> IntakeDesk:
-        return IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"])
+    def _desk(self, now) -> IntakeDesk:
+        return IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"],
+                          self.claim_until(now))
 
     @rpc(expected_exceptions=AppError)
     def create_request(self, payload: dict, acting_branch: str | None = None) -> dict:
         request = load(_REQUEST_IN, payload)
-        result = self._desk().receive(request, self.clock.now(), acting_branch)
-        if result.order.get("outbox_due") is not None:
-            self.relay_now(REQUESTS, result.order["_id"], result.order["outbox_due"])
+        now = self.clock.now()
+        desk = self._desk(now)
+        result = desk.receive(request, now, acting_branch)
+        self.relay_now(REQUESTS, result.order["_id"], result.events, desk.claim_until)
         self.metrics.requests.labels(result.order["branch"], request["channel"],
                                      request["request_type"],
                                      "created" if result.created else "existing").inc()

@@ -18,8 +18,7 @@ OPEN_STATES = ("new",)
 def ensure_indexes(db: Database) -> None:
     requests = db[REQUESTS]
     requests.create_index("call_ids", unique=True, sparse=True)
-    requests.create_index("open_key", unique=True,
-                          partialFilterExpression={"open_key": {"$type": "string"}})
+    requests.create_index("open_key", unique=True, sparse=True)
     requests.create_index([("product.serial_number", ASCENDING), ("completed_at", DESCENDING)])
     requests.create_index([("branch", ASCENDING), ("received_at", DESCENDING)])
     ensure_outbox_index(requests)
@@ -45,8 +44,19 @@ class IntakeStore:
                 return counter["seq"]
         raise RuntimeError("could not draw an order number")
 
-    def by_call_id(self, call_id: str) -> dict[str, Any] | None:
-        return self.requests.find_one({"call_ids": call_id})
+    def matching(self, call_id: str | None, open_key: str | None) -> dict[str, Any] | None:
+        """The order this call already made, else the open order of the same matter: one
+        query for both, on the hot path of every request."""
+        clauses: list[dict[str, Any]] = []
+        if call_id:
+            clauses.append({"call_ids": call_id})
+        if open_key:
+            clauses.append({"open_key": open_key})
+        if not clauses:
+            return None
+        found = list(self.requests.find({"$or": clauses}, limit=2))
+        by_call = [doc for doc in found if call_id and call_id in doc.get("call_ids", [])]
+        return (by_call or found or [None])[0]
 
     def by_order_id(self, order_id: str, branch: str | None = None) -> dict[str, Any] | None:
         query: dict[str, Any] = {"_id": order_id}
@@ -54,30 +64,27 @@ class IntakeStore:
             query["branch"] = branch
         return self.requests.find_one(query)
 
-    def open_order(self, open_key: str) -> dict[str, Any] | None:
-        return self.requests.find_one({"open_key": open_key})
-
     def recent_completed(self, serial: str, since: datetime) -> dict[str, Any] | None:
         return self.requests.find_one(
             {"product.serial_number": serial, "completed_at": {"$gte": since}},
             sort=[("completed_at", DESCENDING)],
         )
 
-    def insert(self, doc: dict[str, Any], events: list[dict], now: datetime) -> None:
+    def insert(self, doc: dict[str, Any], events: list[dict], due: datetime) -> None:
         """Raises DuplicateKeyError when the call id or the open matter already exists."""
-        self.requests.insert_one({**doc, **new_document_outbox(events, now)})
+        self.requests.insert_one({**doc, **new_document_outbox(events, due)})
 
-    def add_reminder(self, order_id: str, call_id: str | None, event: dict,
-                     now: datetime) -> bool:
+    def add_reminder(self, order_id: str, call_id: str | None, events: list[dict],
+                     now: datetime, due: datetime) -> bool:
         """Counts a reminder (催单) once per call id; False if the order closed meanwhile or
         this call was already counted."""
-        query: dict[str, Any] = {"_id": order_id, "open_key": {"$type": "string"}}
+        query: dict[str, Any] = {"_id": order_id, "open_key": {"$exists": True}}
         update: dict[str, Any] = {"$inc": {"reminders": 1}, "$set": {"last_reminder_at": now}}
         if call_id:
             query["call_ids"] = {"$ne": call_id}
             update["$push"] = {"call_ids": call_id}
         try:
-            result = self.requests.update_one(query, with_events(update, [event], now))
+            result = self.requests.update_one(query, with_events(update, events, due))
         except DuplicateKeyError:  # the same call id landed on another order concurrently
             return False
         return result.modified_count == 1

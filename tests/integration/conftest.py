@@ -46,3 +46,12 @@ def mongo(mongo_uri):
 def broker(amqp_uri):
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         yield conn
+
+
+@pytest.fixture
+def amqp_uri(amqp_uri):
+    """A vhost per test here: events one test leaves in a queue never reach the next."""
+    from tests.conftest import fresh_vhost
+
+    with fresh_vhost() as uri:
+        yield uri

@@ -118,6 +118,6 @@ def test_dispatch_offers_once_even_when_order_created_is_redelivered(start_servi
     eventlet.sleep(1.5)
     order = db.orders.find_one({"_id": data["order_id"]})
     assert order["status"] == "offered" and order["tried"] == ["IT-1"]
-    assert db.technicians.find_one({"_id": "IT-1"})["active_jobs"] == 1
+    assert db.technicians.find_one({"_id": "IT-1"})["active_jobs"] == 1, order["timeline"]
     assert db.orders.count_documents({}) == 1
     assert container is not None

@@ -55,7 +55,10 @@ class OfficeCalendar:
     def _window(self, day: date) -> tuple[datetime, datetime] | None:
         if not self.is_workday(day):
             return None
-        return _combine(day, self.opens, self.timezone), _combine(day, self.closes, self.timezone)
+        # Bounds in UTC, so arithmetic is in real elapsed time even across a DST change
+        # (aware datetimes sharing one tzinfo subtract and add as wall-clock time).
+        return (_combine(day, self.opens, self.timezone).astimezone(UTC),
+                _combine(day, self.closes, self.timezone).astimezone(UTC))
 
     def is_open(self, instant: datetime) -> bool:
         window = self._window(instant.astimezone(self.timezone).date())
@@ -65,8 +68,8 @@ class OfficeCalendar:
         if duration < timedelta(0):
             raise ValueError("duration must not be negative")
         remaining = duration
-        cursor = start.astimezone(self.timezone)
-        day = cursor.date()
+        cursor = start.astimezone(UTC)
+        day = start.astimezone(self.timezone).date()
         for _ in range(MAX_DAYS_SCANNED):
             window = self._window(day)
             if window is not None and cursor < window[1]:
