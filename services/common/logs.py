@@ -27,18 +27,11 @@ class JsonFormatter(logging.Formatter):
         }
         extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extra:
-            entry["ctx"] = mask_personal(_jsonable(extra))
+            # Text first, then mask: an object's str() may carry a phone number too.
+            entry["ctx"] = mask_personal(json.loads(json.dumps(extra, default=str)))
         if record.exc_info:
             entry["exc"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
-
-
-def _jsonable(value):
-    try:
-        json.dumps(value, default=str)
-        return value
-    except (TypeError, ValueError):
-        return str(value)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:

@@ -18,6 +18,7 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "maxPoolSize": 8,  # small pools: the embedded store slows under many connections
     "retryWrites": True,
     "tz_aware": True,
+    "serverMonitoringMode": "poll",  # no long-held streaming hello per client
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -19,7 +20,7 @@ from services.common.mongo import MongoDatabase
 from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.metrics import sla_metric_definitions
-from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes
+from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
 
 _ENVELOPE = EventEnvelope()
 _CREATED = OrderCreatedData()
@@ -27,17 +28,28 @@ _QUERY = OrderQuery()
 _TECH_IN, _TECH_PATCH, _TECH_OUT = TechnicianIn(), TechnicianPatch(), TechnicianOut()
 
 
+class RosterProvider(DependencyProvider):
+    """The container's short-lived technician roster (see Roster)."""
+
+    def setup(self) -> None:
+        self.roster = Roster()
+
+    def get_dependency(self, worker_ctx) -> Roster:
+        return self.roster
+
+
 class DispatchService(ServiceBase):
     name = "dispatch"
     outbox_collections = (ORDERS,)
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(sla_metric_definitions)
+    roster = RosterProvider()
 
     # -- plumbing --------------------------------------------------------------------
     def _dispatcher(self) -> Dispatcher:
         timeout = timedelta(seconds=self.config["dispatch"]["offer_timeout_seconds"])
         now = self.clock.now()
-        return Dispatcher(DispatchStore(self.db), self.reference, now, timeout,
+        return Dispatcher(DispatchStore(self.db, self.roster), self.reference, now, timeout,
                           self.claim_until(now))
 
     def _finish(self, dispatcher: Dispatcher) -> None:
@@ -127,6 +139,7 @@ class DispatchService(ServiceBase):
         if store.technician(doc["_id"]) is not None:
             raise Conflict(f"technician {doc['_id']} exists already")
         store.technicians.insert_one(doc)
+        self.roster.drop()
         self._drain(branch)
         return self._tech_out(doc)
 
@@ -142,6 +155,7 @@ class DispatchService(ServiceBase):
                                               {"$set": changes})
         if result.matched_count != 1:
             raise NotFound(f"technician {technician_id} not found")
+        self.roster.drop()
         self._drain(branch)
         return self._tech_out(store.technician(technician_id))
 

@@ -6,6 +6,7 @@ change to one order; technician capacity is taken with a conditional ``$inc``.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -45,11 +46,33 @@ def to_technician(doc: dict[str, Any]) -> Technician:
                       doc.get("active_jobs", 0), doc.get("active", True))
 
 
+class Roster:
+    """Technicians per branch, kept for a moment. Offering reads the roster for every
+    order; capacity is re-checked atomically when taken, so a stale copy costs at most a
+    failed take. Capacity released or technicians changed by this process drop it."""
+
+    def __init__(self, ttl_seconds: float = 1.0) -> None:
+        self.ttl = ttl_seconds
+        self._copies: dict[str, tuple[float, list[Technician]]] = {}
+
+    def get(self, branch: str, load) -> list[Technician]:
+        now = time.monotonic()
+        cached = self._copies.get(branch)
+        if cached is None or cached[0] < now:
+            cached = (now + self.ttl, load(branch))
+            self._copies[branch] = cached
+        return cached[1]
+
+    def drop(self) -> None:
+        self._copies.clear()
+
+
 class DispatchStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, roster: Roster | None = None) -> None:
         self.db = db
         self.orders = db[ORDERS]
         self.technicians = db[TECHNICIANS]
+        self.roster = roster
 
     # -- orders ----------------------------------------------------------------------
     def insert_order(self, doc: dict[str, Any]) -> bool:
@@ -125,7 +148,16 @@ class DispatchStore:
 
     # -- technicians -----------------------------------------------------------------
     def technicians_of(self, branch: str) -> list[Technician]:
+        if self.roster is not None:
+            return self.roster.get(branch, self._load_technicians)
+        return self._load_technicians(branch)
+
+    def _load_technicians(self, branch: str) -> list[Technician]:
         return [to_technician(doc) for doc in self.technicians.find({"branch": branch})]
+
+    def technicians_changed(self) -> None:
+        if self.roster is not None:
+            self.roster.drop()
 
     def technician(self, technician_id: str, branch: str | None = None) -> dict | None:
         query: dict[str, Any] = {"_id": technician_id}
@@ -143,3 +175,4 @@ class DispatchStore:
         if technician_id:
             self.technicians.update_one({"_id": technician_id, "active_jobs": {"$gt": 0}},
                                         {"$inc": {"active_jobs": -1}})
+            self.technicians_changed()

@@ -14,12 +14,14 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
+from services.common.clock import as_utc
 from services.common.errors import InvalidInput
 from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.intake.domain import priority as priority_rules
 from services.intake.domain import requests as rules
 from services.intake.domain.warranty import WarrantyPolicy, assess
+from services.intake.numbering import OrderNumbers
 from services.intake.store import IntakeStore
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,9 @@ class IntakeResult:
 
 class IntakeDesk:
     def __init__(self, store: IntakeStore, reference: Reference, branches: list[str],
-                 claim_until: datetime) -> None:
+                 claim_until: datetime, numbers: dict[str, OrderNumbers]) -> None:
         self.store = store
+        self.numbers = numbers  # per-branch order-number allocators of this process
         self.reference = reference
         self.branches = branches
         self.claim_until = claim_until  # the caller relays what it writes until then
@@ -54,11 +57,14 @@ class IntakeDesk:
         region = self._region(request["customer"]["region_code"], acting_branch)
         category = self._category(product["category"])
         for _ in range(MAX_INSERT_ATTEMPTS):
-            existing = self._existing(request, region.branch, now)
+            unit = self.store.same_unit(serial) if (serial := product.get("serial_number")) \
+                else []
+            existing = self._existing(request, region.branch, unit, now)
             if existing is not None:
                 return existing
             try:
-                return self._create(request, region, category, received_at, now)
+                return self._create(request, region, category, received_at, now,
+                                    self._repeat_of(unit, now))
             except DuplicateKeyError:
                 continue  # a concurrent call won the race: look again
         raise RuntimeError("could not place the request after repeated conflicts")
@@ -84,15 +90,23 @@ class IntakeDesk:
         return category
 
     # -- idempotency and reminders ---------------------------------------------------
-    def _existing(self, request: dict, branch: str, now: datetime) -> IntakeResult | None:
+    def _existing(self, request: dict, branch: str, unit: list[dict],
+                  now: datetime) -> IntakeResult | None:
+        """The order this call made already, or the open order it reminds of. ``unit`` is
+        the latest orders for the product's serial number (empty without one)."""
         call_id = request.get("call_id")
-        dispatched = rules.scope(request["request_type"]) == "dispatch"
-        key = self._open_key(request, branch) if dispatched else None
-        known = self.store.matching(call_id, key)
+        known = None
+        if call_id:
+            known = next((d for d in unit if call_id in d.get("call_ids", [])), None) \
+                or self.store.by_call_id(call_id)
+        if known is None and rules.scope(request["request_type"]) == "dispatch":
+            key = self._open_key(request, branch)
+            known = next((d for d in unit if d.get("open_key") == key), None) if unit \
+                else self.store.open_order(key)
         if known is None:
             return None
         if call_id and call_id in known.get("call_ids", []):
-            return IntakeResult(known, created=False)  # the same call again
+            return IntakeResult(self.store.by_order_id(known["_id"]), created=False)
         event = new_event("reminder_received", SOURCE, branch, {
             "order_id": known["_id"], "call_id": call_id, "channel": request["channel"],
             "description": request["description"]}, now)
@@ -109,11 +123,10 @@ class IntakeDesk:
 
     # -- a new order -----------------------------------------------------------------
     def _create(self, request: dict, region, category: dict, received_at: datetime,
-                now: datetime) -> IntakeResult:
+                now: datetime, repeat_of: str | None) -> IntakeResult:
         product = request["product"]
         branch = region.branch
         scope = rules.scope(request["request_type"])
-        repeat_of = self._repeat_of(product.get("serial_number"), now)
         priority, reasons = priority_rules.classify(
             self._priority_rules(), request["description"], request["channel"],
             request["customer"].get("vip", False), repeat_of)
@@ -128,9 +141,8 @@ class IntakeDesk:
         if scope == "dispatch":
             deadlines = self.reference.commitments.deadlines(
                 branch, region.zone, request["request_type"], priority, received_at)
-        sequence = self.store.next_sequence(branch, received_at.astimezone(DISPLAY_TZ).date())
-        order_id = rules.order_number(branch, received_at.astimezone(DISPLAY_TZ).date(),
-                                      sequence)
+        allocator = self.numbers.setdefault(branch, OrderNumbers())
+        order_id = allocator.next(self.store, branch, received_at.astimezone(DISPLAY_TZ).date())
         doc = {
             "_id": order_id,
             "branch": branch,
@@ -164,12 +176,12 @@ class IntakeDesk:
                                          "zone": region.zone})
         return IntakeResult(doc, created=True, events=events)
 
-    def _repeat_of(self, serial: str | None, now: datetime) -> str | None:
-        if not serial:
-            return None
-        window = timedelta(days=self.reference.priority["repeat_window_days"])
-        previous = self.store.recent_completed(serial, now - window)
-        return previous["_id"] if previous else None
+    def _repeat_of(self, unit: list[dict], now: datetime) -> str | None:
+        """The same unit's order completed within the repeat window (返修), if any."""
+        since = now - timedelta(days=self.reference.priority["repeat_window_days"])
+        completed = [d for d in unit if d.get("completed_at") and as_utc(d["completed_at"])
+                     >= since]
+        return max(completed, key=lambda d: d["completed_at"])["_id"] if completed else None
 
     def _priority_rules(self) -> priority_rules.PriorityRules:
         spec = self.reference.priority

@@ -14,6 +14,7 @@ from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.intake.desk import IntakeDesk
+from services.intake.numbering import OrderNumbersProvider
 from services.intake.store import REQUESTS, IntakeStore, ensure_indexes
 
 _REQUEST_IN = ServiceRequestIn()
@@ -32,10 +33,11 @@ class IntakeService(ServiceBase):
     outbox_collections = (REQUESTS,)
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(define_metrics)
+    order_numbers = OrderNumbersProvider()
 
     def _desk(self, now) -> IntakeDesk:
         return IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"],
-                          self.claim_until(now))
+                          self.claim_until(now), self.order_numbers)
 
     @rpc(expected_exceptions=AppError)
     def create_request(self, payload: dict, acting_branch: str | None = None) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -19,7 +19,7 @@ def ensure_indexes(db: Database) -> None:
     requests = db[REQUESTS]
     requests.create_index("call_ids", unique=True, sparse=True)
     requests.create_index("open_key", unique=True, sparse=True)
-    requests.create_index([("product.serial_number", ASCENDING), ("completed_at", DESCENDING)])
+    requests.create_index([("product.serial_number", ASCENDING), ("received_at", DESCENDING)])
     requests.create_index([("branch", ASCENDING), ("received_at", DESCENDING)])
     ensure_outbox_index(requests)
 
@@ -29,13 +29,14 @@ class IntakeStore:
         self.db = db
         self.requests = db[REQUESTS]
 
-    def next_sequence(self, branch: str, day: date) -> int:
-        """The day's next number. Concurrent first calls of a day may both try to insert the
-        counter; the loser retries (a skipped number is harmless, a repeated one is not)."""
+    def reserve_sequence(self, key: str, count: int) -> int:
+        """Reserve ``count`` numbers of a daily counter; returns the highest. Concurrent
+        first calls of a day may both try to insert the counter; the loser retries (a
+        skipped number is harmless, a repeated one is not)."""
         for _ in range(10):
             try:
                 counter = self.db["counters"].find_one_and_update(
-                    {"_id": f"{branch}-{day:%Y%m%d}"}, {"$inc": {"seq": 1}},
+                    {"_id": key}, {"$inc": {"seq": count}},
                     upsert=True, return_document=ReturnDocument.AFTER,
                 )
             except DuplicateKeyError:
@@ -44,12 +45,11 @@ class IntakeStore:
                 return counter["seq"]
         raise RuntimeError("could not draw an order number")
 
-    def matching(self, call_id: str | None, open_key: str | None) -> dict[str, Any] | None:
-        """The order this call already made, else the open order of the same matter.
-        Two indexed look-ups: an ``$or`` of both is not index-backed on every server."""
-        if call_id and (known := self.requests.find_one({"call_ids": call_id})):
-            return known
-        return self.requests.find_one({"open_key": open_key}) if open_key else None
+    def by_call_id(self, call_id: str) -> dict[str, Any] | None:
+        return self.requests.find_one({"call_ids": call_id})
+
+    def open_order(self, open_key: str) -> dict[str, Any] | None:
+        return self.requests.find_one({"open_key": open_key})
 
     def by_order_id(self, order_id: str, branch: str | None = None) -> dict[str, Any] | None:
         query: dict[str, Any] = {"_id": order_id}
@@ -57,11 +57,11 @@ class IntakeStore:
             query["branch"] = branch
         return self.requests.find_one(query)
 
-    def recent_completed(self, serial: str, since: datetime) -> dict[str, Any] | None:
-        return self.requests.find_one(
-            {"product.serial_number": serial, "completed_at": {"$gte": since}},
-            sort=[("completed_at", DESCENDING)],
-        )
+    def same_unit(self, serial: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest orders for one serial number: its open matter and its repeats."""
+        return list(self.requests.find({"product.serial_number": serial},
+                                       {"open_key": 1, "completed_at": 1, "call_ids": 1},
+                                       sort=[("received_at", DESCENDING)], limit=limit))
 
     def insert(self, doc: dict[str, Any], events: list[dict], due: datetime) -> None:
         """Raises DuplicateKeyError when the call id or the open matter already exists."""

@@ -66,9 +66,19 @@ class Commitments:
         return self._calendars[name]
 
     def _milestone_spec(self, branch: str | None, milestone: str) -> dict:
-        spec = dict(self._default.get(milestone, {}))
-        spec.update((self._branches.get(branch) or {}).get(milestone, {}))
-        return spec
+        """The default milestone settings with the branch's overrides laid over them, key
+        by key (a branch may change one zone's target and keep the rest)."""
+        base = self._default.get(milestone, {})
+        override = (self._branches.get(branch) or {}).get(milestone, {})
+        spec = {**base, **override}
+        spec["targets"] = {**base.get("targets", {}), **override.get("targets", {})}
+        by_type = dict(base.get("by_request_type") or {})
+        for request_type, rules in (override.get("by_request_type") or {}).items():
+            inherited = by_type.get(request_type, {})
+            by_type[request_type] = {**inherited, **rules, "targets": {
+                **inherited.get("targets", {}), **rules.get("targets", {})}}
+        spec["by_request_type"] = by_type
+        return spec if (base or override) else {}
 
     def _specs(self, branch: str | None, milestone: str) -> Iterator[dict]:
         spec = self._milestone_spec(branch, milestone)
@@ -82,7 +92,8 @@ class Commitments:
         if not spec:
             return None
         override = (spec.get("by_request_type") or {}).get(request_type)
-        chosen = override or spec
+        # A request-type rule without its own calendar keeps the milestone's calendar.
+        chosen = {"calendar": spec.get("calendar", "24x7"), **override} if override else spec
         targets = chosen.get("targets", {})
         key = "emergency" if priority == "emergency" and "emergency" in targets else zone
         if key not in targets:

@@ -1,0 +1,149 @@
+"""Masking of phone numbers and addresses in lists, free text and logs."""
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.common.privacy import mask_address, mask_personal, mask_phone, mask_text
+
+MOBILE = "13812345678"
+ADDRESS = "上海市黄浦区南京东路100号3单元502室"
+
+
+class TestMaskPhone:
+    @pytest.mark.parametrize(("phone", "masked"), [
+        ("13812345678", "138****5678"),
+        ("021-12345678", "021****5678"),
+        ("0755-1234567", "075****4567"),
+        ("1234567", "123****4567"),
+    ])
+    def test_keeps_first_three_and_last_four_digits(self, phone, masked):
+        assert mask_phone(phone) == masked
+
+    def test_short_numbers_fully_hidden(self):
+        assert mask_phone("12345") == "*****"
+        assert mask_phone("12-34") == "****"
+
+    @pytest.mark.parametrize("empty", [None, ""])
+    def test_empty_passes_through(self, empty):
+        assert mask_phone(empty) == empty
+
+    def test_middle_digits_never_shown(self):
+        masked = mask_phone("+86 138-1234-5678")
+        assert "1234" not in masked
+        assert masked.endswith("****5678")
+
+
+class TestMaskAddress:
+    def test_keeps_district_prefix_only(self):
+        masked = mask_address(ADDRESS)
+        assert masked == "上海市黄浦区****"
+        assert "南京东路" not in masked
+
+    def test_short_addresses_keep_a_third(self):
+        assert mask_address("南京东路1号") == "南京****"
+        assert mask_address("ab") == "****"
+
+    @pytest.mark.parametrize("empty", [None, ""])
+    def test_empty_passes_through(self, empty):
+        assert mask_address(empty) == empty
+
+    @settings(max_examples=200, deadline=None)
+    @given(address=st.text(min_size=1, max_size=200))
+    def test_at_most_a_third_and_six_characters_kept(self, address):
+        masked = mask_address(address)
+        assert masked.endswith("****")
+        kept = masked[:-4]
+        assert address.startswith(kept)
+        assert len(kept) <= min(6, len(address) // 3)
+
+
+class TestMaskText:
+    @pytest.mark.parametrize(("text", "masked"), [
+        ("请回电13812345678谢谢", "请回电138****5678谢谢"),
+        ("call 13812345678 now", "call 138****5678 now"),
+        ("call +86 13812345678", "call 138****5678"),
+        ("call +8613812345678.", "call 138****5678."),
+        ("手机 138 1234 5678", "手机 138****5678"),
+        ("手机138-1234-5678", "手机138****5678"),
+        ("座机021-12345678", "座机021-****5678"),
+        ("tel 0755-1234567", "tel 0755-****4567"),
+        ("tel 0755 1234 5678", "tel 0755-****5678"),
+        ("two: 13812345678, 13987654321", "two: 138****5678, 139****4321"),
+    ])
+    def test_hides_mobiles_and_landlines(self, text, masked):
+        assert mask_text(text) == masked
+
+    def test_landline_without_separator_is_hidden(self):
+        masked = mask_text("座机 02112345678")
+        assert masked.startswith("座机 021")
+        assert masked.endswith("-****5678")
+        assert "1234" not in masked
+
+    @pytest.mark.parametrize("text", [
+        "order SH-20260105-000123",
+        "serial GWH-0001 model JSQ16-12",
+        "received 2026-03-09 10:15",
+        "12345678901234",               # too long for a phone number
+        "11812345678",                  # not a mainland mobile prefix
+        "code 310101, 3 units",
+    ])
+    def test_leaves_other_numbers_alone(self, text):
+        assert mask_text(text) == text
+
+    @settings(max_examples=200, deadline=None)
+    @given(prefix=st.sampled_from(["1" + d for d in "3456789"]),
+           rest=st.from_regex(r"\d{9}", fullmatch=True),
+           before=st.text(alphabet="abc 电话:：,。", max_size=10),
+           after=st.text(alphabet="abc 谢谢,。", max_size=10))
+    def test_no_mobile_survives_in_free_text(self, prefix, rest, before, after):
+        phone = prefix + rest
+        masked = mask_text(before + phone + after)
+        assert phone not in masked
+        assert rest[2:6] not in re.sub(r"\D", "", masked.replace(phone[-4:], ""))
+        assert masked == before + phone[:3] + "****" + phone[-4:] + after
+
+
+class TestMaskPersonal:
+    def test_masks_personal_fields_recursively(self):
+        order = {
+            "order_id": "SH-20260105-000001",
+            "customer": {"name": "王先生", "phone": MOBILE, "address": ADDRESS},
+            "contacts": [{"contact_phone": "021-12345678"}],
+            "description": f"客户说回电{MOBILE}",
+            "reminders": 2,
+            "vip": False,
+            "technician_id": None,
+        }
+        masked = mask_personal(order)
+        assert masked == {
+            "order_id": "SH-20260105-000001",
+            "customer": {"name": "王先生", "phone": "138****5678", "address": "上海市黄浦区****"},
+            "contacts": [{"contact_phone": "021****5678"}],
+            "description": "客户说回电138****5678",
+            "reminders": 2,
+            "vip": False,
+            "technician_id": None,
+        }
+
+    def test_does_not_modify_its_input(self):
+        order = {"customer": {"phone": MOBILE}}
+        mask_personal(order)
+        assert order == {"customer": {"phone": MOBILE}}
+
+    def test_non_string_personal_values_are_walked(self):
+        assert mask_personal({"address": {"detail": f"tel {MOBILE}"}}) == {
+            "address": {"detail": "tel 138****5678"}}
+        assert mask_personal({"phone": None}) == {"phone": None}
+
+    def test_tuples_are_masked_like_lists(self):
+        masked = mask_personal({"phones": (MOBILE, "021-12345678")})
+        assert MOBILE not in str(masked)
+        assert masked == {"phones": ["138****5678", "021-****5678"]}
+
+    def test_scalars(self):
+        assert mask_personal(MOBILE) == "138****5678"
+        assert mask_personal(42) == 42
+        assert mask_personal(None) is None

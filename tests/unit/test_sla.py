@@ -1,0 +1,78 @@
+"""Milestone outcomes, the at-risk share, and the paused resolution clock."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.dispatch.domain.sla import is_at_risk, outcome, resumed_deadline
+
+T0 = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+class TestOutcome:
+    def test_no_deadline_is_met(self):
+        assert outcome(T0, None) == "met"
+
+    def test_on_the_deadline_is_met(self):
+        assert outcome(T0, T0) == "met"
+
+    def test_before_is_met(self):
+        assert outcome(T0 - H, T0) == "met"
+
+    def test_a_microsecond_late_is_breached(self):
+        assert outcome(T0 + timedelta(microseconds=1), T0) == "breached"
+
+
+class TestIsAtRisk:
+    DEADLINE = T0 + 10 * H
+
+    @pytest.mark.parametrize(("elapsed", "expected"), [
+        (timedelta(0), False),
+        (7 * H, False),
+        (8 * H - timedelta(seconds=1), False),
+        (8 * H, True),            # exactly 80 % of the window
+        (9 * H, True),
+        (10 * H - timedelta(seconds=1), True),
+        (10 * H, False),          # overdue is not "at risk" any more
+        (12 * H, False),
+    ])
+    def test_share_of_window(self, elapsed, expected):
+        assert is_at_risk(T0 + elapsed, T0, self.DEADLINE, 0.8) is expected
+
+    def test_empty_or_inverted_window_is_never_at_risk(self):
+        assert not is_at_risk(T0 - H, T0, T0, 0.5)
+        assert not is_at_risk(T0 - 2 * H, T0, T0 - H, 0.5)
+
+    def test_other_shares(self):
+        assert is_at_risk(T0 + 5 * H, T0, self.DEADLINE, 0.5)
+        assert not is_at_risk(T0 + 5 * H, T0, self.DEADLINE, 0.6)
+
+    @settings(max_examples=200, deadline=None)
+    @given(window=st.integers(1, 10**6), first=st.integers(0, 10**6),
+           second=st.integers(0, 10**6), share=st.floats(0.1, 0.99))
+    def test_risk_starts_once_and_ends_at_the_deadline(self, window, first, second, share):
+        deadline = T0 + timedelta(seconds=window)
+        early, late = sorted((first, second))
+        at_early = is_at_risk(T0 + timedelta(seconds=early), T0, deadline, share)
+        at_late = is_at_risk(T0 + timedelta(seconds=late), T0, deadline, share)
+        if late < window:
+            assert at_early <= at_late  # once at risk, it stays so until overdue
+        if early >= window:
+            assert not at_early
+
+
+class TestResumedDeadline:
+    def test_moves_by_the_pause(self):
+        assert resumed_deadline(T0 + 24 * H, T0 + 2 * H, T0 + 5 * H) == T0 + 27 * H
+
+    def test_no_pause(self):
+        assert resumed_deadline(T0 + 24 * H, T0 + 2 * H, T0 + 2 * H) == T0 + 24 * H
+
+    def test_clock_going_backwards_never_shortens(self):
+        assert resumed_deadline(T0 + 24 * H, T0 + 5 * H, T0 + 2 * H) == T0 + 24 * H
+
+    def test_pause_after_the_deadline_still_counts(self):
+        assert resumed_deadline(T0, T0 + H, T0 + 3 * H) == T0 + 2 * H
