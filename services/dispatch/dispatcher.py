@@ -63,7 +63,9 @@ class Effects:
 
 class Dispatcher:
     def __init__(self, store: DispatchStore, reference: Reference, now: datetime,
-                 offer_timeout: timedelta, claim_until: datetime) -> None:
+                 offer_timeout: timedelta, claim_until: datetime,
+                 at_risk_share: float = 0.8) -> None:
+        self.at_risk_share = at_risk_share
         self.store = store
         self.reference = reference
         self.now = now
@@ -99,6 +101,8 @@ class Dispatcher:
         order.update({
             "status": "new", "technician_id": None, "offer": None, "tried": [],
             "milestones": {}, "paused_seconds": 0.0, "delays": [],
+            "risk_at": {m: sla.risk_mark(order["received_at"], d, self.at_risk_share)
+                        for m, d in order["deadlines"].items()},
             "needed_certificates": sorted(required_certificates(
                 self.reference.certificate_rules, order["product"]["category"],
                 order["request_type"])),
@@ -255,6 +259,8 @@ class Dispatcher:
             # A later slot asked for by the customer does not count against the commitment.
             sets["deadlines.arrival"] = end
             sets["original_deadlines.arrival"] = arrival
+            sets["risk_at.arrival"] = sla.risk_mark(as_utc(order["received_at"]), end,
+                                                    self.at_risk_share)
         step = "rescheduled" if order["status"] == "scheduled" else "scheduled"
         return self._write(order, {"$set": sets}, self._events(order, "order_scheduled"),
                            self._entry(step, actor.label, start=start.isoformat(),
@@ -283,8 +289,10 @@ class Dispatcher:
         sets: dict[str, Any] = {"status": "scheduled", "paused_at": None}
         resolution = order["deadlines"].get("resolution")
         if resolution is not None:
-            sets["deadlines.resolution"] = sla.resumed_deadline(as_utc(resolution), paused_at,
-                                                                self.now)
+            moved = sla.resumed_deadline(as_utc(resolution), paused_at, self.now)
+            sets["deadlines.resolution"] = moved
+            sets["risk_at.resolution"] = sla.risk_mark(as_utc(order["received_at"]), moved,
+                                                       self.at_risk_share)
         paused = (self.now - paused_at).total_seconds()
         return self._write(order, {"$set": sets, "$inc": {"paused_seconds": paused}},
                            self._events(order, "order_resumed"),
@@ -361,24 +369,20 @@ class Dispatcher:
                     swept += 1
         return swept
 
-    def open_milestone_status(self, branches: list[str], at_risk_share: float
+    def open_milestone_status(self, branches: list[str]
                               ) -> dict[tuple[str, ...], tuple[int, int]]:
         """(overdue, at_risk) counts per label set, for the gauges."""
         counts: dict[tuple[str, ...], list[int]] = {}
-        for order in self.store.open_orders(branches):
-            for milestone in MILESTONES:
-                deadline = order.get("deadlines", {}).get(milestone)
-                reached = (order.get("milestones") or {}).get(milestone, {}).get("at")
-                if deadline is None or reached is not None:
-                    continue
+        for milestone in MILESTONES:
+            for order in self.store.watched(milestone, branches, self.now):
                 if milestone == "resolution" and order["status"] == "waiting_parts":
-                    continue
+                    continue  # the clock is paused
+                deadline = as_utc(order["deadlines"][milestone])
                 slot = counts.setdefault(_labels(order, milestone), [0, 0])
-                deadline = as_utc(deadline)
                 if self.now >= deadline:
                     slot[0] += 1
                 elif sla.is_at_risk(self.now, as_utc(order["received_at"]), deadline,
-                                    at_risk_share):
+                                    self.at_risk_share):
                     slot[1] += 1
         return {labels: (pair[0], pair[1]) for labels, pair in counts.items()}
 

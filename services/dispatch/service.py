@@ -50,7 +50,7 @@ class DispatchService(ServiceBase):
         timeout = timedelta(seconds=self.config["dispatch"]["offer_timeout_seconds"])
         now = self.clock.now()
         return Dispatcher(DispatchStore(self.db, self.roster), self.reference, now, timeout,
-                          self.claim_until(now))
+                          self.claim_until(now), self.config["dispatch"]["at_risk_share"])
 
     def _finish(self, dispatcher: Dispatcher) -> None:
         """Relay what was written and count what was reached."""
@@ -199,8 +199,7 @@ class DispatchService(ServiceBase):
     @timer(interval=5)
     def refresh_gauges(self) -> None:
         dispatcher = self._dispatcher()
-        status = dispatcher.open_milestone_status(self.config["branches"],
-                                                  self.config["dispatch"]["at_risk_share"])
+        status = dispatcher.open_milestone_status(self.config["branches"])
         self.metrics.overdue.clear()
         self.metrics.at_risk.clear()
         for labels, (overdue, at_risk) in status.items():

@@ -34,8 +34,9 @@ def ensure_indexes(db: Database) -> None:
     orders.create_index([("offer.expires_at", ASCENDING)], sparse=True)
     orders.create_index([("branch", ASCENDING), ("received_at", ASCENDING)])
     orders.create_index([("technician_id", ASCENDING)], sparse=True)
-    for milestone in MILESTONES:  # the breach sweeper's query
+    for milestone in MILESTONES:  # the breach sweeper's and the gauges' queries
         orders.create_index([("status", ASCENDING), (f"deadlines.{milestone}", ASCENDING)])
+        orders.create_index([("status", ASCENDING), (f"risk_at.{milestone}", ASCENDING)])
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
 
@@ -134,11 +135,15 @@ class DispatchStore:
             "status": {"$in": states},
         }, limit=limit))
 
-    def open_orders(self, branches: list[str]) -> list[dict[str, Any]]:
+    def watched(self, milestone: str, branches: list[str], now: datetime) -> list[dict]:
+        """Open orders at risk or overdue on a milestone not yet reached: those whose risk
+        mark has passed (the mark is stored with the deadline, so this stays indexed)."""
         projection = {"branch": 1, "zone": 1, "request_type": 1, "priority": 1, "status": 1,
-                      "received_at": 1, "deadlines": 1, "milestones": 1}
-        return list(self.orders.find({"status": {"$in": list(OPEN_STATES)},
-                                      "branch": {"$in": branches}}, projection))
+                      "received_at": 1, f"deadlines.{milestone}": 1}
+        return list(self.orders.find({
+            "status": {"$in": list(OPEN_STATES)}, f"risk_at.{milestone}": {"$lte": now},
+            f"milestones.{milestone}.at": {"$exists": False}, "branch": {"$in": branches},
+        }, projection))
 
     def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[int, list]:
         total = self.orders.count_documents(query)

@@ -15,10 +15,12 @@ def outcome(reached_at: datetime, deadline: datetime | None) -> str:
 
 def is_at_risk(now: datetime, started: datetime, deadline: datetime, share: float) -> bool:
     """Still open, not yet overdue, but past ``share`` of its window."""
-    if now >= deadline:
-        return False
-    window = (deadline - started).total_seconds()
-    return window > 0 and (now - started).total_seconds() >= share * window
+    return started < deadline and risk_mark(started, deadline, share) <= now < deadline
+
+
+def risk_mark(started: datetime, deadline: datetime, share: float) -> datetime:
+    """When an open milestone becomes "at risk": ``share`` of its window has passed."""
+    return started + (deadline - started) * share
 
 
 def resumed_deadline(deadline: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:
