@@ -72,6 +72,9 @@ def token_for(region: str) -> str:
     return "demo-agent-sh" if region.startswith("31") else "demo-agent-sz"
 
 
+timeline: list[tuple[float, float]] = []  # (seconds into the run, latency)
+
+
 def drive(gateway: str) -> tuple[list[float], int, float]:
     latencies: list[float] = []
     errors = 0
@@ -95,10 +98,12 @@ def drive(gateway: str) -> tuple[list[float], int, float]:
         with lock:
             if ok:
                 latencies.append(elapsed)
+                timeline.append((due - start, elapsed))
             else:
                 errors += 1
 
     start = time.perf_counter()
+    timeline.clear()
     with ThreadPoolExecutor(max_workers=64) as pool:
         for n in range(total):
             due = start + n / RATE
@@ -199,6 +204,11 @@ def report(latencies, errors, elapsed, waits, before, after, floor_seconds) -> N
     for key in sorted(before):
         spent = after[key] - before[key]
         print(f"  CPU s/order {key:<13} {spent / max(done, 1) * 1000:8.2f} ms")
+    windows: dict[int, list[float]] = {}
+    for at, latency in timeline:
+        windows.setdefault(int(at // 10), []).append(latency)
+    print("  p99 per 10 s window     " + " ".join(
+        f"{percentile(v, 0.99) * 1000:.0f}" for _, v in sorted(windows.items())) + " ms")
     print(f"  floor (insert + confirmed publish) p50 {floor_seconds * 1000:.2f} ms; "
           f"request p50 / floor = {p50 / floor_seconds:.1f}x")
     sys.stdout.flush()

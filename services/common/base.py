@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from nameko.web.handlers import http
@@ -87,9 +88,13 @@ class ServiceBase:
     def relay_now(self, collection: str, doc_id: Any, events: list[dict], lease_until) -> None:
         """Fast path: publish a document's new events right after the write. If this fails
         or the process dies, the timer above re-sends them once the lease runs out."""
-        if not events:
-            return
+        if events:  # after the reply: the caller does not wait for the broker's confirm
+            eventlet.spawn_n(self._relay_claimed, self._relay(), self.db[collection], doc_id,
+                             events, lease_until)
+
+    @staticmethod
+    def _relay_claimed(relay: OutboxRelay, collection, doc_id, events, lease_until) -> None:
         try:
-            self._relay().relay_claimed(self.db[collection], doc_id, events, lease_until)
+            relay.relay_claimed(collection, doc_id, events, lease_until)
         except Exception:
             log.warning("immediate relay failed; the outbox timer will retry", exc_info=True)

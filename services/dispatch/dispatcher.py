@@ -21,6 +21,7 @@ from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.dispatch.domain import lifecycle, sla
 from services.dispatch.domain.matching import (
+    Technician,
     parse_shift,
     rank_candidates,
     required_certificates,
@@ -108,14 +109,30 @@ class Dispatcher:
                 order["request_type"])),
             "timeline": [self._entry("created", "intake", priority=order["priority"])],
         })
+        # Offered in the same write that creates it, when someone is free.
+        tech = self._reserve_best(order, self.store.technicians_of(order["branch"]))
+        events = []
+        if tech is not None:
+            offer, entry = self._offer_fields(tech.technician_id)
+            order.update(status="offered", offer=offer, tried=[tech.technician_id])
+            order["timeline"].append(entry)
+            events = self._events(order, "order_offered", technician_id=tech.technician_id)
         order["version"] = 1
-        return order if self.store.insert_order(order) else None
+        if not self.store.insert_order(order, events, self.claim_until):
+            if tech is not None:
+                self.store.release_capacity(tech.technician_id)
+            return None
+        if events:
+            self.effects.written.append((order["_id"], events))
+        if tech is not None:
+            self._count_first_offer(order)
+        return order
 
-    def offer(self, order_id: str, order: dict | None = None) -> bool:
-        """Offer an order to the best free technician; it stays queued if there is none."""
-        for attempt in range(MAX_RACE_RETRIES):
-            if order is None or attempt:
-                order = self.store.get(order_id)
+    def offer(self, order_id: str) -> bool:
+        """Offer a queued order to the best free technician; it stays queued if there is
+        none."""
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(order_id)
             if order is None or order["status"] != "new":
                 return False
             result = self._try_offer(order)
@@ -126,30 +143,41 @@ class Dispatcher:
     def _try_offer(self, order: dict) -> bool | None:
         """True offered, False nobody free, None lost a race (read again)."""
         technicians = self.store.technicians_of(order["branch"])
-        needed = set(order.get("needed_certificates", []))
-        ranked = rank_candidates(technicians, needed, order["zone"], order["lat"],
-                                 order["lon"], self.shifts, self.now, exclude=order["tried"])
-        for tech in ranked:
-            if not self.store.take_capacity(tech.technician_id):
-                continue
-            expires = self.now + self.offer_timeout
-            changes = {"$set": {"status": "offered", "offer": {
-                "technician_id": tech.technician_id, "offered_at": self.now,
-                "expires_at": expires}}, "$push": {"tried": tech.technician_id}}
-            entry = self._entry("offered", "dispatch", technician_id=tech.technician_id,
-                                expires_at=expires.isoformat())
+        tech = self._reserve_best(order, technicians)
+        if tech is not None:
+            offer, entry = self._offer_fields(tech.technician_id)
+            changes = {"$set": {"status": "offered", "offer": offer},
+                       "$push": {"tried": tech.technician_id}}
             if self._write(order, changes, self._events(order, "order_offered",
                                                         technician_id=tech.technician_id),
                            entry):
                 if not order["tried"]:
-                    waited = (self.now - as_utc(order["received_at"])).total_seconds()
-                    self.effects.first_offers.append((order["branch"], max(waited, 0.0)))
+                    self._count_first_offer(order)
                 return True
             self.store.release_capacity(tech.technician_id)
             return None
+        needed = set(order.get("needed_certificates", []))
         if order["tried"] and not self._anyone_left(order, technicians, needed):
             self._escalate(order, "every qualified technician declined or let the offer lapse")
         return False
+
+    def _reserve_best(self, order: dict, technicians) -> Technician | None:
+        """Take a unit of capacity from the best eligible technician not yet tried."""
+        needed = set(order.get("needed_certificates", []))
+        ranked = rank_candidates(technicians, needed, order["zone"], order["lat"],
+                                 order["lon"], self.shifts, self.now, exclude=order["tried"])
+        return next((t for t in ranked if self.store.take_capacity(t.technician_id)), None)
+
+    def _offer_fields(self, technician_id: str) -> tuple[dict, dict]:
+        expires = self.now + self.offer_timeout
+        offer = {"technician_id": technician_id, "offered_at": self.now, "expires_at": expires}
+        entry = self._entry("offered", "dispatch", technician_id=technician_id,
+                            expires_at=expires.isoformat())
+        return offer, entry
+
+    def _count_first_offer(self, order: dict) -> None:
+        waited = (self.now - as_utc(order["received_at"])).total_seconds()
+        self.effects.first_offers.append((order["branch"], max(waited, 0.0)))
 
     def _anyone_left(self, order: dict, technicians, needed: set[str]) -> bool:
         return any(t.active and needed <= t.certificates and order["zone"] in t.zones
@@ -164,6 +192,8 @@ class Dispatcher:
     def drain_queue(self, branch: str, limit: int = 50) -> int:
         """Offer queued orders, earliest arrival deadline first, while anyone is free."""
         offered = 0
+        if not self._someone_free(branch):
+            return 0
         for order in self.store.queued(branch, limit):
             if self.offer(order["_id"]):
                 offered += 1

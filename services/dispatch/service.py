@@ -72,9 +72,8 @@ class DispatchService(ServiceBase):
         event = _ENVELOPE.load(envelope)
         data = _CREATED.load(event["data"])
         dispatcher = self._dispatcher()
-        order = dispatcher.create_from_event(data)  # None on a redelivery
-        dispatcher.offer(data["order_id"], order)
-        self._finish(dispatcher)
+        dispatcher.create_from_event(data)  # offered at once if someone is free; None on a
+        self._finish(dispatcher)            # redelivery. Queued orders: see drain_queue.
 
     @reliable_handler("intake", "reminder_received")
     def on_reminder_received(self, envelope: dict) -> None:

@@ -15,7 +15,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.domain.commitments import MILESTONES
-from services.common.outbox import ensure_outbox_index, with_events
+from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.domain.matching import Technician
 
@@ -76,10 +76,10 @@ class DispatchStore:
         self.roster = roster
 
     # -- orders ----------------------------------------------------------------------
-    def insert_order(self, doc: dict[str, Any]) -> bool:
+    def insert_order(self, doc: dict[str, Any], events: list[dict], due: datetime) -> bool:
         """False when the order exists already (a redelivered order_created)."""
         try:
-            self.orders.insert_one({**doc, "version": 1, "outbox": []})
+            self.orders.insert_one({**doc, "version": 1, **new_document_outbox(events, due)})
         except DuplicateKeyError:
             return False
         return True
@@ -118,7 +118,7 @@ class DispatchStore:
 
     def queued(self, branch: str, limit: int = 50) -> list[dict[str, Any]]:
         """Orders waiting for a technician, earliest arrival deadline first."""
-        return list(self.orders.find({"status": "new", "branch": branch},
+        return list(self.orders.find({"status": "new", "branch": branch}, {"_id": 1},
                                      sort=[("deadlines.arrival", ASCENDING)], limit=limit))
 
     def expired_offers(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:

@@ -56,17 +56,22 @@ class IntakeDesk:
                                   product.get("installation_date"), local_today)
         region = self._region(request["customer"]["region_code"], acting_branch)
         category = self._category(product["category"])
+        # Optimistic: the unique indexes on call ids and open matters catch a repeated call
+        # or a reminder at insert time; only then are they looked up. The serial number's
+        # recent orders are read first anyway (repeat repairs), and answer most cases.
+        serial = product.get("serial_number")
         for _ in range(MAX_INSERT_ATTEMPTS):
-            unit = self.store.same_unit(serial) if (serial := product.get("serial_number")) \
-                else []
-            existing = self._existing(request, region.branch, unit, now)
+            unit = self.store.same_unit(serial) if serial else []
+            existing = self._existing(request, region.branch, unit, now, look_up=False)
             if existing is not None:
                 return existing
             try:
                 return self._create(request, region, category, received_at, now,
                                     self._repeat_of(unit, now))
             except DuplicateKeyError:
-                continue  # a concurrent call won the race: look again
+                existing = self._existing(request, region.branch, unit, now, look_up=True)
+                if existing is not None:
+                    return existing
         raise RuntimeError("could not place the request after repeated conflicts")
 
     # -- checks ----------------------------------------------------------------------
@@ -90,19 +95,22 @@ class IntakeDesk:
         return category
 
     # -- idempotency and reminders ---------------------------------------------------
-    def _existing(self, request: dict, branch: str, unit: list[dict],
-                  now: datetime) -> IntakeResult | None:
+    def _existing(self, request: dict, branch: str, unit: list[dict], now: datetime,
+                  look_up: bool) -> IntakeResult | None:
         """The order this call made already, or the open order it reminds of. ``unit`` is
-        the latest orders for the product's serial number (empty without one)."""
+        the latest orders for the product's serial number (empty without one); with
+        ``look_up`` the store is asked too."""
         call_id = request.get("call_id")
         known = None
         if call_id:
-            known = next((d for d in unit if call_id in d.get("call_ids", [])), None) \
-                or self.store.by_call_id(call_id)
+            known = next((d for d in unit if call_id in d.get("call_ids", [])), None)
+            if known is None and look_up:
+                known = self.store.by_call_id(call_id)
         if known is None and rules.scope(request["request_type"]) == "dispatch":
             key = self._open_key(request, branch)
-            known = next((d for d in unit if d.get("open_key") == key), None) if unit \
-                else self.store.open_order(key)
+            known = next((d for d in unit if d.get("open_key") == key), None)
+            if known is None and look_up:
+                known = self.store.open_order(key)
         if known is None:
             return None
         if call_id and call_id in known.get("call_ids", []):
