@@ -205,5 +205,4 @@ class DispatchService(ServiceBase):
             self.metrics.overdue.labels(*labels).set(overdue)
             self.metrics.at_risk.labels(*labels).set(at_risk)
         for branch in self.config["branches"]:
-            self.metrics.queued.labels(branch).set(
-                dispatcher.store.orders.count_documents({"status": "new", "branch": branch}))
+            self.metrics.queued.labels(branch).set(dispatcher.store.queue_length(branch))

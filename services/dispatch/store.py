@@ -14,6 +14,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.clock import as_utc
 from services.common.domain.commitments import MILESTONES
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
 from services.dispatch.domain.lifecycle import OPEN_STATES
@@ -23,20 +24,64 @@ ORDERS = "orders"
 TECHNICIANS = "technicians"
 
 
+TERMINAL_STATES = ("completed", "cancelled", "closed")
+
+
+def queue_key(order: dict[str, Any]) -> str:
+    """Branch, then arrival deadline: one index range per branch, earliest deadline first."""
+    deadline = order["deadlines"].get("arrival") or order["received_at"]
+    return f"{order['branch']}|{as_utc(deadline).isoformat()}"
+
+
+def watch_fields(order: dict[str, Any]) -> dict[str, Any]:
+    """Look-up fields of a new order. Periodic jobs find their work through single-field
+    sparse indexes that hold only the orders concerned (``queue_key`` while queued,
+    ``sweep_at.<m>`` while a milestone's clock runs unreached, ``risk_at.<m>`` while it
+    is unreached): the work they do stays proportional to what is due, not to history."""
+    fields: dict[str, Any] = {"sweep_at": dict(order["deadlines"])}
+    if order["status"] == "new":
+        fields["queue_key"] = queue_key(order)
+    return fields
+
+
+def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, dict]:
+    """($set, $unset) that keep the look-up fields true after ``sets`` is applied."""
+    status = sets.get("status", order["status"])
+    more_sets: dict[str, Any] = {}
+    unsets: dict[str, str] = {}
+    if status == "new" and order["status"] != "new":
+        more_sets["queue_key"] = queue_key(order)
+    elif status != "new" and order["status"] == "new":
+        unsets["queue_key"] = ""
+    if status in TERMINAL_STATES:
+        unsets.update({"sweep_at": "", "risk_at": ""})
+        return more_sets, unsets
+    for milestone in MILESTONES:
+        if f"milestones.{milestone}.at" in sets:  # reached
+            unsets.update({f"sweep_at.{milestone}": "", f"risk_at.{milestone}": ""})
+        elif f"milestones.{milestone}.outcome" in sets:  # breached by the sweeper
+            unsets[f"sweep_at.{milestone}"] = ""
+        elif f"deadlines.{milestone}" in sets:  # moved
+            more_sets[f"sweep_at.{milestone}"] = sets[f"deadlines.{milestone}"]
+    if status == "waiting_parts":  # the resolution clock is paused
+        unsets["sweep_at.resolution"] = ""
+        more_sets.pop("sweep_at.resolution", None)
+    return more_sets, unsets
+
+
 class OrderNotYetKnown(Exception):
     """A fact about an order whose creation has not arrived yet: retry later."""
 
 
 def ensure_indexes(db: Database) -> None:
     orders = db[ORDERS]
-    orders.create_index([("status", ASCENDING), ("branch", ASCENDING),
-                         ("deadlines.arrival", ASCENDING)])
+    orders.create_index([("queue_key", ASCENDING)], sparse=True)
     orders.create_index([("offer.expires_at", ASCENDING)], sparse=True)
     orders.create_index([("branch", ASCENDING), ("received_at", ASCENDING)])
     orders.create_index([("technician_id", ASCENDING)], sparse=True)
     for milestone in MILESTONES:  # the breach sweeper's and the gauges' queries
-        orders.create_index([("status", ASCENDING), (f"deadlines.{milestone}", ASCENDING)])
-        orders.create_index([("status", ASCENDING), (f"risk_at.{milestone}", ASCENDING)])
+        orders.create_index([(f"sweep_at.{milestone}", ASCENDING)], sparse=True)
+        orders.create_index([(f"risk_at.{milestone}", ASCENDING)], sparse=True)
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
 
@@ -79,7 +124,8 @@ class DispatchStore:
     def insert_order(self, doc: dict[str, Any], events: list[dict], due: datetime) -> bool:
         """False when the order exists already (a redelivered order_created)."""
         try:
-            self.orders.insert_one({**doc, "version": 1, **new_document_outbox(events, due)})
+            self.orders.insert_one({**doc, **watch_fields(doc), "version": 1,
+                                    **new_document_outbox(events, due)})
         except DuplicateKeyError:
             return False
         return True
@@ -95,6 +141,11 @@ class DispatchStore:
         """Apply ``changes`` ($set/$unset/...) if nobody changed the order since ``doc`` was
         read; False when it lost the race. ``events`` go to the outbox, due at ``due``."""
         update = {key: dict(value) for key, value in changes.items()}
+        more_sets, unsets = watch_changes(doc, update.get("$set", {}))
+        if more_sets:
+            update.setdefault("$set", {}).update(more_sets)
+        if unsets:
+            update.setdefault("$unset", {}).update(unsets)
         update.setdefault("$inc", {})["version"] = 1
         if timeline is not None:
             update.setdefault("$push", {})["timeline"] = timeline
@@ -116,34 +167,36 @@ class DispatchStore:
             raise OrderNotYetKnown(order_id)
         return result.modified_count == 1
 
+    @staticmethod
+    def _queue_range(branch: str) -> dict[str, Any]:
+        return {"queue_key": {"$gte": f"{branch}|", "$lt": f"{branch}}}"}}
+
     def queued(self, branch: str, limit: int = 50) -> list[dict[str, Any]]:
         """Orders waiting for a technician, earliest arrival deadline first."""
-        return list(self.orders.find({"status": "new", "branch": branch}, {"_id": 1},
-                                     sort=[("deadlines.arrival", ASCENDING)], limit=limit))
+        return list(self.orders.find(self._queue_range(branch), {"_id": 1},
+                                     sort=[("queue_key", ASCENDING)], limit=limit))
+
+    def queue_length(self, branch: str) -> int:
+        return self.orders.count_documents(self._queue_range(branch))
 
     def expired_offers(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
-        return list(self.orders.find({"status": "offered", "offer.expires_at": {"$lte": now}},
-                                     limit=limit))
+        found = self.orders.find({"offer.expires_at": {"$lte": now}}, limit=limit)
+        return [order for order in found if order["status"] == "offered"]
 
     def unswept(self, milestone: str, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
         """Open orders past a milestone's deadline with no outcome counted yet."""
-        states = [s for s in OPEN_STATES
-                  if not (milestone == "resolution" and s == "waiting_parts")]
-        return list(self.orders.find({
-            f"deadlines.{milestone}": {"$lte": now},
-            f"milestones.{milestone}.outcome": {"$exists": False},
-            "status": {"$in": states},
-        }, limit=limit))
+        found = self.orders.find({f"sweep_at.{milestone}": {"$lte": now}}, limit=limit)
+        return [order for order in found
+                if "outcome" not in (order.get("milestones") or {}).get(milestone, {})]
 
     def watched(self, milestone: str, branches: list[str], now: datetime) -> list[dict]:
         """Open orders at risk or overdue on a milestone not yet reached: those whose risk
         mark has passed (the mark is stored with the deadline, so this stays indexed)."""
         projection = {"branch": 1, "zone": 1, "request_type": 1, "priority": 1, "status": 1,
                       "received_at": 1, f"deadlines.{milestone}": 1}
-        return list(self.orders.find({
-            "status": {"$in": list(OPEN_STATES)}, f"risk_at.{milestone}": {"$lte": now},
-            f"milestones.{milestone}.at": {"$exists": False}, "branch": {"$in": branches},
-        }, projection))
+        found = self.orders.find({f"risk_at.{milestone}": {"$lte": now}}, projection)
+        return [order for order in found
+                if order["branch"] in branches and order["status"] in OPEN_STATES]
 
     def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[int, list]:
         total = self.orders.count_documents(query)
