@@ -68,6 +68,25 @@ def body(n: int) -> dict:
             "description": "不工作了", "channel": "hotline", "call_id": f"bench-{n}"}
 
 
+def register_technicians(gateway: str) -> None:
+    """Enough capacity for every order of the run (20 jobs each), so each one is offered
+    and received->offered is measured for all; bases spread around the demo technicians."""
+    per_branch = int(RATE * SECONDS) // 2 // 20 + 10
+    for branch in ("SH", "SZ"):
+        rows = demo_technicians([branch])
+        for n in range(per_branch):
+            row = rows[n % len(rows)]
+            payload = {"technician_id": f"{row['id']}-{n:03d}", "name": row["name"],
+                       "certificates": CERTS, "zones": ["standard", "intensive", "remote"],
+                       "lat": row["lat"] + random.uniform(-0.05, 0.05),
+                       "lon": row["lon"] + random.uniform(-0.05, 0.05),
+                       "shift": "always", "cap": 20}
+            response = requests.post(f"{gateway}/api/v1/technicians", json=payload, timeout=10,
+                                     headers={"Authorization":
+                                              f"Bearer demo-admin-{branch.lower()}"})
+            response.raise_for_status()
+
+
 def token_for(region: str) -> str:
     return "demo-agent-sh" if region.startswith("31") else "demo-agent-sz"
 
@@ -170,13 +189,7 @@ def main() -> int:
     try:
         supervisor.start()
         supervisor.wait_ready(health_urls(settings), 120)
-        for branch in ("SH", "SZ"):
-            for row in demo_technicians([branch]):
-                payload = {k: v for k, v in row.items() if k not in ("branch", "id")}
-                payload.update(technician_id=row["id"], certificates=CERTS, shift="always",
-                               cap=20, zones=["standard", "intensive", "remote"])
-                requests.post(f"{gateway}/api/v1/technicians", json=payload, timeout=10,
-                              headers={"Authorization": f"Bearer demo-admin-{branch.lower()}"})
+        register_technicians(gateway)
         before = {k: cpu_seconds(p.pid) for k, p in supervisor.children.items()}
         latencies, errors, elapsed = drive(gateway)
         time.sleep(3)  # let the last offers land

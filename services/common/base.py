@@ -17,7 +17,7 @@ from services.common.clock import Clock
 from services.common.messaging import Topology, reliable_dispatcher
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.common.outbox import OutboxRelay
+from services.common.outbox import OutboxRelay, SentMarks
 from services.common.reference import Reference, load_reference
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,32 @@ class ConfigProvider(DependencyProvider):
         return self.container.config
 
 
+class SentMarksProvider(DependencyProvider):
+    """Writes the outbox's sent marks in batches, every few tens of milliseconds."""
+
+    FLUSH_SECONDS = 0.05
+
+    def setup(self) -> None:
+        self.marks = SentMarks()
+        self._running = False
+
+    def start(self) -> None:
+        self._running = True
+        self.container.spawn_managed_thread(self._flush_loop)
+
+    def _flush_loop(self) -> None:
+        while self._running:
+            eventlet.sleep(self.FLUSH_SECONDS)
+            self.marks.flush()
+
+    def stop(self) -> None:
+        self._running = False
+        self.marks.flush()
+
+    def get_dependency(self, worker_ctx) -> SentMarks:
+        return self.marks
+
+
 class ServiceBase:
     """Mixin for nameko service classes. Subclasses name their outbox collections."""
 
@@ -60,6 +86,7 @@ class ServiceBase:
     metrics = Metrics()
     publish = reliable_dispatcher()
     topology = Topology(SUBSCRIPTIONS)
+    sent_marks = SentMarksProvider()
 
     @http("GET", "/metrics")
     def prometheus_metrics(self, request):
@@ -73,7 +100,7 @@ class ServiceBase:
     def _relay(self) -> OutboxRelay:
         lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])
         return OutboxRelay([self.db[name] for name in self.outbox_collections],
-                           self.publish, lease)
+                           self.publish, lease, self.sent_marks)
 
     @timer(interval=RELAY_INTERVAL_SECONDS)
     def relay_outbox(self) -> None:

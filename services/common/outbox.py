@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.collection import Collection
+from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,47 @@ def ensure_outbox_index(collection: Collection) -> None:
     collection.create_index("outbox_due", sparse=True)
 
 
+def sent_mark(doc_id: Any, sent_ids: list[str], lease_until: datetime) -> UpdateOne:
+    """Pull the sent entries and clear the due mark, but only if the outbox holds exactly
+    them under this lease. If anything else was queued meanwhile the write does nothing:
+    the entries stay due and are re-sent when the lease ends (consumers drop the
+    duplicate), so nothing is ever stranded without a due mark."""
+    return UpdateOne(
+        {"_id": doc_id, "outbox_due": lease_until, "outbox": {"$size": len(sent_ids)}},
+        {"$pull": {"outbox": {"event_id": {"$in": sent_ids}}}, "$unset": {"outbox_due": ""}})
+
+
+class SentMarks:
+    """Sent marks gathered and written in one bulk command per collection: on a busy
+    service this halves the writes the outbox costs. Marks lost in a crash only mean
+    the events are re-sent after their lease."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, tuple[Collection, list[UpdateOne]]] = {}
+
+    def add(self, collection: Collection, mark: UpdateOne) -> None:
+        self._pending.setdefault(collection.full_name, (collection, []))[1].append(mark)
+
+    def flush(self) -> int:
+        pending, self._pending = self._pending, {}
+        written = 0
+        for collection, marks in pending.values():
+            try:
+                collection.bulk_write(marks, ordered=False)
+                written += len(marks)
+            except PyMongoError:
+                log.warning("sent marks not written; the events will be re-sent",
+                            exc_info=True)
+        return written
+
+
 class OutboxRelay:
     def __init__(self, collections: list[Collection], publish: Publish,
-                 lease: timedelta) -> None:
+                 lease: timedelta, marks: SentMarks | None = None) -> None:
         self.collections = collections
         self.publish = publish
         self.lease = lease
+        self.marks = marks
 
     def relay_due(self, now: datetime, limit: int = 200) -> int:
         """Publish every due entry of every collection; returns how many were sent."""
@@ -98,17 +135,14 @@ class OutboxRelay:
                 self.publish(entry["type"], entry)
                 sent_ids.append(entry["event_id"])
         finally:
-            self._mark_sent(collection, doc_id, sent_ids, lease_until)
+            if len(sent_ids) == len(entries):  # a partial send stays due as a whole
+                self._mark_sent(collection, doc_id, sent_ids, lease_until)
         return len(sent_ids)
 
-    @staticmethod
-    def _mark_sent(collection: Collection, doc_id: Any, sent_ids: list[str],
+    def _mark_sent(self, collection: Collection, doc_id: Any, sent_ids: list[str],
                    lease_until: datetime) -> None:
-        pull = {"$pull": {"outbox": {"event_id": {"$in": sent_ids}}}}
-        # Clear the due mark only if nothing new was queued since the claim.
-        done = collection.update_one(
-            {"_id": doc_id, "outbox_due": lease_until, "outbox": {"$size": len(sent_ids)}},
-            {**pull, "$unset": {"outbox_due": ""}},
-        )
-        if done.modified_count == 0 and sent_ids:
-            collection.update_one({"_id": doc_id}, pull)
+        mark = sent_mark(doc_id, sent_ids, lease_until)
+        if self.marks is not None:
+            self.marks.add(collection, mark)
+        else:
+            collection.bulk_write([mark])

@@ -7,6 +7,7 @@ from datetime import timedelta
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
+from pymongo.errors import DuplicateKeyError
 
 from schemas.events import EventEnvelope, OrderCreatedData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
@@ -133,12 +134,12 @@ class DispatchService(ServiceBase):
     def create_technician(self, payload: dict, branch: str) -> dict:
         tech = load(_TECH_IN, payload)
         self._check_shift(tech["shift"])
-        doc = {"_id": tech.pop("technician_id"), "branch": branch, "active_jobs": 0, **tech}
-        store = DispatchStore(self.db)
-        if store.technician(doc["_id"]) is not None:
-            raise Conflict(f"technician {doc['_id']} exists already")
-        store.technicians.insert_one(doc)
-        self.roster.drop()
+        doc = {"_id": tech.pop("technician_id"), "branch": branch, **tech}
+        store = DispatchStore(self.db, self.roster)
+        try:
+            store.insert_technician(doc)
+        except DuplicateKeyError:
+            raise Conflict(f"technician {doc['_id']} exists already") from None
         self._drain(branch)
         return self._tech_out(doc)
 
@@ -149,12 +150,9 @@ class DispatchService(ServiceBase):
             raise InvalidInput("nothing to change", {"_schema": ["Give at least one field."]})
         if "shift" in changes:
             self._check_shift(changes["shift"])
-        store = DispatchStore(self.db)
-        result = store.technicians.update_one({"_id": technician_id, "branch": branch},
-                                              {"$set": changes})
-        if result.matched_count != 1:
+        store = DispatchStore(self.db, self.roster)
+        if not store.update_technician(technician_id, branch, changes):
             raise NotFound(f"technician {technician_id} not found")
-        self.roster.drop()
         self._drain(branch)
         return self._tech_out(store.technician(technician_id))
 

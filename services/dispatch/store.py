@@ -84,6 +84,10 @@ def ensure_indexes(db: Database) -> None:
         orders.create_index([(f"risk_at.{milestone}", ASCENDING)], sparse=True)
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
+    for tech in db[TECHNICIANS].find({"free_slots": {"$exists": False}}):  # older documents
+        db[TECHNICIANS].update_one({"_id": tech["_id"], "free_slots": {"$exists": False}},
+                                   {"$set": {"free_slots": tech["cap"] - tech.get(
+                                       "active_jobs", 0)}})
 
 
 def to_technician(doc: dict[str, Any]) -> Technician:
@@ -223,14 +227,40 @@ class DispatchStore:
             query["branch"] = branch
         return self.technicians.find_one(query)
 
+    # Capacity: ``free_slots`` (= cap - active_jobs) moves with ``active_jobs`` in the same
+    # update, so taking a slot is a plain conditional $inc (no $expr on the hot path).
     def take_capacity(self, technician_id: str, force: bool = False) -> bool:
         query: dict[str, Any] = {"_id": technician_id}
         if not force:
-            query["$expr"] = {"$lt": ["$active_jobs", "$cap"]}
-        return self.technicians.update_one(query, {"$inc": {"active_jobs": 1}}).modified_count == 1
+            query["free_slots"] = {"$gt": 0}
+        taken = self.technicians.update_one(query, {"$inc": {"active_jobs": 1,
+                                                             "free_slots": -1}})
+        return taken.modified_count == 1
 
     def release_capacity(self, technician_id: str | None) -> None:
         if technician_id:
             self.technicians.update_one({"_id": technician_id, "active_jobs": {"$gt": 0}},
-                                        {"$inc": {"active_jobs": -1}})
+                                        {"$inc": {"active_jobs": -1, "free_slots": 1}})
             self.technicians_changed()
+
+    def insert_technician(self, doc: dict[str, Any]) -> None:
+        self.technicians.insert_one({**doc, "active_jobs": 0, "free_slots": doc["cap"]})
+        self.technicians_changed()
+
+    def update_technician(self, technician_id: str, branch: str,
+                          changes: dict[str, Any]) -> bool:
+        """False if there is no such technician. A new cap moves the free slots by the
+        difference, conditional on the cap read, so concurrent takes stay counted."""
+        for _ in range(5):
+            current = self.technician(technician_id, branch)
+            if current is None:
+                return False
+            update: dict[str, Any] = {"$set": changes}
+            if "cap" in changes:
+                update["$inc"] = {"free_slots": changes["cap"] - current["cap"]}
+            done = self.technicians.update_one({"_id": technician_id, "cap": current["cap"]},
+                                               update)
+            if done.matched_count == 1:
+                self.technicians_changed()
+                return True
+        raise RuntimeError("technician changed repeatedly while updating")

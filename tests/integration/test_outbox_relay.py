@@ -106,7 +106,7 @@ def test_two_relays_at_once_publish_each_entry_once(setup, broker):
 def test_events_queued_while_sending_stay_due(setup, broker):
     collection, queue, publish, _ = setup
     now = datetime.now(UTC)
-    _insert(collection, 1, now)
+    (first,) = _insert(collection, 1, now)
     late = new_event("thing_happened", "relaytest", "SH", {"late": True}, now)
 
     def publish_and_meanwhile_queue_more(event_type, envelope):
@@ -117,6 +117,10 @@ def test_events_queued_while_sending_stay_due(setup, broker):
     relay = OutboxRelay([collection], publish_and_meanwhile_queue_more, timedelta(seconds=60))
     assert relay.relay_due(now) == 1
     doc = collection.find_one({"_id": 0})
-    assert [e["event_id"] for e in doc["outbox"]] == [late["event_id"]]
-    assert OutboxRelay([collection], publish, timedelta(seconds=60)).relay_due(now) == 1
-    assert len(_drain(queue, broker)) == 2
+    # Nothing is cleared that was not sent: both stay due, the first will go twice.
+    assert [e["event_id"] for e in doc["outbox"]] == [first, late["event_id"]]
+    assert doc["outbox_due"] is not None
+    assert OutboxRelay([collection], publish, timedelta(seconds=60)).relay_due(now) == 2
+    sent = [m["event_id"] for m in _drain(queue, broker)]
+    assert sorted(sent) == sorted([first, first, late["event_id"]])
+    assert collection.find_one({"_id": 0})["outbox"] == []
