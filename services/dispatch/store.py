@@ -7,6 +7,7 @@ change to one order; technician capacity is taken with a conditional ``$inc``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +116,16 @@ class Roster:
 
     def drop(self) -> None:
         self._copies.clear()
+
+    def note_load(self, technician_id: str, taken: bool) -> None:
+        """Keep the copy close to the truth between reloads: a slot taken here counts at
+        once, and a refused take means that technician is full. Without this, a busy
+        branch would retry its nearest, long-full technicians for every order."""
+        for _expires, technicians in self._copies.values():
+            for index, tech in enumerate(technicians):
+                if tech.technician_id == technician_id:
+                    jobs = tech.active_jobs + 1 if taken else max(tech.active_jobs, tech.cap)
+                    technicians[index] = replace(tech, active_jobs=jobs)
 
 
 class DispatchStore:
@@ -235,6 +246,8 @@ class DispatchStore:
             query["free_slots"] = {"$gt": 0}
         taken = self.technicians.update_one(query, {"$inc": {"active_jobs": 1,
                                                              "free_slots": -1}})
+        if self.roster is not None:
+            self.roster.note_load(technician_id, taken.modified_count == 1)
         return taken.modified_count == 1
 
     def release_capacity(self, technician_id: str | None) -> None:
