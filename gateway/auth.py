@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from services.common.config import read_yaml
-from services.common.errors import AppError
+from services.common.errors import Forbidden, Unauthorized
 
 ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin")
 STAFF = ("dispatcher", "supervisor", "admin")
@@ -30,16 +30,6 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "read_technicians": STAFF,
     "write_technicians": STAFF,
 }
-
-
-class Unauthorized(AppError):
-    status = 401
-    code = "unauthorized"
-
-
-class NotAllowed(AppError):
-    status = 403
-    code = "forbidden"
 
 
 @dataclass(frozen=True)
@@ -78,6 +68,6 @@ def authenticate(header: str | None, tokens: dict[str, Caller]) -> Caller:
 
 def authorize(caller: Caller, operation: str, branches: list[str]) -> None:
     if caller.branch not in branches:
-        raise NotAllowed(f"branch {caller.branch} is not served here")
+        raise Forbidden(f"branch {caller.branch} is not served here")
     if caller.role not in PERMISSIONS.get(operation, ()):
-        raise NotAllowed(f"role {caller.role} may not {operation}")
+        raise Forbidden(f"role {caller.role} may not {operation}")

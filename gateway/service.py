@@ -21,33 +21,20 @@ from gateway.auth import Caller, authenticate, authorize, load_tokens
 from gateway.openapi import build_spec
 from schemas.orders import STEP_SCHEMAS
 from services.common.base import ConfigProvider
-from services.common.errors import APP_ERRORS, AppError, NotFound
+from services.common.errors import (
+    APP_ERRORS,
+    AppError,
+    GatewayTimeout,
+    NotFound,
+    TooLarge,
+    UnsupportedMedia,
+)
 from services.common.metrics import Metrics
 from services.common.privacy import mask_personal
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
 MAX_JSON_DEPTH = 20
-
-
-class GatewayTimeout(AppError):
-    status = 504
-    code = "timeout"
-
-
-class BadRequest(AppError):
-    status = 400
-    code = "bad_request"
-
-
-class TooLarge(AppError):
-    status = 413
-    code = "too_large"
-
-
-class UnsupportedMedia(AppError):
-    status = 415
-    code = "unsupported_media_type"
 
 
 def _response(status: int, body: Any) -> Response:
@@ -145,13 +132,13 @@ class GatewayService:
         try:
             body = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise BadRequest("the body is not UTF-8") from None
+            raise AppError("the body is not UTF-8") from None
         except (ValueError, RecursionError):
-            raise BadRequest("the body is not valid JSON") from None
+            raise AppError("the body is not valid JSON") from None
         if not isinstance(body, dict):
-            raise BadRequest("the body must be a JSON object")
+            raise AppError("the body must be a JSON object")
         if _depth(body) > MAX_JSON_DEPTH:
-            raise BadRequest("the body is nested too deeply")
+            raise AppError("the body is nested too deeply")
         return body
 
     # -- public ----------------------------------------------------------------------

@@ -44,6 +44,26 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+
+
+class TooLarge(AppError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMedia(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class GatewayTimeout(AppError):
+    status = 504
+    code = "timeout"
+
+
 APP_ERRORS: dict[str, type[AppError]] = {
     cls.__name__: cls for cls in (AppError, InvalidInput, NotFound, Conflict, Forbidden)
 }
