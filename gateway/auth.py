@@ -9,27 +9,9 @@ from functools import lru_cache
 from services.common.config import read_yaml
 from services.common.errors import Forbidden, Unauthorized
 
-ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin")
+ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin", "warehouse", "finance",
+         "callback_staff", "complaint_handler", "hq_auditor")
 STAFF = ("dispatcher", "supervisor", "admin")
-
-# Which roles may call each operation. Technicians are further limited to their own orders.
-PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "create_request": ("agent", *STAFF),
-    "read_orders": ROLES,
-    "accept": ("technician", *STAFF),
-    "reject": ("technician", *STAFF),
-    "contact": ("technician", *STAFF),
-    "appointment": ("technician", "agent", *STAFF),
-    "check-in": ("technician", *STAFF),
-    "complete": ("technician", *STAFF),
-    "wait-parts": ("technician", *STAFF),
-    "resume": ("technician", *STAFF),
-    "assign": STAFF,
-    "cancel": ("agent", *STAFF),
-    "approve-delay": ("supervisor", "admin"),
-    "read_technicians": STAFF,
-    "write_technicians": STAFF,
-}
 
 
 @dataclass(frozen=True)
@@ -66,8 +48,10 @@ def authenticate(header: str | None, tokens: dict[str, Caller]) -> Caller:
     raise Unauthorized("unknown or revoked token")
 
 
-def authorize(caller: Caller, operation: str, branches: list[str]) -> None:
+def authorize(caller: Caller, operation: str, branches: list[str],
+              permissions: dict[str, tuple[str, ...]]) -> None:
+    """``permissions``: which roles may call each operation (the route modules' tables)."""
     if caller.branch not in branches:
         raise Forbidden(f"branch {caller.branch} is not served here")
-    if caller.role not in PERMISSIONS.get(operation, ()):
+    if caller.role not in permissions.get(operation, ()):
         raise Forbidden(f"role {caller.role} may not {operation}")
