@@ -55,4 +55,6 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("dispatch", "order_cancelled", "intake", "on_order_cancelled"),
     Subscription("intake", "reminder_received", "dispatch", "on_reminder_received"),
     Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
+    Subscription("callbacks", "callback_done", "intake", "on_callback_done"),
+    Subscription("complaints", "reservice_requested", "intake", "on_reservice_requested"),
 ]

@@ -115,6 +115,8 @@ class OrderOut(Schema):
     appointment = fields.Dict(allow_none=True)
     completion = fields.Dict(allow_none=True)
     repeat_of = fields.String(allow_none=True)
+    follow_up_of = fields.String(allow_none=True)
+    follow_up_kind = fields.String(allow_none=True)
     reminders = fields.Integer()
     last_reminder_at = LocalDateTime(allow_none=True)
     paused_seconds = fields.Float()

@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.clock import as_utc
-from services.common.errors import InvalidInput
+from services.common.errors import InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.intake.domain import priority as priority_rules
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SOURCE = "intake"
 ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 MAX_INSERT_ATTEMPTS = 5
+FOLLOW_UP_LABELS = {"repeat_repair": "返修 repeat repair", "reservice": "投诉重修 re-service"}
 
 
 @dataclass
@@ -182,6 +183,56 @@ class IntakeDesk:
         self.store.insert(doc, events, self.claim_until)
         log.info("order created", extra={"order_id": order_id, "priority": priority,
                                          "zone": region.zone})
+        return IntakeResult(doc, created=True, events=events)
+
+    # -- follow-ups: a repeat repair (返修) or a re-service ordered by a complaint --------
+    def create_follow_up(self, original_id: str, kind: str, ref: str,
+                         now: datetime) -> IntakeResult:
+        """A new order for the same customer and unit, linked to ``original_id``, at least
+        high priority, dispatched again. ``kind`` + ``ref`` (the callback task or the
+        complaint) identify it, so a redelivered request makes no second order; if the
+        customer already has an open order for the unit, that one is the follow-up."""
+        original = self.store.by_order_id(original_id)
+        if original is None:
+            raise NotFound(f"order {original_id} not found")
+        follow_up_id = f"{kind}:{ref}"
+        for _ in range(MAX_INSERT_ATTEMPTS):
+            known = self.store.by_call_id(follow_up_id) or self.store.open_order(
+                self._open_key(original, original["branch"]))
+            if known is not None:
+                return IntakeResult(known, created=False)
+            try:
+                return self._insert_follow_up(original, kind, follow_up_id, now)
+            except DuplicateKeyError:
+                continue
+        raise RuntimeError("could not place the follow-up after repeated conflicts")
+
+    def _insert_follow_up(self, original: dict, kind: str, follow_up_id: str,
+                          now: datetime) -> IntakeResult:
+        branch = original["branch"]
+        request_type = "repair" if original["request_type"] == "installation" else \
+            original["request_type"]
+        priority = "emergency" if original["priority"] == "emergency" else "high"
+        allocator = self.numbers.setdefault(branch, OrderNumbers())
+        doc = {key: original[key] for key in (
+            "branch", "zone", "region_code", "lat", "lon", "channel", "customer", "product",
+            "warranty")}
+        doc.update({
+            "_id": allocator.next(self.store, branch, now.astimezone(DISPLAY_TZ).date()),
+            "request_type": request_type,
+            "description": f"{FOLLOW_UP_LABELS[kind]}: {original['description']}",
+            "priority": priority, "priority_reasons": [kind],
+            "received_at": now, "created_at": now, "reminders": 0, "status": "new",
+            "deadlines": self.reference.commitments.deadlines(
+                branch, original["zone"], request_type, priority, now),
+            "repeat_of": original["_id"] if kind == "repeat_repair" else None,
+            "follow_up_of": original["_id"], "follow_up_kind": kind,
+            "call_ids": [follow_up_id], "open_key": self._open_key(original, branch),
+        })
+        events = self._events_for("dispatch", doc, now)
+        self.store.insert(doc, events, self.claim_until)
+        log.info("follow-up order created", extra={"order_id": doc["_id"], "kind": kind,
+                                                   "follow_up_of": original["_id"]})
         return IntakeResult(doc, created=True, events=events)
 
     def _repeat_of(self, unit: list[dict], now: datetime) -> str | None:

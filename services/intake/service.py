@@ -66,6 +66,25 @@ class IntakeService(ServiceBase):
     def on_order_cancelled(self, envelope: dict) -> None:
         self._finish(envelope, "cancelled")
 
+    @reliable_handler("callbacks", "callback_done")
+    def on_callback_done(self, envelope: dict) -> None:
+        """Not fixed, says the customer: a repeat repair (返修) of the same unit."""
+        event = _ENVELOPE.load(envelope)
+        data = event["data"]
+        if data.get("outcome") == "not_fixed":
+            self._follow_up(data["order_id"], "repeat_repair", data["task_id"])
+
+    @reliable_handler("complaints", "reservice_requested")
+    def on_reservice_requested(self, envelope: dict) -> None:
+        data = _ENVELOPE.load(envelope)["data"]
+        self._follow_up(data["order_id"], "reservice", data["complaint_id"])
+
+    def _follow_up(self, original_id: str, kind: str, ref: str) -> None:
+        now = self.clock.now()
+        desk = self._desk(now)
+        result = desk.create_follow_up(original_id, kind, ref, now)
+        self.relay_now(REQUESTS, result.order["_id"], result.events, desk.claim_until)
+
     def _finish(self, envelope: dict, status: str) -> None:
         event = _ENVELOPE.load(envelope)
         IntakeStore(self.db).finish(event["data"]["order_id"], status, event["event_id"],

@@ -121,3 +121,57 @@ def test_dispatch_offers_once_even_when_order_created_is_redelivered(start_servi
     assert db.technicians.find_one({"_id": "IT-1"})["active_jobs"] == 1, order["timeline"]
     assert db.orders.count_documents({}) == 1
     assert container is not None
+
+
+def _publish_twice(broker, source: str, kind: str, data: dict) -> None:
+    from services.common.messaging import event_exchange
+
+    event = new_event(kind, source, "SH", data, datetime.now(UTC))
+    producer = broker.Producer(serializer="json")
+    for _ in range(2):  # a redelivery must change nothing
+        producer.publish(event, exchange=event_exchange(source), routing_key=kind)
+
+
+def _wait_for(collection, query: dict, seconds: float = 15) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = collection.find_one(query)
+        if found is not None:
+            return found
+        eventlet.sleep(0.2)
+    raise AssertionError(f"nothing matched {query}")
+
+
+def test_follow_ups_from_callbacks_and_complaints_are_one_linked_order_each(
+        start_service, settings, broker, mongo):
+    start_service(IntakeService)
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        first = rpc.intake.create_request(_request(description="不加热"), None)
+    db = mongo[f"{settings['db_prefix']}_intake"]
+    db.requests.update_one({"_id": first["order_id"]},
+                           {"$set": {"status": "completed"}, "$unset": {"open_key": ""}})
+    _publish_twice(broker, "callbacks", "callback_done", {
+        "order_id": first["order_id"], "task_id": "CB-1", "outcome": "not_fixed"})
+    repeat = _wait_for(db.requests, {"follow_up_of": first["order_id"]})
+    assert repeat["priority"] == "high" and repeat["repeat_of"] == first["order_id"]
+    assert repeat["follow_up_kind"] == "repeat_repair"
+    assert repeat["description"].startswith("返修")
+    assert repeat["deadlines"]["arrival"] > repeat["received_at"]
+    # The customer's open matter is now the repeat repair: a re-service ordered by a
+    # complaint about the first order joins it rather than opening a third order.
+    _publish_twice(broker, "complaints", "reservice_requested", {
+        "order_id": first["order_id"], "complaint_id": "CP-1"})
+    _publish_twice(broker, "callbacks", "callback_done", {
+        "order_id": first["order_id"], "task_id": "CB-2", "outcome": "satisfied"})
+    eventlet.sleep(2)
+    assert db.requests.count_documents({}) == 2
+    assert db.requests.count_documents({"follow_up_of": first["order_id"]}) == 1
+    db.requests.update_one({"_id": repeat["_id"]},
+                           {"$set": {"status": "completed"}, "$unset": {"open_key": ""}})
+    _publish_twice(broker, "complaints", "reservice_requested", {
+        "order_id": first["order_id"], "complaint_id": "CP-2"})
+    reservice = _wait_for(db.requests, {"follow_up_kind": "reservice"})
+    assert reservice["follow_up_of"] == first["order_id"] and reservice["priority"] == "high"
+    assert reservice["repeat_of"] is None
+    eventlet.sleep(1)
+    assert db.requests.count_documents({}) == 3
