@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench broker clean
+.PHONY: run test unit integration e2e lint bench fuzz broker clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ e2e: $(STAMP) broker
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+fuzz: $(STAMP) broker
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -q tests/e2e/test_fuzz_api.py
 
 bench: $(STAMP) broker
 	$(PY) -m bench.intake_dispatch
