@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hmac
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from services.common.config import read_yaml
 from services.common.errors import Forbidden, Unauthorized
@@ -19,23 +22,45 @@ class Caller:
     role: str
     branch: str
     technician_id: str | None = None
+    expires_at: datetime | None = None
 
     def as_actor(self) -> dict:
         return {"role": self.role, "branch": self.branch, "technician_id": self.technician_id}
 
 
-@lru_cache(maxsize=4)
 def load_tokens(path: str) -> dict[str, Caller]:
+    """The token file, read again whenever it changes: removing a token from the mounted
+    file revokes it without a restart."""
+    try:
+        stamp = os.stat(path).st_mtime_ns
+    except OSError:
+        stamp = None
+    return _parse_tokens(path, stamp)
+
+
+@lru_cache(maxsize=4)
+def _parse_tokens(path: str, stamp: int | None) -> dict[str, Caller]:
     raw = read_yaml(path).get("tokens") or {}
     tokens = {}
     for token, spec in raw.items():
         if spec.get("role") not in ROLES:
             raise ValueError(f"token config: unknown role {spec.get('role')!r}")
-        tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"))
+        tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"),
+                                    _expiry(spec.get("expires_at")))
     return tokens
 
 
-def authenticate(header: str | None, tokens: dict[str, Caller]) -> Caller:
+def _expiry(value: Any) -> datetime | None:
+    """YAML gives a datetime for an ISO timestamp; a date-only value expires at its start."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromisoformat(str(value))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def authenticate(header: str | None, tokens: dict[str, Caller],
+                 now: datetime | None = None) -> Caller:
     if not header:
         raise Unauthorized("missing bearer token")
     scheme, _, token = header.partition(" ")
@@ -44,6 +69,8 @@ def authenticate(header: str | None, tokens: dict[str, Caller]) -> Caller:
     token = token.strip()
     for known, caller in tokens.items():  # constant-time compare against each token
         if hmac.compare_digest(known.encode(), token.encode()):
+            if caller.expires_at and caller.expires_at <= (now or datetime.now(UTC)):
+                raise Unauthorized("the token has expired")
             return caller
     raise Unauthorized("unknown or revoked token")
 

@@ -2,9 +2,11 @@
 driven through HTTP."""
 
 import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,6 +30,7 @@ TOKENS = {
 class Api:
     base: str
     metrics: dict
+    tokens_file: Path
 
     def call(self, method: str, path: str, token: str | None = "dispatcher", **kwargs):
         headers = kwargs.pop("headers", {})
@@ -112,8 +115,11 @@ def request_body(**overrides) -> dict:
 def system(amqp_uri, mongo_uri, tmp_path_factory):
     ports = {name: free_port() for name in ("gateway", "intake", "dispatch", "inventory",
                                              "billing", "callbacks", "complaints")}
+    tokens_file = tmp_path_factory.mktemp("tokens") / "tokens.yaml"
+    shutil.copy(Path(__file__).parents[2] / "deploy" / "config" / "tokens.yaml", tokens_file)
     env = dict(os.environ)
     env.update({
+        "TOKENS_FILE": str(tokens_file),
         "AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri,
         "DB_PREFIX": f"e2e{uuid.uuid4().hex[:8]}", "BRANCHES": "SH,SZ",
         "OFFER_TIMEOUT_SECONDS": str(OFFER_TIMEOUT_SECONDS),
@@ -128,7 +134,8 @@ def system(amqp_uri, mongo_uri, tmp_path_factory):
     supervisor.start()
     try:
         supervisor.wait_ready(health_urls(settings), seconds=120)
-        yield Api(f"http://127.0.0.1:{ports['gateway']}", ports), supervisor, logs
+        yield (Api(f"http://127.0.0.1:{ports['gateway']}", ports, tokens_file), supervisor,
+               logs)
     finally:
         supervisor.stop()
 
