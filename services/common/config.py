@@ -106,6 +106,7 @@ class SettingsSchema(Schema):
     reference_data = fields.String(required=True)
     tokens_file = fields.String(required=True)
     max_workers = fields.Integer(required=True, validate=validate.Range(min=1, max=200))
+    HEARTBEAT = fields.Integer(load_default=60, validate=validate.Range(min=1, max=600))
     rpc_timeout_seconds = fields.Float(required=True, validate=validate.Range(min=0.1))
     delivery_attempts = fields.Integer(required=True, validate=validate.Range(min=1, max=50))
     outbox = fields.Nested(_OutboxSchema, required=True)

@@ -24,6 +24,8 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
+from services.common import faults
+
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, dict[str, Any]], None]
@@ -136,6 +138,7 @@ class OutboxRelay:
                 sent_ids.append(entry["event_id"])
         finally:
             if len(sent_ids) == len(entries):  # a partial send stays due as a whole
+                faults.crash_after_publish()
                 self._mark_sent(collection, doc_id, sent_ids, lease_until)
         return len(sent_ids)
 

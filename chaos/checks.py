@@ -1,0 +1,153 @@
+"""After a scenario: what became of every request, and whether the stores agree.
+
+lost        acknowledged (or recovered) but no order holds its call id
+duplicated  more than one order for one call id, or one order twice in dispatch
+The invariants: every stored order reached dispatch exactly once; no technician's
+counters disagree with the orders they hold; every outbox has drained; every
+dead-lettered message carries its reason."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from kombu import Connection
+
+from chaos.load import Ledger
+from services.common.config import SERVICE_NAMES
+from services.common.messaging import dead_letter_queue
+from services.dispatch.domain.lifecycle import HELD_STATES
+
+
+@dataclass
+class Verdict:
+    counts: dict[str, int]
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.problems)
+
+
+def classify(system, ledger: Ledger) -> Verdict:
+    verdict = Verdict(ledger.by_outcome())
+    client = system.client()
+    try:
+        intake = system.db(client, "intake")["requests"]
+        call_ids = [a.call_id for a in ledger.attempts]
+        held: Counter = Counter()
+        for doc in intake.find({"call_ids": {"$in": call_ids}}, {"call_ids": 1}):
+            for call_id in doc["call_ids"]:
+                held[call_id] += 1
+        for attempt in ledger.attempts:
+            found = held.get(attempt.call_id, 0)
+            if attempt.order_id and found == 0:
+                verdict.lost.append(attempt.call_id)
+            if found > 1:
+                verdict.duplicated.append(attempt.call_id)
+        verdict.problems += _dispatch_problems(system, client, ledger)
+    finally:
+        client.close()
+    return verdict
+
+
+def _dispatch_problems(system, client, ledger: Ledger, seconds: float = 120) -> list[str]:
+    """Every acknowledged order reaches dispatch once (waiting for the queues to drain)."""
+    order_ids = {a.order_id for a in ledger.attempts if a.order_id}
+    orders = system.db(client, "dispatch")["orders"]
+    deadline = time.monotonic() + seconds
+    while True:
+        seen = Counter(doc["_id"] for doc in orders.find({"_id": {"$in": list(order_ids)}},
+                                                          {"_id": 1}))
+        missing = order_ids - set(seen)
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    problems = [f"{len(missing)} order(s) never reached dispatch"] if missing else []
+    twice = [order_id for order_id, n in seen.items() if n > 1]
+    if twice:
+        problems.append(f"{len(twice)} order(s) twice in dispatch")
+    return problems
+
+
+def invariants(system, seconds: float = 120) -> list[str]:
+    """System-wide, once the load has stopped: counters, outboxes, dead letters."""
+    client = system.client()
+    try:
+        problems = _settled(lambda: _capacity_problems(system, client), seconds)
+        problems += _outbox_problems(system, client, seconds)
+    finally:
+        client.close()
+    return problems + dead_letter_problems(system)
+
+
+def _settled(check, seconds: float) -> list[str]:
+    """A check's problems once it has had time to settle (offers in flight, periodic
+    repairs), or what remains after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (problems := check()) and time.monotonic() < deadline:
+        time.sleep(2)
+    return problems
+
+
+def _capacity_problems(system, client) -> list[str]:
+    db = system.db(client, "dispatch")
+    holding = Counter()
+    for order in db["orders"].find({"status": {"$in": list(HELD_STATES)}},
+                                   {"technician_id": 1, "offer": 1, "status": 1}):
+        tech = order.get("technician_id") or (order.get("offer") or {}).get("technician_id")
+        offered_to = (order.get("offer") or {}).get("technician_id")
+        if order.get("technician_id") and offered_to and offered_to != order["technician_id"]:
+            return [f"order {order['_id']} held by {order['technician_id']} and offered to "
+                    f"{offered_to}"]
+        holding[tech] += 1
+    problems = []
+    for tech in db["technicians"].find({}, {"active_jobs": 1, "free_slots": 1, "cap": 1}):
+        if tech.get("active_jobs", 0) != holding.get(tech["_id"], 0):
+            problems.append(f"technician {tech['_id']} counts {tech.get('active_jobs')} jobs "
+                            f"but holds {holding.get(tech['_id'], 0)}")
+        if tech.get("free_slots") != tech["cap"] - tech.get("active_jobs", 0):
+            problems.append(f"technician {tech['_id']} free slots disagree with its jobs")
+    return problems
+
+
+def _outbox_problems(system, client, seconds: float) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while True:
+        stuck = {}
+        for service in SERVICE_NAMES:
+            db = system.db(client, service)
+            for name in db.list_collection_names():
+                count = db[name].count_documents({"outbox.0": {"$exists": True}})
+                if count:
+                    stuck[f"{service}.{name}"] = count
+        if not stuck or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    return [f"outbox not drained: {where} holds {n}" for where, n in stuck.items()]
+
+
+def dead_letters(system) -> dict[str, list[dict]]:
+    """Every dead-lettered message, by service, read and put back."""
+    found: dict[str, list[dict]] = {}
+    with Connection(system.broker.uri, connect_timeout=10) as conn:
+        channel = conn.channel()
+        for service in SERVICE_NAMES:
+            queue = dead_letter_queue(service)(channel)
+            queue.declare()
+            messages = []
+            while (message := queue.get(no_ack=False)) is not None:
+                messages.append(message)
+            found[service] = [dict(message.headers or {}) for message in messages]
+            for message in messages:
+                message.requeue()
+    return found
+
+
+def dead_letter_problems(system) -> list[str]:
+    return [f"dead letter in {service} without a reason"
+            for service, headers in dead_letters(system).items()
+            for h in headers if not h.get("x-failure-reason")]

@@ -1,0 +1,89 @@
+"""Runs scenarios one after another on one system and prints the table.
+
+    make chaos                                  # every scenario, 2,000 requests each
+    CHAOS_REQUESTS=300 CHAOS_SCENARIOS="no fault,store restart" make chaos
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaos import checks, load
+from chaos.scenarios import SCENARIOS
+from chaos.system import ChaosSystem
+
+FAULT_AT_SHARE = 0.3  # the fault strikes once this share of the burst has been sent
+
+
+@dataclass
+class Row:
+    scenario: str
+    verdict: checks.Verdict
+    dead_letters: int
+    seconds: float
+
+
+def run_scenario(system: ChaosSystem, name: str, count: int, rate: float) -> Row:
+    started = time.monotonic()
+    tag = "".join(ch for ch in name if ch.isalnum())[:12] + f"{int(started) % 100000}"
+    fault = threading.Timer(count / rate * FAULT_AT_SHARE, SCENARIOS[name], args=(system,))
+    fault.start()
+    ledger = load.burst(system.api, count, rate, tag)
+    fault.join()
+    load.retry_failed(system.api, ledger)
+    verdict = checks.classify(system, ledger)
+    verdict.problems += checks.invariants(system)
+    dead = sum(len(v) for v in checks.dead_letters(system).values())
+    return Row(name, verdict, dead, time.monotonic() - started)
+
+
+def table(rows: list[Row]) -> str:
+    head = (f"{'scenario':<30} {'sent':>6} {'acked':>6} {'recovered':>9} {'failed':>6} "
+            f"{'lost':>5} {'dup':>4} {'DLQ':>4} {'time':>6}  problems")
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        counts = row.verdict.counts
+        lines.append(
+            f"{row.scenario:<30} {sum(counts.values()):>6} {counts['acknowledged']:>6} "
+            f"{counts['recovered']:>9} {counts['failed']:>6} {len(row.verdict.lost):>5} "
+            f"{len(row.verdict.duplicated):>4} {row.dead_letters:>4} {row.seconds:>5.0f}s  "
+            f"{'; '.join(row.verdict.problems) or 'none'}")
+    return "\n".join(lines)
+
+
+def run(names: list[str], count: int, rate: float, base: Path) -> list[Row]:
+    system = ChaosSystem(base)
+    rows = []
+    try:
+        system.start()
+        for name in names:
+            rows.append(run_scenario(system, name, count, rate))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    finally:
+        system.stop()
+    return rows
+
+
+def main() -> int:
+    count = int(os.environ.get("CHAOS_REQUESTS", "2000"))
+    rate = float(os.environ.get("CHAOS_RATE", "40"))
+    names = [n.strip() for n in os.environ.get("CHAOS_SCENARIOS", ",".join(SCENARIOS))
+             .split(",") if n.strip()]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario(s): {unknown}; known: {list(SCENARIOS)}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="aftersales-chaos-") as base:
+        rows = run(names, count, rate, Path(base))
+    print("\n" + table(rows))
+    return 0 if all(row.verdict.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

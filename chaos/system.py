@@ -1,0 +1,129 @@
+"""The system under test: a private broker, the embedded store with its test commands,
+two replicas of every service and the gateway, each a process; a keeper restarts any
+process that dies, as an orchestrator would."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from pymongo import MongoClient
+
+from chaos.broker import PrivateBroker
+from services.common.config import SERVICE_NAMES, load_settings
+from services.common.mongo import connect
+from services.ops.infra import EmbeddedMongo
+from services.ops.supervisor import Supervisor, health_urls
+
+REPLICAS = {name: 2 for name in SERVICE_NAMES}
+TECHNICIANS = 120  # x cap 20: room for every order of a full run
+CERTIFICATES = ["gas", "refrigeration", "electrical", "ewh_install", "appliance"]
+
+
+def broker_port() -> int:
+    """A free AMQP port whose distribution port (+20000) is free and valid too."""
+    for _ in range(100):
+        port = random.randint(20000, 40000)
+        if all(_free(p) for p in (port, port + 20000)):
+            return port
+    raise RuntimeError("no free port pair for the chaos broker")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ChaosSystem:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.broker = PrivateBroker(broker_port())
+        self.mongo = EmbeddedMongo(base / "db", port=free_port(),
+                                   extra_args=("--enable-test-commands",))
+        self.prefix = f"chaos{uuid.uuid4().hex[:6]}"
+        self.gateway_port = free_port()
+        self.supervisor: Supervisor | None = None
+        self.settings: dict = {}
+        self._keeping = False
+        self.restarts = 0
+
+    # -- life cycle ------------------------------------------------------------------
+    def start(self) -> None:
+        self.broker.start()
+        mongo_uri = self.mongo.start()
+        ports = {name: free_port() for name in SERVICE_NAMES}
+        env = {**os.environ, "AMQP_URI": self.broker.uri, "MONGO_URI": mongo_uri,
+               "DB_PREFIX": self.prefix, "BRANCHES": "SH,SZ",
+               "GATEWAY_PORT": str(self.gateway_port),
+               "REPLICA_PORT_BASE": str(free_port() % 20000 + 30000),
+               **{f"{name.upper()}_METRICS_PORT": str(port) for name, port in ports.items()}}
+        self.settings = load_settings(environ=env)
+        self.supervisor = Supervisor(env, log_dir=self.base / "logs", replicas=REPLICAS)
+        self.supervisor.start()
+        self.supervisor.wait_ready(health_urls(self.settings), seconds=180)
+        self._keeping = True
+        threading.Thread(target=self._keep, daemon=True).start()
+        self._register_technicians()
+
+    def stop(self) -> None:
+        self._keeping = False
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        self.mongo.stop()
+        self.broker.remove()
+
+    def _keep(self) -> None:
+        while self._keeping:
+            for key, process in list(self.supervisor.children.items()):
+                if process.poll() is not None and self._keeping:
+                    name, index = key.split("#")
+                    self.supervisor.start_one(name, int(index))
+                    self.restarts += 1
+            time.sleep(0.5)
+
+    # -- access ----------------------------------------------------------------------
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def client(self) -> MongoClient:
+        return connect(self.settings["MONGO_URI"])
+
+    def db(self, client: MongoClient, service: str):
+        return client[f"{self.prefix}_{service}"]
+
+    def processes(self, name: str) -> list[str]:
+        return sorted(key for key in self.supervisor.children if key.startswith(f"{name}#"))
+
+    def restart_store(self) -> None:
+        """Stop the document store and start it again on the same port and data."""
+        self.mongo.stop()
+        time.sleep(1)
+        self.mongo.start()
+
+    def _register_technicians(self) -> None:
+        headers = {"Authorization": "Bearer demo-dispatcher-sh"}
+        for index in range(TECHNICIANS):
+            body = {"technician_id": f"CH-{index:03d}", "name": "混沌技师",
+                    "certificates": CERTIFICATES, "zones": ["intensive", "standard", "remote"],
+                    "lat": 31.2 + index * 0.001, "lon": 121.4, "shift": "always", "cap": 20}
+            response = requests.post(f"{self.api}/api/v1/technicians", json=body,
+                                     headers=headers, timeout=20)
+            if response.status_code not in (201, 409):
+                raise RuntimeError(f"technician not registered: {response.text}")
