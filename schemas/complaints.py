@@ -3,7 +3,7 @@ and the monthly report."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -57,10 +57,18 @@ class ConcludeIn(StrictSchema):
     party_id = fields.String(load_default=None, validate=SAFE_ID)
 
 
+def _yuan_amount(value: Decimal) -> None:
+    # A plain function rather than validate.Range: the OpenAPI document cannot hold the
+    # Decimal bounds a Range on a Decimal field would put in it.
+    if not Decimal(0) <= value <= Decimal(1_000_000):
+        raise ValidationError("Must be between 0 and 1,000,000 yuan.")
+
+
 class ResolveIn(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(RESOLUTIONS))
     amount = fields.Decimal(load_default=None, places=2, rounding=ROUND_HALF_UP,
-                            allow_nan=False, validate=validate.Range(min=0, max=1_000_000))
+                            allow_nan=False, validate=_yuan_amount,
+                            metadata={"description": "Yuan, e.g. \"120.50\" (0 to 1,000,000)"})
     order_id = fields.String(load_default=None, validate=ORDER_ID)
     explanation = Text(load_default=None, validate=validate.Length(max=2000))
 
