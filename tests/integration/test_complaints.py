@@ -19,6 +19,7 @@ from services.common.clock import FixedClock
 from services.common.messaging import Subscription, event_exchange, subscription_queue
 from services.common.outbox import new_event
 from services.complaints.service import ComplaintsService
+from tests.conftest import free_port
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FRIDAY = datetime(2026, 11, 20, 16, 0, tzinfo=SHANGHAI)
@@ -30,14 +31,32 @@ PROBES = [Subscription("complaints", kind, "probe", f"on_{kind}")
 RESERVICE = next(s for s in SUBSCRIPTIONS if s.event_type == "reservice_requested")
 
 
+class Clocks:
+    """The fixed clocks of every replica, moved together."""
+
+    def __init__(self, containers) -> None:
+        self.clocks = []
+        for container in containers:
+            provider = next(d for d in container.dependencies
+                            if isinstance(d, ClockProvider))
+            provider.clock = FixedClock(FRIDAY)
+            self.clocks.append(provider.clock)
+
+    def set(self, at: datetime) -> None:
+        for clock in self.clocks:
+            clock.set(at)
+
+
 @pytest.fixture
-def complaints(start_service, settings, monkeypatch):
+def complaints(start_service, settings):
+    """Two replicas of the service (their sweepers race for the same deadlines)."""
     SUBSCRIPTIONS.extend(PROBES)
     try:
-        container = start_service(ComplaintsService)
-        provider = next(d for d in container.dependencies if isinstance(d, ClockProvider))
-        provider.clock = FixedClock(FRIDAY)
-        yield container, provider.clock
+        containers = [start_service(ComplaintsService),
+                      start_service(ComplaintsService,
+                                    WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}")]
+        settings["replica_addresses"] = [c.config["WEB_SERVER_ADDRESS"] for c in containers]
+        yield containers, Clocks(containers)
     finally:
         for probe in PROBES:
             SUBSCRIPTIONS.remove(probe)
@@ -66,26 +85,32 @@ def _relayed(db, complaint_id: str) -> None:
 
 
 def _drain(broker, sub: Subscription) -> list[dict]:
+    """The distinct events waiting in a consumer's queue. Publishing is at least once (an
+    event whose sent mark was not written is sent again after its lease, and consumers
+    drop it by id), so "once" means one event id."""
     queue = subscription_queue(sub)(broker.default_channel)
-    found = []
+    found: dict[str, dict] = {}
     while (message := queue.get(no_ack=True)) is not None:
-        found.append(message.payload)
-    return found
+        found.setdefault(message.payload["event_id"], message.payload)
+    return list(found.values())
 
 
 def _metric(settings, name: str, **labels) -> float:
-    text = requests.get(f"http://{settings['WEB_SERVER_ADDRESS']}/metrics", timeout=10).text
+    """The sum over both replicas."""
     wanted = [f'{key}="{value}"' for key, value in labels.items()]
     total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(label in line for label in wanted):
-            total += float(line.rsplit(" ", 1)[1])
+    for address in settings["replica_addresses"]:
+        text = requests.get(f"http://{address}/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(label in line for label in wanted):
+                total += float(line.rsplit(" ", 1)[1])
     return total
 
 
 def test_unhappy_callback_opens_one_linked_complaint_and_missed_deadlines_escalate(
         complaints, settings, broker, mongo):
-    _, clock = complaints
+    """Two replicas consume and sweep; each consequence still happens once."""
+    _, clocks = complaints
     db = mongo[f"{settings['db_prefix']}_complaints"]
     _publish_twice(broker, "dispatch", "order_completed", {
         "order_id": ORDER, "technician_id": "SH-T01", "serial_number": "GWH-9",
@@ -110,10 +135,10 @@ def test_unhappy_callback_opens_one_linked_complaint_and_missed_deadlines_escala
     _wait(lambda: db.received.find_one({"complaint_id": case["_id"]}))
     assert db.complaints.count_documents({}) == 1
 
-    clock.set(FRIDAY + timedelta(hours=24, minutes=1))  # acknowledgement missed
+    clocks.set(FRIDAY + timedelta(hours=24, minutes=1))  # acknowledgement missed
     _wait(lambda: db.complaints.find_one({"_id": case["_id"],
                                           "escalation_level": "supervisor"}))
-    clock.set(datetime(2026, 11, 25, 16, 1, tzinfo=SHANGHAI))  # investigation missed
+    clocks.set(datetime(2026, 11, 25, 16, 1, tzinfo=SHANGHAI))  # investigation missed
     done = _wait(lambda: db.complaints.find_one({"_id": case["_id"],
                                                  "escalation_level": "hq"}))
     assert [e["level"] for e in done["escalations"]] == ["supervisor", "hq"]
@@ -146,6 +171,7 @@ def _customer() -> dict:
 
 def test_handler_flow_repeat_penalty_resolutions_reopen_and_report(
         complaints, settings, broker, mongo):
+    _, clocks = complaints
     db = mongo[f"{settings['db_prefix']}_complaints"]
     _publish_twice(broker, "dispatch", "order_completed", {
         "order_id": ORDER, "technician_id": "SH-T02", "serial_number": "AC-1",
@@ -195,6 +221,7 @@ def test_handler_flow_repeat_penalty_resolutions_reopen_and_report(
     assert report["complaint_rate"] == 1.0 and not report["meets_target"]
     assert report["by_category"] == {"repair_quality": 1}
     assert report["penalty_points"] == {"technician": 3}
+    clocks.set(FRIDAY + timedelta(minutes=1))  # past the writers' relay leases
     _relayed(db, cid)
     reservice = _drain(broker, RESERVICE)
     assert [(e["data"]["complaint_id"], e["data"]["order_id"]) for e in reservice] == [
