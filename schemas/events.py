@@ -57,4 +57,7 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
     Subscription("callbacks", "callback_done", "intake", "on_callback_done"),
     Subscription("complaints", "reservice_requested", "intake", "on_reservice_requested"),
+    # complaints: unhappy callbacks open complaints; completions feed the complaint rate
+    Subscription("callbacks", "callback_done", "complaints", "on_callback_done"),
+    Subscription("dispatch", "order_completed", "complaints", "on_order_completed"),
 ]

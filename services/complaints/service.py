@@ -1,27 +1,114 @@
-"""Complaints service. For now it records the complaints intake hands over, once each, so
-none is lost before the investigation workflow exists."""
+"""Complaints service (投诉): nameko entrypoints only. Opens complaints from any channel,
+from intake's hand-overs and from unhappy callbacks; tracks acknowledgement and
+investigation against the commitments; escalates missed deadlines; reports the complaint
+rate per branch and month."""
 
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import datetime
+from typing import Any
 
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
+from schemas.complaints import (
+    STEP_SCHEMAS,
+    ComplaintIn,
+    ComplaintOut,
+    ComplaintQuery,
+    ComplaintReportOut,
+    ReportQuery,
+)
 from schemas.events import EventEnvelope
+from schemas.fields import DISPLAY_TZ
 from services.common.base import ServiceBase
+from services.common.clock import as_utc
+from services.common.config import ConfigError, read_yaml
+from services.common.contracts import load, plain
 from services.common.errors import AppError, NotFound
 from services.common.messaging import reliable_handler
+from services.common.metrics import Metrics
+from services.common.mongo import MongoDatabase
+from services.complaints.desk import Actor, ComplaintDesk
+from services.complaints.domain import rules
+from services.complaints.metrics import complaint_metric_definitions
+from services.complaints.store import COMPLAINTS, RECEIVED, ComplaintStore, ensure_indexes
 
 _ENVELOPE = EventEnvelope()
-RECEIVED = "received"
+_IN, _QUERY, _REPORT_QUERY = ComplaintIn(), ComplaintQuery(), ReportQuery()
+_OUT, _REPORT_OUT = ComplaintOut(), ComplaintReportOut()
+
+
+class ComplaintSettings(DependencyProvider):
+    """The ``complaints`` block of the reference data: penalty points and the rate target."""
+
+    def setup(self) -> None:
+        raw = read_yaml(self.container.config["reference_data"]).get("complaints") or {}
+        points = raw.get("penalty_points") or {}
+        if any(key not in rules.SERVICE_RESPONSIBILITY or not isinstance(value, int)
+               or value < 0 for key, value in points.items()):
+            raise ConfigError("complaints.penalty_points: whole points >= 0 for "
+                              f"{', '.join(rules.SERVICE_RESPONSIBILITY)}")
+        self.settings = {"penalty_points": points,
+                         "rate_target": float(raw.get("rate_target", rules.RATE_TARGET))}
+
+    def get_dependency(self, worker_ctx) -> dict[str, Any]:
+        return self.settings
+
+
+def dump(doc: dict, **extra: Any) -> dict:
+    resource = {key: plain(value) for key, value in doc.items()
+                if not key.startswith("outbox") and key not in ("sweep_at", "open_matter",
+                                                               "source_refs", "version")}
+    return _OUT.dump({**resource, "complaint_id": doc["_id"], **extra})
 
 
 class ComplaintsService(ServiceBase):
     name = "complaints"
+    outbox_collections = (COMPLAINTS,)
+    db = MongoDatabase(prepare=ensure_indexes)
+    metrics = Metrics(complaint_metric_definitions)
+    complaint_settings = ComplaintSettings()
 
+    # -- plumbing --------------------------------------------------------------------
+    def _desk(self) -> ComplaintDesk:
+        now = self.clock.now()
+        return ComplaintDesk(ComplaintStore(self.db), self.reference,
+                             self.complaint_settings["penalty_points"], now,
+                             self.claim_until(now))
+
+    def _finish(self, desk: ComplaintDesk) -> None:
+        """Relay what was written and count what happened."""
+        effects = desk.effects
+        for complaint_id, events in effects.written:
+            self.relay_now(COMPLAINTS, complaint_id, events, desk.claim_until)
+        for labels in effects.opened:
+            self.metrics.opened.labels(*labels).inc()
+        for reached in effects.reached:
+            counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
+            counter.labels(*reached.labels).inc()
+            if reached.seconds >= 0:
+                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
+        for branch, level in effects.escalations:
+            self.metrics.escalations.labels(branch, level).inc()
+        for branch, party, points in effects.penalties:
+            self.metrics.penalties.labels(branch, party).inc(points)
+
+    def _open(self, command: dict, branch: str, ref: str | None, by: str) -> tuple[dict, bool]:
+        desk = self._desk()
+        try:
+            return desk.open(command, branch, ref, by)
+        finally:
+            self._finish(desk)
+
+    # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "complaint_received")
     def on_complaint_received(self, envelope: dict) -> None:
+        """A complaint taken by intake (request type ``complaint``): kept as handed over,
+        and opened as a case, once each."""
         event = _ENVELOPE.load(envelope)
         data = event["data"]
         with suppress(DuplicateKeyError):  # keyed by the order number: redelivery is a no-op
@@ -29,12 +116,150 @@ class ComplaintsService(ServiceBase):
                 "_id": data["order_id"], "branch": event["branch"], "event_id":
                 event["event_id"], "received_at": event["occurred_at"], "request": data,
                 "status": "received"})
+        customer = data.get("customer") or {}
+        command = {
+            "channel": data.get("channel", "hotline"), "category": "other", "source": "intake",
+            "description": data.get("description"), "serial_number": (
+                data.get("product") or {}).get("serial_number"),
+            "customer": {key: customer.get(key) for key in ("name", "phone", "address")},
+            "details": {"intake_order_id": data["order_id"]}}
+        doc, _ = self._open(command, event["branch"], f"intake:{data['order_id']}", "intake")
+        self.db[RECEIVED].update_one({"_id": data["order_id"]},
+                                     {"$set": {"complaint_id": doc["_id"]}})
+
+    @reliable_handler("callbacks", "callback_done")
+    def on_callback_done(self, envelope: dict) -> None:
+        """Dissatisfied (≤ 2) or paid ≠ billed: a complaint linked to the order, once per
+        callback task."""
+        event = _ENVELOPE.load(envelope)
+        data = event["data"]
+        verdict = rules.callback_complaint(data)
+        if verdict is None:
+            return
+        details = {key: data.get(key) for key in (
+            "task_id", "outcome", "satisfaction", "attitude", "on_time", "fixed", "paid_fen",
+            "billed_fen", "paid_differs")}
+        command = {"channel": "callback", "source": "callback", "category": verdict.category,
+                   "severity": verdict.severity, "order_ids": [data["order_id"]],
+                   "description": f"回访: {verdict.reason}", "details": details}
+        self._open(command, event["branch"], f"callback:{data['task_id']}", "callbacks")
+
+    @reliable_handler("dispatch", "order_completed")
+    def on_order_completed(self, envelope: dict) -> None:
+        """Completed orders per branch and month (the complaint rate's denominator), and who
+        did the job (to link complaints about it)."""
+        event = _ENVELOPE.load(envelope)
+        data = event["data"]
+        completion = data.get("completion") or {}
+        done_at = completion.get("completed_at")
+        at = as_utc(datetime.fromisoformat(done_at)) if done_at else event["occurred_at"]
+        ComplaintStore(self.db).record_completion({
+            "_id": data["order_id"], "branch": event["branch"],
+            "month": rules.month_of(at, DISPLAY_TZ), "completed_at": at,
+            "technician_id": data.get("technician_id"),
+            "service_centre_id": data.get("service_centre_id")
+            or completion.get("service_centre_id"),
+            "serial_number": data.get("serial_number")})
+
+    # -- commands and queries ----------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def open_complaint(self, payload: dict, branch: str, by: str = "staff") -> dict:
+        command = load(_IN, payload)
+        ref = f"client:{command['reference']}" if command["reference"] else None
+        doc, created = self._open({**command, "source": "manual"}, branch, ref, by)
+        return dump(doc, created=created)
+
+    @rpc(expected_exceptions=AppError)
+    def step(self, complaint_id: str, action: str, payload: dict, actor: dict) -> dict:
+        schema = STEP_SCHEMAS.get(action)
+        if schema is None:
+            raise NotFound(f"unknown action {action}")
+        command = load(schema(), payload or {})
+        desk = self._desk()
+        try:
+            return dump(desk.step(complaint_id, action, command, Actor(**actor)))
+        finally:
+            self._finish(desk)
+
+    @rpc(expected_exceptions=AppError)
+    def get_complaint(self, complaint_id: str, branch: str) -> dict:
+        doc = ComplaintStore(self.db).get(complaint_id, branch)
+        if doc is None:
+            raise NotFound(f"complaint {complaint_id} not found")
+        return dump(doc)
+
+    @rpc(expected_exceptions=AppError)
+    def list_complaints(self, params: dict, branch: str) -> dict:
+        query_in = load(_QUERY, params)
+        query: dict[str, Any] = {"branch": branch}
+        for key in ("status", "category", "severity"):
+            if query_in[key]:
+                query[key] = query_in[key]
+        if query_in["order_id"]:
+            query["order_ids"] = query_in["order_id"]
+        if query_in["overdue"]:
+            now = self.clock.now()
+            query["$or"] = [{f"deadlines.{m}": {"$lte": now},
+                             f"milestones.{m}.at": {"$exists": False}}
+                            for m in rules.MILESTONES]
+        total, docs = ComplaintStore(self.db).search(query, query_in["page"],
+                                                     query_in["page_size"])
+        return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
+                "items": [dump(doc) for doc in docs]}
+
+    @rpc(expected_exceptions=AppError)
+    def report(self, params: dict, branch: str) -> dict:
+        """One branch's month: counts by category and responsibility, penalty points, the
+        complaint rate against its target."""
+        month = load(_REPORT_QUERY, params)["month"] or rules.month_of(self.clock.now(),
+                                                                       DISPLAY_TZ)
+        store = ComplaintStore(self.db)
+        docs = store.of_month(branch, month)
+        by_category: dict[str, int] = {}
+        by_responsibility: dict[str, int] = {}
+        points: dict[str, int] = {}
+        for doc in docs:
+            by_category[doc["category"]] = by_category.get(doc["category"], 0) + 1
+            who = (doc.get("investigation") or {}).get("responsibility", "undetermined")
+            by_responsibility[who] = by_responsibility.get(who, 0) + 1
+            for fine in doc.get("penalties") or []:
+                points[fine["party"]] = points.get(fine["party"], 0) + fine["points"]
+        service = sum(by_responsibility.get(r, 0) for r in rules.SERVICE_RESPONSIBILITY)
+        completed = store.completed_count(branch, month)
+        rate = rules.complaint_rate(service, completed)
+        target = self.complaint_settings["rate_target"]
+        return _REPORT_OUT.dump({
+            "branch": branch, "month": month, "opened": len(docs),
+            "completed_orders": completed, "service_responsibility_complaints": service,
+            "complaint_rate": round(rate, 4), "target": target, "meets_target": rate < target,
+            "by_category": by_category, "by_responsibility": by_responsibility,
+            "penalty_points": points})
 
     @rpc(expected_exceptions=AppError)
     def get_received(self, order_id: str, branch: str) -> dict:
-        doc = self.db[RECEIVED].find_one({"_id": order_id, "branch": branch},
-                                         {"request": 0})
+        doc = self.db[RECEIVED].find_one({"_id": order_id, "branch": branch}, {"request": 0})
         if doc is None:
             raise NotFound(f"complaint {order_id} not found")
         return {"order_id": doc["_id"], "branch": doc["branch"], "status": doc["status"],
+                "complaint_id": doc.get("complaint_id"),
                 "received_at": doc["received_at"].isoformat()}
+
+    # -- timers ----------------------------------------------------------------------
+    @timer(interval=1)
+    def sweep(self) -> None:
+        """Missed acknowledgement and investigation deadlines, counted and escalated once."""
+        desk = self._desk()
+        try:
+            desk.sweep_breaches()
+        finally:
+            self._finish(desk)
+
+    @timer(interval=10)
+    def refresh_rate(self) -> None:
+        store = ComplaintStore(self.db)
+        month = rules.month_of(self.clock.now(), DISPLAY_TZ)
+        for branch in self.config["branches"]:
+            service = store.service_complaint_count(branch, month,
+                                                    rules.SERVICE_RESPONSIBILITY)
+            self.metrics.rate.labels(branch).set(
+                rules.complaint_rate(service, store.completed_count(branch, month)))

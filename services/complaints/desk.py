@@ -1,0 +1,371 @@
+"""The complaint desk: opens complaints (or links a repeat to the open case), moves them
+through acknowledgement, investigation, resolution and the customer's confirmation, and
+sweeps missed deadlines up the escalation ladder.
+
+Application layer over the store and the pure rules; knows nothing of nameko. Each change
+and the events it causes are one conditional write; what a call did is gathered in
+``effects`` for the service to relay and count.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from schemas.events import SUBSCRIPTIONS
+from schemas.fields import DISPLAY_TZ
+from services.common.clock import as_utc
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.outbox import new_event
+from services.common.reference import Reference
+from services.complaints.domain import rules
+from services.complaints.store import ComplaintStore
+
+log = logging.getLogger(__name__)
+SOURCE = "complaints"
+MAX_RACE_RETRIES = 5
+ZONE = "any"  # complaint commitments are the same in every zone
+REQUEST_TYPE = "complaint"
+
+
+def routed(kind: str) -> bool:
+    """Only events some consumer subscribes to go to the outbox (read at call time, so a
+    consumer added to the route table is served without a code change here)."""
+    return any(sub.source == SOURCE and sub.event_type == kind for sub in SUBSCRIPTIONS)
+
+
+@dataclass
+class Reached:
+    labels: tuple[str, str, str, str, str]  # branch, zone, milestone, request_type, severity
+    outcome: str
+    seconds: float
+
+
+@dataclass
+class Effects:
+    written: list[tuple[str, list[dict]]] = field(default_factory=list)
+    opened: list[tuple[str, str, str]] = field(default_factory=list)  # branch, category, channel
+    reached: list[Reached] = field(default_factory=list)
+    escalations: list[tuple[str, str]] = field(default_factory=list)  # branch, level
+    penalties: list[tuple[str, str, int]] = field(default_factory=list)  # branch, party, points
+
+
+@dataclass
+class Change:
+    """One write of a step: the update, its events, its timeline entry, and what to count
+    once the write has succeeded."""
+
+    update: dict[str, Any]
+    events: list[dict]
+    entry: dict
+    effects: Effects = field(default_factory=Effects)
+    extra_filter: dict | None = None
+
+
+@dataclass
+class Actor:
+    role: str
+    branch: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}@{self.branch}"
+
+
+class ComplaintDesk:
+    def __init__(self, store: ComplaintStore, reference: Reference, penalty_points: dict,
+                 now: datetime, claim_until: datetime) -> None:
+        self.store = store
+        self.reference = reference
+        self.penalty_points = penalty_points
+        self.now = now
+        self.claim_until = claim_until
+        self.effects = Effects()
+
+    # -- helpers ---------------------------------------------------------------------
+    def _events(self, doc: dict, kind: str, **data: Any) -> list[dict]:
+        if not routed(kind):
+            return []
+        return [new_event(kind, SOURCE, doc["branch"], {"complaint_id": doc["_id"], **data},
+                          self.now)]
+
+    def _entry(self, step: str, by: str, **details: Any) -> dict:
+        return {"at": self.now, "step": step, "by": by, "details": details or None}
+
+    def _rule(self, branch: str, severity: str, milestone: str):
+        rule = self.reference.commitments.rule(branch, ZONE, REQUEST_TYPE, severity, milestone)
+        if rule is None:
+            raise RuntimeError(f"no commitment configured for {milestone}")
+        return rule
+
+    def _deadline(self, branch: str, severity: str, milestone: str, start: datetime):
+        rule = self._rule(branch, severity, milestone)
+        return rule.calendar.add(start, rule.target)
+
+    def _apply(self, doc: dict, change: Change) -> bool:
+        if not self.store.update(doc, change.update, change.events, self.claim_until,
+                                 change.entry, change.extra_filter):
+            return False
+        if change.events:
+            self.effects.written.append((doc["_id"], change.events))
+        for name in ("opened", "reached", "escalations", "penalties"):
+            getattr(self.effects, name).extend(getattr(change.effects, name))
+        return True
+
+    # -- opening ---------------------------------------------------------------------
+    def open(self, command: dict[str, Any], branch: str, ref: str | None,
+             by: str) -> tuple[dict, bool]:
+        """A new complaint (True), or the open case it repeats / the one this reference
+        opened already (False). ``ref`` names the source (callback task, intake order,
+        a client's reference) so a redelivery or a retried call opens nothing new."""
+        command = self._linked(command, branch)
+        key = rules.matter_key(branch, command["order_ids"],
+                               (command.get("customer") or {}).get("phone"),
+                               command.get("serial_number"), command["category"])
+        for _ in range(MAX_RACE_RETRIES):
+            known = self.store.by_ref(ref) if ref else None
+            if known is not None:
+                return known, False
+            case = self.store.by_matter(key)
+            if case is not None:
+                if self._link_repeat(case, command, ref, by):
+                    return self.store.get(case["_id"]), False
+                continue
+            try:
+                return self._insert(command, branch, key, ref, by), True
+            except DuplicateKeyError:
+                continue  # the same reference or matter was opened meanwhile
+        raise Conflict("the complaint changed repeatedly while it was recorded; try again")
+
+    def _linked(self, command: dict, branch: str) -> dict:
+        """Fill the order, technician and service centre from the completions seen: the
+        order given, else the unit's latest completed order."""
+        command = {**command, "order_ids": list(command.get("order_ids") or [])}
+        if not command["order_ids"] and command.get("serial_number"):
+            last = self.store.last_completion_of_unit(branch, command["serial_number"])
+            if last is not None:
+                command["order_ids"] = [last["_id"]]
+        if command["order_ids"]:
+            done = self.store.completion(command["order_ids"][0]) or {}
+            command.setdefault("technician_id", None)
+            command["technician_id"] = command["technician_id"] or done.get("technician_id")
+            command["service_centre_id"] = command.get("service_centre_id") or done.get(
+                "service_centre_id")
+        return command
+
+    def _insert(self, command: dict, branch: str, key: str, ref: str | None, by: str) -> dict:
+        severity = rules.initial_severity(command["channel"], command.get("severity"))
+        level = "hq" if command.get("above_branch") else "branch"
+        deadlines = {m: self._deadline(branch, severity, m, self.now) for m in rules.MILESTONES}
+        day = self.now.astimezone(DISPLAY_TZ).strftime("%Y%m%d")
+        doc = {
+            "_id": self.store.next_number(branch, day),
+            "branch": branch, "month": rules.month_of(self.now, DISPLAY_TZ),
+            "channel": command["channel"], "source": command.get("source", "manual"),
+            "category": command["category"], "severity": severity,
+            "description": command.get("description") or "",
+            "customer": command.get("customer"), "serial_number": command.get("serial_number"),
+            "order_ids": command["order_ids"], "technician_id": command.get("technician_id"),
+            "service_centre_id": command.get("service_centre_id"),
+            "above_branch": bool(command.get("above_branch")), "details": command.get("details"),
+            "status": "open", "opened_at": self.now, "investigation_started_at": self.now,
+            "deadlines": deadlines, "sweep_at": dict(deadlines), "milestones": {},
+            "escalation_level": level, "escalations": [], "repeats": [], "penalties": [],
+            "reopened": 0, "history": [], "open_matter": key,
+            "timeline": [self._entry("opened", by, channel=command["channel"])],
+        }
+        if ref:
+            doc["source_refs"] = [ref]
+        events = self._events(doc, "complaint_opened", order_ids=doc["order_ids"],
+                              category=doc["category"], severity=severity,
+                              channel=doc["channel"], source=doc["source"])
+        if level == "hq":  # 越级投诉: the customer took it above the branch
+            doc["escalations"].append({"level": "hq", "at": self.now, "reason": "customer"})
+            events += self._events(doc, "complaint_escalated", level="hq", reason="customer")
+        self.store.insert(doc, events, self.claim_until)
+        if events:
+            self.effects.written.append((doc["_id"], events))
+        self.effects.opened.append((branch, doc["category"], doc["channel"]))
+        if level == "hq":
+            self.effects.escalations.append((branch, "hq"))
+        log.info("complaint opened", extra={"complaint_id": doc["_id"], "ref": ref})
+        return doc
+
+    def _link_repeat(self, case: dict, command: dict, ref: str | None, by: str) -> bool:
+        """A repeated complaint about the same open matter: linked to the case, severity
+        one step up. Conditional on the version read, so each repeat counts once."""
+        severity = rules.raise_severity(case["severity"])
+        repeat = {"at": self.now, "channel": command["channel"], "ref": ref,
+                  "description": command.get("description")}
+        sets: dict[str, Any] = {"severity": severity}
+        update: dict[str, Any] = {"$set": sets, "$push": {"repeats": repeat}}
+        add: dict[str, Any] = {}
+        if ref:
+            add["source_refs"] = ref
+        if command["order_ids"]:
+            add["order_ids"] = {"$each": command["order_ids"]}
+        if add:
+            update["$addToSet"] = add
+        change = Change(update, [], self._entry("repeated", by, channel=command["channel"],
+                                                severity=severity))
+        if command.get("above_branch") and case["escalation_level"] != "hq":
+            sets.update(above_branch=True, escalation_level="hq")
+            update["$push"]["escalations"] = {"level": "hq", "at": self.now,
+                                              "reason": "customer"}
+            change.events = self._events(case, "complaint_escalated", level="hq",
+                                         reason="customer")
+            change.effects.escalations.append((case["branch"], "hq"))
+        elif command.get("above_branch"):
+            sets["above_branch"] = True
+        return self._apply(case, change)
+
+    # -- steps -----------------------------------------------------------------------
+    def step(self, complaint_id: str, action: str, payload: dict, actor: Actor) -> dict:
+        for _ in range(MAX_RACE_RETRIES):
+            doc = self.store.get(complaint_id, actor.branch)
+            if doc is None:
+                raise NotFound(f"complaint {complaint_id} not found")
+            if action == "confirm" and not payload["satisfied"]:
+                action = "reopen"  # the customer is not satisfied with the result
+                payload = {"reason": payload.get("comment") or "customer not satisfied"}
+            try:
+                status = rules.next_status(action, doc["status"])
+            except rules.IllegalStep as exc:
+                raise Conflict(str(exc)) from None
+            change = getattr(self, f"_do_{action}")(doc, payload, actor)
+            change.update.setdefault("$set", {})["status"] = status
+            try:
+                if self._apply(doc, change):
+                    return self.store.get(complaint_id)
+            except DuplicateKeyError:
+                raise Conflict("another open complaint about this matter exists") from None
+        raise Conflict("the complaint changed while this step was applied; try again")
+
+    def _reach(self, doc: dict, milestone: str, start_field: str) -> tuple[dict, list]:
+        """$set fields for reaching a milestone now, and its outcome to count (none when
+        the sweeper counted the breach already)."""
+        sets: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
+        if "outcome" in (doc.get("milestones") or {}).get(milestone, {}):
+            return sets, []
+        deadline = as_utc(doc["deadlines"][milestone])
+        outcome = "met" if self.now <= deadline else "breached"
+        sets[f"milestones.{milestone}.outcome"] = outcome
+        rule = self._rule(doc["branch"], doc["severity"], milestone)
+        spent = rule.calendar.elapsed(as_utc(doc[start_field]), self.now).total_seconds()
+        return sets, [Reached(_labels(doc, milestone), outcome, max(spent, 0.0))]
+
+    def _do_acknowledge(self, doc: dict, payload: dict, actor: Actor) -> Change:
+        sets, reached = self._reach(doc, "complaint_ack", "opened_at")
+        for key in ("category", "severity"):
+            if payload.get(key):
+                sets[key] = payload[key]
+        change = Change({"$set": sets, "$unset": {"sweep_at.complaint_ack": ""}}, [],
+                        self._entry("acknowledged", actor.label, note=payload.get("note")))
+        change.effects.reached = reached
+        return change
+
+    def _do_conclude(self, doc: dict, payload: dict, actor: Actor) -> Change:
+        responsibility = payload["responsibility"]
+        party_id = payload.get("party_id") or {
+            "technician": doc.get("technician_id"), "branch": doc["branch"],
+            "service_centre": doc.get("service_centre_id")}.get(responsibility)
+        sets, reached = self._reach(doc, "complaint_investigation", "investigation_started_at")
+        sets["investigation"] = {"findings": payload["findings"], "cause": payload.get("cause"),
+                                 "responsibility": responsibility, "party_id": party_id,
+                                 "concluded_at": self.now, "by": actor.label}
+        update: dict[str, Any] = {"$set": sets,
+                                  "$unset": {"sweep_at.complaint_investigation": ""}}
+        change = Change(update, [], self._entry("concluded", actor.label,
+                                                responsibility=responsibility))
+        change.effects.reached = reached
+        fine = rules.penalty(responsibility, party_id, doc["above_branch"], self.penalty_points)
+        if fine is not None and not doc.get("penalties"):  # once per complaint
+            update["$push"] = {"penalties": {**fine, "at": self.now}}
+            change.effects.penalties.append((doc["branch"], fine["party"], fine["points"]))
+        return change
+
+    def _do_resolve(self, doc: dict, payload: dict, actor: Actor) -> Change:
+        kind = payload["kind"]
+        amount_fen = rules.to_fen(payload["amount"]) if payload.get("amount") is not None \
+            else 0
+        if kind == "compensation" and amount_fen <= 0:
+            raise InvalidInput("a compensation needs an amount",
+                               {"amount": ["Give the amount in yuan, above zero."]})
+        order_id = payload.get("order_id") or next(iter(doc["order_ids"]), None)
+        events: list[dict] = []
+        if kind in ("reservice", "exchange", "refund"):
+            if order_id is None:
+                raise InvalidInput(f"a {kind} needs the order it concerns",
+                                   {"order_id": ["Name the order."]})
+            if kind == "reservice":
+                events = self._events(doc, "reservice_requested", order_id=order_id)
+            else:
+                events = self._events(doc, "refund_requested", order_id=order_id,
+                                      remedy=kind, amount_fen=amount_fen)
+        resolution = {"kind": kind, "amount_fen": amount_fen, "order_id": order_id,
+                      "explanation": payload.get("explanation"), "resolved_at": self.now,
+                      "by": actor.label}
+        return Change({"$set": {"resolution": resolution}}, events,
+                      self._entry("resolved", actor.label, kind=kind, amount_fen=amount_fen))
+
+    def _do_confirm(self, doc: dict, payload: dict, actor: Actor) -> Change:
+        confirmation = {"satisfied": True, "comment": payload.get("comment"),
+                        "at": self.now, "by": actor.label}
+        return Change({"$set": {"confirmation": confirmation}, "$unset": {"open_matter": ""}},
+                      [], self._entry("closed", actor.label))
+
+    def _do_reopen(self, doc: dict, payload: dict, actor: Actor) -> Change:
+        """Investigated again, with a fresh investigation deadline; the previous round is
+        kept in the history."""
+        deadline = self._deadline(doc["branch"], doc["severity"], "complaint_investigation",
+                                  self.now)
+        past = {key: doc.get(key) for key in ("investigation", "resolution", "confirmation")}
+        past["milestone"] = (doc.get("milestones") or {}).get("complaint_investigation")
+        sets = {"deadlines.complaint_investigation": deadline,
+                "sweep_at.complaint_investigation": deadline,
+                "investigation_started_at": self.now,
+                "open_matter": rules.matter_key(
+                    doc["branch"], doc["order_ids"], (doc.get("customer") or {}).get("phone"),
+                    doc.get("serial_number"), doc["category"])}
+        return Change({"$set": sets, "$inc": {"reopened": 1}, "$push": {"history": past},
+                       "$unset": {"investigation": "", "resolution": "", "confirmation": "",
+                                  "milestones.complaint_investigation": ""}},
+                      [], self._entry("reopened", actor.label, reason=payload["reason"]))
+
+    # -- the deadline sweeper --------------------------------------------------------
+    def sweep_breaches(self) -> int:
+        """Count each missed deadline once, at the deadline, and move the complaint one
+        rung up the ladder (branch → supervisor → HQ). The conditional write is the claim:
+        with several replicas exactly one of them applies it."""
+        swept = 0
+        for milestone in rules.MILESTONES:
+            for doc in self.store.unswept(milestone, self.now):
+                if self._apply(doc, self._breach(doc, milestone)):
+                    swept += 1
+        return swept
+
+    def _breach(self, doc: dict, milestone: str) -> Change:
+        sets: dict[str, Any] = {f"milestones.{milestone}.outcome": "breached"}
+        update: dict[str, Any] = {"$set": sets, "$unset": {f"sweep_at.{milestone}": ""}}
+        change = Change(update, [], self._entry("breached", "sla", milestone=milestone))
+        if "outcome" in (doc.get("milestones") or {}).get(milestone, {}):
+            del update["$set"]  # counted already: only the stale look-up to clear
+            return change
+        change.effects.reached.append(Reached(_labels(doc, milestone), "breached", -1.0))
+        level = rules.escalation_after_breach(doc["escalation_level"])
+        if level is not None:
+            sets["escalation_level"] = level
+            update["$push"] = {"escalations": {"level": level, "at": self.now,
+                                               "reason": f"{milestone}_missed"}}
+            change.events = self._events(doc, "complaint_escalated", level=level,
+                                         reason="deadline_missed", milestone=milestone)
+            change.effects.escalations.append((doc["branch"], level))
+        return change
+
+
+def _labels(doc: dict, milestone: str) -> tuple[str, str, str, str, str]:
+    return (doc["branch"], ZONE, milestone, REQUEST_TYPE, doc["severity"])

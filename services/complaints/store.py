@@ -1,0 +1,132 @@
+"""Complaints' documents: complaints (with their outbox), the orders completed per branch
+(for the complaint rate and to link a complaint to the order it is about), complaint
+numbers, and intake's hand-overs.
+
+Every complaint write is conditional on its version; a complaint is found again by the
+references it was opened from (unique), and an open matter is unique, so a repeated
+complaint links to the open case instead of making a second one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+from services.complaints.domain.rules import MILESTONES
+
+COMPLAINTS = "complaints"
+COMPLETIONS = "completions"
+COUNTERS = "counters"
+RECEIVED = "received"
+
+
+def ensure_indexes(db: Database) -> None:
+    complaints = db[COMPLAINTS]
+    complaints.create_index("source_refs", unique=True, sparse=True)
+    complaints.create_index("open_matter", unique=True, sparse=True)
+    complaints.create_index([("branch", ASCENDING), ("month", ASCENDING)])
+    complaints.create_index([("branch", ASCENDING), ("opened_at", DESCENDING)])
+    for milestone in MILESTONES:  # the breach sweeper's look-up: only unswept deadlines
+        complaints.create_index(f"sweep_at.{milestone}", sparse=True)
+    ensure_outbox_index(complaints)
+    completions = db[COMPLETIONS]
+    completions.create_index([("branch", ASCENDING), ("month", ASCENDING)])
+    completions.create_index([("serial_number", ASCENDING), ("completed_at", DESCENDING)],
+                             sparse=True)
+
+
+class ComplaintStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.complaints = db[COMPLAINTS]
+        self.completions = db[COMPLETIONS]
+
+    # -- numbers ---------------------------------------------------------------------
+    def next_number(self, branch: str, day: str) -> str:
+        """``CP-<BRANCH>-<YYYYMMDD>-<seq>`` from a small daily counter (a number skipped
+        after a lost race is harmless; one given twice is not)."""
+        key = f"{branch}-{day}"
+        for _ in range(10):
+            try:
+                counter = self.db[COUNTERS].find_one_and_update(
+                    {"_id": key}, {"$inc": {"seq": 1}}, upsert=True,
+                    return_document=ReturnDocument.AFTER)
+            except DuplicateKeyError:
+                continue
+            return f"CP-{key}-{counter['seq']:04d}"
+        raise RuntimeError("could not draw a complaint number")
+
+    # -- complaints ------------------------------------------------------------------
+    def insert(self, doc: dict[str, Any], events: list[dict], due: datetime) -> None:
+        """Raises DuplicateKeyError when the reference or the open matter exists."""
+        self.complaints.insert_one({**doc, "version": 1, **new_document_outbox(events, due)})
+
+    def get(self, complaint_id: str, branch: str | None = None) -> dict[str, Any] | None:
+        query: dict[str, Any] = {"_id": complaint_id}
+        if branch:
+            query["branch"] = branch
+        return self.complaints.find_one(query)
+
+    def by_ref(self, ref: str) -> dict[str, Any] | None:
+        return self.complaints.find_one({"source_refs": ref})
+
+    def by_matter(self, key: str) -> dict[str, Any] | None:
+        return self.complaints.find_one({"open_matter": key})
+
+    def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
+               due: datetime, timeline: dict | None = None,
+               extra_filter: dict | None = None) -> bool:
+        """Apply ``changes`` if nobody changed the complaint since ``doc`` was read."""
+        update = {key: dict(value) for key, value in changes.items()}
+        update.setdefault("$inc", {})["version"] = 1
+        if timeline is not None:
+            update.setdefault("$push", {})["timeline"] = timeline
+        update = with_events(update, events, due)
+        query = {"_id": doc["_id"], "version": doc["version"], **(extra_filter or {})}
+        return self.complaints.update_one(query, update).modified_count == 1
+
+    def unswept(self, milestone: str, now: datetime, limit: int = 100) -> list[dict]:
+        return list(self.complaints.find({f"sweep_at.{milestone}": {"$lte": now}},
+                                         limit=limit))
+
+    def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[int, list]:
+        total = self.complaints.count_documents(query)
+        docs = self.complaints.find(query, {"outbox": 0, "timeline": 0},
+                                    sort=[("opened_at", DESCENDING)],
+                                    skip=(page - 1) * page_size, limit=page_size)
+        return total, list(docs)
+
+    def of_month(self, branch: str, month: str) -> list[dict]:
+        return list(self.complaints.find(
+            {"branch": branch, "month": month},
+            {"category": 1, "investigation.responsibility": 1, "penalties": 1, "status": 1}))
+
+    # -- completed orders ------------------------------------------------------------
+    def record_completion(self, doc: dict[str, Any]) -> bool:
+        """Once per order: False for a redelivered completion."""
+        try:
+            self.completions.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def completion(self, order_id: str) -> dict[str, Any] | None:
+        return self.completions.find_one({"_id": order_id})
+
+    def last_completion_of_unit(self, branch: str, serial: str) -> dict[str, Any] | None:
+        return self.completions.find_one({"serial_number": serial, "branch": branch},
+                                         sort=[("completed_at", DESCENDING)])
+
+    def completed_count(self, branch: str, month: str) -> int:
+        return self.completions.count_documents({"branch": branch, "month": month})
+
+    def service_complaint_count(self, branch: str, month: str,
+                                responsibilities: tuple[str, ...]) -> int:
+        return self.complaints.count_documents({
+            "branch": branch, "month": month,
+            "investigation.responsibility": {"$in": list(responsibilities)}})
