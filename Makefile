@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench fuzz broker clean
+.PHONY: run test unit integration e2e lint bench fuzz chaos broker clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ lint: $(STAMP)
 
 fuzz: $(STAMP) broker
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -q tests/e2e/test_fuzz_api.py
+
+chaos: $(STAMP) broker
+	$(PY) -m chaos.run
 
 bench: $(STAMP) broker
 	$(PY) -m bench.intake_dispatch
