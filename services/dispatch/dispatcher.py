@@ -26,6 +26,13 @@ from services.dispatch.domain.matching import (
     rank_candidates,
     required_certificates,
 )
+from services.dispatch.domain.queueing import (
+    DRAIN_WINDOW,
+    drain_order,
+    feasible_from,
+    offerable,
+    queue_deadline,
+)
 from services.dispatch.store import DispatchStore
 
 log = logging.getLogger(__name__)
@@ -164,8 +171,10 @@ class Dispatcher:
     def _reserve_best(self, order: dict, technicians) -> Technician | None:
         """Take a unit of capacity from the best eligible technician not yet tried."""
         needed = set(order.get("needed_certificates", []))
-        ranked = rank_candidates(technicians, needed, order["zone"], order["lat"],
-                                 order["lon"], self.shifts, self.now, exclude=order["tried"])
+        ranked = offerable(rank_candidates(technicians, needed, order["zone"], order["lat"],
+                                           order["lon"], self.shifts, self.now,
+                                           exclude=order["tried"]),
+                           queue_deadline(order), self.now)
         return next((t for t in ranked if self.store.take_capacity(t.technician_id)), None)
 
     def _offer_fields(self, technician_id: str) -> tuple[dict, dict]:
@@ -189,12 +198,15 @@ class Dispatcher:
                     self._events(order, "order_escalated", reason=reason),
                     self._entry("escalated", "dispatch", reason=reason))
 
-    def drain_queue(self, branch: str, limit: int = 50) -> int:
-        """Offer queued orders, earliest arrival deadline first, while anyone is free."""
+    def drain_queue(self, branch: str, limit: int = DRAIN_WINDOW) -> int:
+        """Offer queued orders in the policy's order (queueing.drain_order) while anyone is
+        free."""
         offered = 0
         if not self._someone_free(branch):
             return 0
-        for order in self.store.queued(branch, limit):
+        windows = (self.store.queued(branch, limit, due_from=feasible_from(self.now))
+                   + self.store.queued(branch, limit))
+        for order in drain_order(windows, self.now):
             if self.offer(order["_id"]):
                 offered += 1
             elif not self._someone_free(branch):

@@ -15,11 +15,11 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.common.clock import as_utc
 from services.common.domain.commitments import MILESTONES
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.domain.matching import Technician
+from services.dispatch.domain.queueing import queue_deadline
 
 ORDERS = "orders"
 TECHNICIANS = "technicians"
@@ -30,8 +30,7 @@ TERMINAL_STATES = ("completed", "cancelled", "closed")
 
 def queue_key(order: dict[str, Any]) -> str:
     """Branch, then arrival deadline: one index range per branch, earliest deadline first."""
-    deadline = order["deadlines"].get("arrival") or order["received_at"]
-    return f"{order['branch']}|{as_utc(deadline).isoformat()}"
+    return f"{order['branch']}|{queue_deadline(order).isoformat()}"
 
 
 def watch_fields(order: dict[str, Any]) -> dict[str, Any]:
@@ -186,9 +185,16 @@ class DispatchStore:
     def _queue_range(branch: str) -> dict[str, Any]:
         return {"queue_key": {"$gte": f"{branch}|", "$lt": f"{branch}}}"}}
 
-    def queued(self, branch: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Orders waiting for a technician, earliest arrival deadline first."""
-        return list(self.orders.find(self._queue_range(branch), {"_id": 1},
+    def queued(self, branch: str, limit: int = 50,
+               due_from: datetime | None = None) -> list[dict[str, Any]]:
+        """Orders waiting for a technician, earliest arrival deadline first (from
+        ``due_from`` on, when given)."""
+        query = self._queue_range(branch)
+        if due_from is not None:
+            query["queue_key"]["$gte"] = queue_key({"branch": branch, "deadlines": {},
+                                                    "received_at": due_from})
+        projection = {"_id": 1, "deadlines.arrival": 1, "received_at": 1}
+        return list(self.orders.find(query, projection,
                                      sort=[("queue_key", ASCENDING)], limit=limit))
 
     def queue_length(self, branch: str) -> int:
