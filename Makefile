@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench fuzz chaos broker clean
+.PHONY: run test unit integration e2e lint bench bench-sim fuzz chaos broker clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ chaos: $(STAMP) broker
 
 bench: $(STAMP) broker
 	$(PY) -m bench.intake_dispatch
+
+# No broker, no database: the dispatch rules on a simulated clock, and at scale.
+bench-sim: $(STAMP)
+	$(PY) -m bench.peak_season
+	$(PY) -m bench.dispatch_scale
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -58,7 +58,7 @@ REPORT_DIR = ROOT / "bench/report"
 
 DAY_START = datetime(2026, 7, 13, 16, 0, tzinfo=UTC)  # Tuesday 14 July, 00:00 in Shanghai
 LOADS = (1.0, 1.5, 2.0, 2.5, 3.0)
-NORMAL_ORDERS_PER_DAY = 160          # both branches, off-season volume
+NORMAL_ORDERS_PER_DAY = 350          # both branches, off-season volume (1x)
 ROSTER_COPIES = 3                    # 3 x 10 demo technicians per branch
 SPEED_KMH = 25.0                     # city traffic
 ROAD_FACTOR = 1.3                    # road distance over haversine distance
@@ -154,9 +154,10 @@ def arrival_times(rng: random.Random, count: int) -> list[datetime]:
     return sorted(DAY_START + timedelta(hours=h + rng.random()) for h in hours)
 
 
-def make_orders(reference: Reference, load: float, seed: int) -> list[SimOrder]:
+def make_orders(reference: Reference, load: float, seed: int,
+                per_day: int = NORMAL_ORDERS_PER_DAY) -> list[SimOrder]:
     rng = random.Random(seed)
-    count = round(NORMAL_ORDERS_PER_DAY * load)
+    count = round(per_day * load)
     orders = []
     for n, received in enumerate(arrival_times(rng, count)):
         branch = _pick(rng, BRANCH_SHARE)
@@ -343,11 +344,17 @@ def share(orders: list[SimOrder]) -> float:
     return sum(o.on_time for o in orders) / len(orders) if orders else float("nan")
 
 
-def measure(policy: Policy, load: float, reference: Reference, seed: int = 2026,
-            copies: int = ROSTER_COPIES) -> Result:
+def simulate(policy: Policy, load: float, reference: Reference, seed: int = 2026,
+             copies: int = ROSTER_COPIES, per_day: int = NORMAL_ORDERS_PER_DAY
+             ) -> list[SimOrder]:
+    """The day's orders after the run (the same orders for every policy at one load)."""
     shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
-    orders = make_orders(reference, load, seed + int(load * 100))
-    Simulation(policy, orders, make_roster(copies), shifts).run()
+    orders = make_orders(reference, load, seed + int(load * 100), per_day)
+    return Simulation(policy, orders, make_roster(copies), shifts).run()
+
+
+def measure(policy: Policy, load: float, reference: Reference, **options: Any) -> Result:
+    orders = simulate(policy, load, reference, **options)
     return Result(policy.name, load, len(orders), share(orders),
                   {z: share([o for o in orders if o.zone == z]) for z in ZONES},
                   share([o for o in orders if o.priority == "emergency"]),
