@@ -1,0 +1,75 @@
+"""The queue policy against the real store: a drain pass offers an order that can still be
+on time before an overdue one, and a small-cap technician's last slot waits for urgent
+work (services/dispatch/domain/queueing.py; the figures behind it: make bench-sim)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.reference import load_reference
+from services.dispatch.dispatcher import Dispatcher
+from services.dispatch.store import DispatchStore, ensure_indexes
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 7, 14, 2, 0, tzinfo=UTC)
+REFERENCE = load_reference("deploy/config/reference.yaml")
+
+
+@pytest.fixture
+def store(mongo):
+    db = mongo[f"queue_{uuid.uuid4().hex[:8]}"]
+    ensure_indexes(db)
+    yield DispatchStore(db)
+    mongo.drop_database(db.name)
+
+
+def add_technician(store: DispatchStore, cap: int, active_jobs: int = 0) -> None:
+    store.technicians.insert_one({
+        "_id": "SH-Q1", "branch": "SH", "certificates": ["gas"], "zones": ["intensive"],
+        "lat": 31.23, "lon": 121.48, "shift": "always", "cap": cap,
+        "active_jobs": active_jobs, "free_slots": cap - active_jobs, "active": True})
+
+
+def queue_order(store: DispatchStore, order_id: str, due_in: timedelta) -> None:
+    assert store.insert_order({
+        "_id": order_id, "branch": "SH", "zone": "intensive", "status": "new",
+        "lat": 31.2317, "lon": 121.4846, "received_at": NOW - timedelta(hours=13),
+        "deadlines": {"arrival": NOW + due_in}, "needed_certificates": ["gas"],
+        "request_type": "repair", "priority": "normal", "tried": [], "offer": None,
+        "technician_id": None, "milestones": {}, "timeline": []}, [], NOW)
+
+
+def drain(store: DispatchStore) -> None:
+    Dispatcher(store, REFERENCE, NOW, timedelta(minutes=15), NOW).drain_queue("SH")
+
+
+def status(store: DispatchStore, order_id: str) -> str:
+    return store.get(order_id)["status"]
+
+
+def test_queued_from_a_deadline_reads_only_what_is_due_from_then(store):
+    for order_id, hours in (("late", -1), ("soon", 1), ("later", 5)):
+        queue_order(store, order_id, timedelta(hours=hours))
+    assert [o["_id"] for o in store.queued("SH")] == ["late", "soon", "later"]
+    assert [o["_id"] for o in store.queued("SH", due_from=NOW)] == ["soon", "later"]
+
+
+def test_the_only_free_slot_goes_to_the_order_that_can_still_be_on_time(store):
+    add_technician(store, cap=1)
+    queue_order(store, "overdue", timedelta(hours=-1))
+    queue_order(store, "feasible", timedelta(hours=2))
+    drain(store)
+    assert status(store, "feasible") == "offered"
+    assert status(store, "overdue") == "new"
+
+
+def test_a_last_slot_waits_for_an_order_due_soon(store):
+    add_technician(store, cap=2, active_jobs=1)
+    queue_order(store, "tomorrow", timedelta(hours=24))
+    drain(store)
+    assert status(store, "tomorrow") == "new"
+    queue_order(store, "urgent", timedelta(hours=3))
+    drain(store)
+    assert status(store, "urgent") == "offered"
+    assert status(store, "tomorrow") == "new"
