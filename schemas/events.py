@@ -56,3 +56,11 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("intake", "reminder_received", "dispatch", "on_reminder_received"),
     Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
 ]
+
+# Parts for jobs: inventory consumes completions; dispatch pauses and resumes orders.
+SUBSCRIPTIONS += [
+    Subscription("dispatch", "order_completed", "inventory", "on_order_completed"),
+    Subscription("dispatch", "order_cancelled", "inventory", "on_order_cancelled"),
+    Subscription("inventory", "parts_short", "dispatch", "on_parts_short"),
+    Subscription("inventory", "parts_arrived", "dispatch", "on_parts_arrived"),
+]

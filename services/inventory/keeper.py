@@ -458,21 +458,8 @@ class Keeper:
         if plan is None:
             plan = self._store_plan(branch, order_id, data, self._plan(
                 order_id, _totals(completion.get("parts_used") or []), van))
-        consumed, unmatched, released = [], list(plan["unknown"]), []
-        for step in plan["steps"]:
-            loc = self.catalogue.locations[step["location"]]
-            kind = step["kind"]
-            done = self.move(loc, step["sku"], kind, step["quantity"], step["id"],
-                             "completion", None if kind == "consume_unreserved" else order_id,
-                             for_order=order_id)
-            line = {"sku": step["sku"], "quantity": step["quantity"],
-                    "location": step["location"]}
-            if kind == "release":
-                released += [line] if done else []
-            elif done:
-                consumed.append(line)
-            else:
-                unmatched.append({"sku": step["sku"], "quantity": step["quantity"]})
+        consumed, unmatched, released = self._run_steps(order_id, plan["steps"], "completion")
+        unmatched = list(plan["unknown"]) + unmatched
         self._cancel_waiting(order_id)
         warranty = (data.get("warranty") or {}).get("status")
         self._open_writeoffs(branch, order_id, consumed, warranty, data)
@@ -484,6 +471,33 @@ class Keeper:
                               unmatched=unmatched)
         return self._job_write(order_id, {"consumption": {"$exists": False}},
                                {"$set": {"consumption": consumption}}, events)
+
+    def on_cancelled(self, order_id: str) -> list[dict]:
+        """A cancelled order gives back what it held and stops waiting for parts."""
+        _, _, released = self._run_steps(order_id, self._plan(order_id, {}, None)["steps"],
+                                         "cancellation")
+        self._cancel_waiting(order_id)
+        return released
+
+    def _run_steps(self, order_id: str, steps: list[dict], by: str
+                   ) -> tuple[list[dict], list[dict], list[dict]]:
+        """(consumed, unmatched, released) lines of a plan's movements."""
+        consumed, unmatched, released = [], [], []
+        for step in steps:
+            loc = self.catalogue.locations[step["location"]]
+            kind = step["kind"]
+            done = self.move(loc, step["sku"], kind, step["quantity"], step["id"], by,
+                             None if kind == "consume_unreserved" else order_id,
+                             for_order=order_id)
+            line = {"sku": step["sku"], "quantity": step["quantity"],
+                    "location": step["location"]}
+            if kind == "release":
+                released += [line] if done else []
+            elif done:
+                consumed.append(line)
+            else:
+                unmatched.append({"sku": step["sku"], "quantity": step["quantity"]})
+        return consumed, unmatched, released
 
     def _plan(self, order_id: str, used: dict[str, int], van: Location | None) -> dict:
         """The movements of a completion: consume from holds (the van's first), the rest

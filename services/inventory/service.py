@@ -165,6 +165,15 @@ class InventoryService(ServiceBase):
         finally:
             self._finish(keeper)
 
+    @reliable_handler("dispatch", "order_cancelled")
+    def on_order_cancelled(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        keeper = self._keeper()
+        try:
+            keeper.on_cancelled(event["data"]["order_id"])
+        finally:
+            self._finish(keeper)
+
     # -- timers ------------------------------------------------------------------------
     @timer(interval=10)
     def fill_backorders(self) -> None:
