@@ -114,6 +114,8 @@ class OrderOut(Schema):
     offer = fields.Dict(allow_none=True)
     appointment = fields.Dict(allow_none=True)
     completion = fields.Dict(allow_none=True)
+    waiting_for = fields.Dict(allow_none=True)  # parts awaited and their expected date
+    parts_arrived_at = LocalDateTime(allow_none=True)
     repeat_of = fields.String(allow_none=True)
     reminders = fields.Integer()
     last_reminder_at = LocalDateTime(allow_none=True)

@@ -3,8 +3,8 @@ consumption on completion (once, whatever the redeliveries), bad input refused w
 ledger unchanged."""
 
 import time
-from datetime import UTC, datetime
 import uuid
+from datetime import UTC, datetime
 
 import eventlet
 import pytest
