@@ -33,19 +33,13 @@ from services.inventory import queries
 from services.inventory.domain.catalogue import Catalogue
 from services.inventory.keeper import Keeper, read_gauges
 from services.inventory.metrics import inventory_metric_definitions
+from services.inventory.settings import DEFAULT_SETTINGS, load_catalogue
 from services.inventory.store import JOBS, STOCK, InventoryStore, ensure_indexes
 
-DEFAULT_CATALOGUE = "deploy/config/parts_catalogue.yaml"
-DEFAULT_SETTINGS = "deploy/config/inventory.yaml"
 _ENVELOPE = EventEnvelope()
 SCHEMAS = {"receive": ReceiptIn, "reserve": ReservationIn, "release": ReservationIn,
            "transfer": TransferIn, "purchase": PurchaseIn, "request": StockRequestIn,
            "count": CountIn}
-
-
-def load_catalogue(config: dict) -> Catalogue:
-    parts = read_yaml(config.get("parts_catalogue") or DEFAULT_CATALOGUE)["parts"]
-    return Catalogue(parts, read_yaml(config.get("inventory_settings") or DEFAULT_SETTINGS))
 
 
 class CatalogueProvider(DependencyProvider):
