@@ -21,7 +21,7 @@ from schemas.events import SUBSCRIPTIONS
 from services.common.clock import as_utc
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
-from services.inventory.domain import sourcing
+from services.inventory.domain import ledger, sourcing
 from services.inventory.domain.catalogue import Catalogue, Location, Part, fen_to_yuan
 from services.inventory.domain.sourcing import Candidate
 from services.inventory.store import (
@@ -86,7 +86,8 @@ class Keeper:
                                 movement_id, self.now, by, order_id, **details)
         if done:
             self.effects.movements.append((loc.branch, kind))
-            self._watch_level(loc, sku)
+            if ledger.KINDS[kind].on_hand:  # only on-hand changes cross the reorder point
+                self._watch_level(loc, sku)
         return done
 
     def _watch_level(self, loc: Location, sku: str) -> None:

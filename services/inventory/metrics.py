@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.inventory.domain.ledger import MOVEMENT_KINDS
+
 
 def inventory_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
-    return {
+    metrics = {
         "below_reorder": Gauge("aftersales_stock_below_reorder_items",
                                "Stock items (location x part) below their reorder point",
                                ["branch", "location_kind"], registry=registry),
@@ -24,3 +26,7 @@ def inventory_metric_definitions(registry: CollectorRegistry, settings: dict) ->
                                  "Parts backordered for jobs and not yet in", ["branch"],
                                  registry=registry),
     }
+    for branch in settings.get("branches", []):  # every series exists from the start, at 0
+        for kind in MOVEMENT_KINDS:
+            metrics["movements"].labels(branch, kind)
+    return metrics

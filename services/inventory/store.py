@@ -76,7 +76,8 @@ class InventoryStore:
         entry = {"id": movement_id, "kind": kind, "quantity": quantity, "at": now, "by": by,
                  "order_id": order_id, "on_hand": d.on_hand, "reserved": d.reserved,
                  **{key: value for key, value in details.items() if value is not None}}
-        update = {"$inc": inc or {"on_hand": 0}, "$push": {"ledger": entry},
+        inc["entries"] = 1  # the ledger's length; also keeps $inc non-empty
+        update = {"$inc": inc, "$push": {"ledger": entry},
                   "$setOnInsert": {"branch": location.branch, "location": location.location_id,
                                    "location_kind": location.kind, "sku": sku,
                                    "reorder_point": levels.reorder_point,

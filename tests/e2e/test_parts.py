@@ -119,5 +119,38 @@ def test_stock_commands_refuse_bad_input_roles_and_other_branches(api):
                     keeper).status_code == 403  # approval is a supervisor's
     refused = api.post(f"/api/v1/stock-requests/{request_id}/approve", {}, "supervisor")
     assert refused.status_code == 409  # nothing on hand to scrap: stays pending
+    count = api.post("/api/v1/stock/counts", {"location": "SH-SC-PD", "sku": "RC-01",
+                                              "counted": 3}, keeper)
+    assert count.status_code == 201 and count.json()["variance"] == 3
+    adjustment = count.json()["adjustment"]["id"]
+    assert _free(api, "SH-SC-PD") == 0  # the books change only on approval
+    approved = api.post(f"/api/v1/stock-requests/{adjustment}/approve", {}, "supervisor")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert _free(api, "SH-SC-PD") == 3
+    assert api.post(f"/api/v1/stock-requests/{adjustment}/approve", {},
+                    "supervisor").status_code == 409  # applied once
+    valuation = api.get("/api/v1/stock/valuation", "demo-finance-sh").json()
+    assert valuation["total_fen"] >= 3 * 1800
+    deadline = time.monotonic() + 20
+    adjusted = 'aftersales_stock_movements_total{branch="SH",kind="adjust_in"}'
+    low = 'aftersales_stock_below_reorder_items{branch="SH",location_kind="warehouse"}'
+    while time.monotonic() < deadline and not (
+            _metric(api, adjusted) == 1 and _metric(api, low) >= 1):  # gauges every 5 s
+        time.sleep(0.5)
+    assert _metric(api, adjusted) == 1  # counted once
+    assert _metric(api, low) >= 1  # e.g. GWH-IGN-01 at SH-WH: 4 of a reorder point of 20
+
+
+def _metric(api, series: str) -> float:
+    for line in api.scrape("inventory").splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return -1.0
+
+
+def _free(api, location: str) -> int:
+    items = api.get("/api/v1/stock", "demo-warehouse-sh",
+                    params={"location": location, "sku": "RC-01"}).json()["items"]
+    return items[0]["available"] if items else 0
     openapi = api.get("/api/v1/openapi.json", None).json()
     assert "/api/v1/orders/{order_id}/parts-request" in openapi["paths"]

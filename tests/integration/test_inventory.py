@@ -4,7 +4,7 @@ ledger unchanged."""
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import eventlet
 import pytest
@@ -13,7 +13,10 @@ from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.common.outbox import new_event
+from services.inventory.keeper import read_gauges
 from services.inventory.service import InventoryService
+from services.inventory.settings import load_catalogue
+from services.inventory.store import InventoryStore
 from tests.conftest import free_port
 
 DISPATCH_EVENTS = Exchange("dispatch.events", type="topic", durable=True)
@@ -118,9 +121,46 @@ def test_completion_consumes_what_it_reports_once_and_tracks_old_parts(
             rpc.inventory.return_old_part(order_id, {"sku": "GWH-IGN-01", "quantity": 2},
                                           "SH", "SH-T01")
         assert over.value.exc_type == "InvalidInput"
+        month_later = datetime.now(UTC) + timedelta(days=31)
+        store = InventoryStore(db)
+        assert read_gauges(store, load_catalogue({}), ["SH"], month_later).writeoffs_overdue \
+            == {"SH": 1}
         done = rpc.inventory.return_old_part(order_id, {"sku": "GWH-IGN-01", "quantity": 1},
                                              "SH", "SH-T01")
         assert done["status"] == "written_off" and done["outstanding"] == 0
+        assert read_gauges(store, load_catalogue({}), ["SH"], month_later).writeoffs_overdue \
+            == {"SH": 0}
+
+
+def test_part_from_the_warehouse_travels_to_the_van_then_the_job_has_it(start_service,
+                                                                          settings, mongo):
+    _replica(start_service)
+    order_id = _order_id()
+    order = {"order_id": order_id, "branch": "SH", "status": "on_site",
+             "technician_id": "SH-T02", "product": {"category": "gas_water_heater"}}
+    with ClusterRpcProxy(settings, timeout=30) as rpc:
+        assert rpc.inventory.load_opening_stock("SH") > 0
+        assert rpc.inventory.load_opening_stock("SH") == 0  # received once only
+        job = rpc.inventory.request_parts(order, {"parts": [
+            {"sku": "GWH-VLV-01", "quantity": 1}]}, "SH-T02")
+        line = job["lines"][0]
+        assert (line["state"], line["location"]) == ("in_transfer", "SH-WH")
+        assert [s["open"] for s in job["shortages"].values()] == [True]
+        rpc.inventory.transfer_step(line["transfer_id"], "send", "SH", "warehouse@SH")
+        rpc.inventory.transfer_step(line["transfer_id"], "receive", "SH", "SH-T02")
+        job = rpc.inventory.job(order_id, "SH")
+        with pytest.raises(RemoteError) as twice:
+            rpc.inventory.transfer_step(line["transfer_id"], "receive", "SH", "SH-T02")
+    assert twice.value.exc_type == "Conflict"
+    assert (job["lines"][0]["state"], job["lines"][0]["location"]) == ("reserved",
+                                                                       "SH-VAN-T02")
+    assert [s["open"] for s in job["shortages"].values()] == [False]
+    warehouse = _stock_doc(mongo, settings, "SH-WH", "GWH-VLV-01")
+    van = _stock_doc(mongo, settings, "SH-VAN-T02", "GWH-VLV-01")
+    assert (warehouse["on_hand"], warehouse["reserved"]) == (11, 0)
+    assert (van["on_hand"], van["reserved"], van["res"][order_id]) == (1, 1, 1)
+    for doc in (warehouse, van):
+        _assert_ledger_matches(doc)
 
 
 BAD_INPUT = [

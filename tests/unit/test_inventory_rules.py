@@ -83,12 +83,13 @@ def _loc(location_id: str, lat: float, lon: float) -> Location:
 
 
 def test_nearest_location_with_enough_stock_first_and_never_the_van():
-    near, far, van = _loc("NEAR", 31.23, 121.47), _loc("FAR", 31.62, 121.40), \
-        _loc("VAN", 31.23, 121.47)
+    near, far, own = _loc("NEAR", 31.23, 121.47), _loc("FAR", 31.62, 121.40), \
+        _loc("OWN", 31.23, 121.47)
+    colleague = Location("VAN-2", "SH", "van", "VAN-2", 31.23, 121.47, "SH-T09")
     candidates = [sourcing.Candidate(far, 5), sourcing.Candidate(near, 1),
-                  sourcing.Candidate(van, 9)]
-    assert sourcing.nearest_sources(candidates, 1, 31.23, 121.47, "VAN") == [near, far]
-    assert sourcing.nearest_sources(candidates, 2, 31.23, 121.47, "VAN") == [far]
+                  sourcing.Candidate(own, 9), sourcing.Candidate(colleague, 9)]
+    assert sourcing.nearest_sources(candidates, 1, 31.23, 121.47, "OWN") == [near, far]
+    assert sourcing.nearest_sources(candidates, 2, 31.23, 121.47, "OWN") == [far]
 
 
 def test_backorder_eta_is_the_earliest_inbound_else_the_lead_time():

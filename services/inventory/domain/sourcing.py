@@ -27,9 +27,12 @@ class Candidate:
 
 def nearest_sources(candidates: Iterable[Candidate], quantity: int, lat: float, lon: float,
                     exclude: str | None) -> list[Location]:
-    """Locations holding at least ``quantity`` free, nearest to (lat, lon) first."""
+    """Stores (warehouses, service centres) holding at least ``quantity`` free, nearest
+    to (lat, lon) first. Other technicians' vans are not sources: their stock is for
+    their own jobs."""
     usable = [c.location for c in candidates
-              if c.available >= quantity and c.location.location_id != exclude]
+              if c.available >= quantity and c.location.location_id != exclude
+              and c.location.kind != "van"]
     return sorted(usable, key=lambda loc: (loc.distance_km(lat, lon), loc.location_id))
 
 
