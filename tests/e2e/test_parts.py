@@ -24,8 +24,12 @@ def _on_site_order(api, category: str, certificate: str) -> str:
 def test_parts_short_pauses_the_order_and_arrival_resumes_it_first(api):
     order_id = _on_site_order(api, "air_conditioner", "refrigeration")
     before = api.order(order_id)
-    asked = api.post(f"/api/v1/orders/{order_id}/parts-request",
-                     {"parts": [{"sku": "AC-COMP-01", "quantity": 1}]})
+    path = f"/api/v1/orders/{order_id}/parts-request"
+    misfit = api.post(path, {"parts": [{"sku": "RH-MOT-01", "quantity": 1}]})
+    assert misfit.status_code == 422 and misfit.json()["fields"]["parts"]["0"]["sku"]
+    assert api.post(path, {"parts": [{"sku": "AC-COMP-01", "quantity": 1}]},
+                    "dispatcher_sz").status_code == 404  # another branch's order
+    asked = api.post(path, {"parts": [{"sku": "AC-COMP-01", "quantity": 1}]})
     assert asked.status_code == 200, asked.text
     line = asked.json()["lines"][0]
     assert line["state"] == "backordered"  # none anywhere in the branch
