@@ -25,8 +25,10 @@ from services.inventory.domain import ledger, sourcing
 from services.inventory.domain.catalogue import Catalogue, Location, Part, fen_to_yuan
 from services.inventory.domain.sourcing import Candidate
 from services.inventory.store import (
+    APPLIED,
     BACKORDERS,
     JOBS,
+    REFUSED,
     REQUESTS,
     STOCK,
     TRANSFERS,
@@ -82,13 +84,14 @@ class Keeper:
 
     def move(self, loc: Location, sku: str, kind: str, quantity: int, movement_id: str,
              by: str, order_id: str | None = None, **details: Any) -> bool:
-        done = self.store.apply(loc, sku, self.catalogue.levels(loc, sku), kind, quantity,
-                                movement_id, self.now, by, order_id, **details)
-        if done:
+        """True when the movement is in the ledger (now, or already: a retry)."""
+        outcome = self.store.apply(loc, sku, self.catalogue.levels(loc, sku), kind,
+                                   quantity, movement_id, self.now, by, order_id, **details)
+        if outcome == APPLIED:
             self.effects.movements.append((loc.branch, kind))
             if ledger.KINDS[kind].on_hand:  # only on-hand changes cross the reorder point
                 self._watch_level(loc, sku)
-        return done
+        return outcome != REFUSED
 
     def _watch_level(self, loc: Location, sku: str) -> None:
         """Falling below the reorder point flags the stock (and emits stock_low) once."""
@@ -393,7 +396,7 @@ class Keeper:
         doc = self.store.balance(loc.location_id, sku) or {"on_hand": 0}
         variance = payload["counted"] - doc["on_hand"]
         count_id = uuid.uuid4().hex[:12]
-        self.move(loc, sku, "count", max(payload["counted"], 1), f"count:{count_id}", by,
+        self.move(loc, sku, "count", 1, f"count:{count_id}", by,  # one count, no change
                   counted=payload["counted"], on_books=doc["on_hand"], variance=variance)
         result: dict[str, Any] = {"location": loc.location_id, "sku": sku,
                                   "counted": payload["counted"], "on_books": doc["on_hand"],

@@ -25,6 +25,7 @@ from services.common.outbox import ensure_outbox_index, with_events
 from services.inventory.domain import ledger
 from services.inventory.domain.catalogue import Levels, Location
 
+APPLIED, PRESENT, REFUSED = "applied", "present", "refused"
 STOCK, JOBS, TRANSFERS, BACKORDERS, REQUESTS, WRITEOFFS = (
     "stock", "jobs", "transfers", "backorders", "requests", "writeoffs")
 
@@ -62,9 +63,9 @@ class InventoryStore:
     # -- the ledger ------------------------------------------------------------------
     def apply(self, location: Location, sku: str, levels: Levels, kind: str, quantity: int,
               movement_id: str, now: datetime, by: str, order_id: str | None = None,
-              **details: Any) -> bool:
-        """Append one movement and move its counters in the same write. True when it is in
-        the ledger (now or already), False when a counter would go below zero."""
+              **details: Any) -> str:
+        """Append one movement and move its counters in the same write: APPLIED, or
+        PRESENT (applied before: a retry), or REFUSED (a counter would go below zero)."""
         d = ledger.deltas(kind, quantity, order_id)
         sid = stock_id(location.location_id, sku)
         query: dict[str, Any] = {"_id": sid, "ledger.id": {"$ne": movement_id}}
@@ -92,9 +93,11 @@ class InventoryStore:
             except DuplicateKeyError:
                 continue  # a concurrent first movement created it: now an update
             if result.modified_count == 1 or result.upserted_id is not None:
-                return True
+                return APPLIED
             break
-        return self.stock.count_documents({"_id": sid, "ledger.id": movement_id}) == 1
+        if self.stock.count_documents({"_id": sid, "ledger.id": movement_id}) == 1:
+            return PRESENT
+        return REFUSED
 
     def balance(self, location_id: str, sku: str) -> dict[str, Any] | None:
         return self.stock.find_one({"_id": stock_id(location_id, sku)}, {"ledger": 0})
