@@ -61,3 +61,11 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("callbacks", "callback_done", "complaints", "on_callback_done"),
     Subscription("dispatch", "order_completed", "complaints", "on_order_completed"),
 ]
+
+# Parts for jobs: inventory consumes completions; dispatch pauses and resumes orders.
+SUBSCRIPTIONS += [
+    Subscription("dispatch", "order_completed", "inventory", "on_order_completed"),
+    Subscription("dispatch", "order_cancelled", "inventory", "on_order_cancelled"),
+    Subscription("inventory", "parts_short", "dispatch", "on_parts_short"),
+    Subscription("inventory", "parts_arrived", "dispatch", "on_parts_arrived"),
+]

@@ -114,6 +114,8 @@ class OrderOut(Schema):
     offer = fields.Dict(allow_none=True)
     appointment = fields.Dict(allow_none=True)
     completion = fields.Dict(allow_none=True)
+    waiting_for = fields.Dict(allow_none=True)  # parts awaited and their expected date
+    parts_arrived_at = LocalDateTime(allow_none=True)
     repeat_of = fields.String(allow_none=True)
     follow_up_of = fields.String(allow_none=True)
     follow_up_kind = fields.String(allow_none=True)

@@ -26,7 +26,7 @@ from services.dispatch.domain.matching import (
     rank_candidates,
     required_certificates,
 )
-from services.dispatch.store import DispatchStore
+from services.dispatch.store import DispatchStore, OrderNotYetKnown
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
@@ -315,6 +315,13 @@ class Dispatcher:
                            self._entry("waiting_parts", actor.label, parts=parts))
 
     def _do_resume(self, order: dict, payload: dict, actor: Actor) -> bool:
+        sets, paused = self._resume_changes(order)
+        return self._write(order, {"$set": sets, "$inc": {"paused_seconds": paused}},
+                           self._events(order, "order_resumed"),
+                           self._entry("resumed", actor.label, paused_seconds=paused))
+
+    def _resume_changes(self, order: dict) -> tuple[dict[str, Any], float]:
+        """Back to scheduled; the resolution deadline moves by the time paused."""
         paused_at = as_utc(order["paused_at"])
         sets: dict[str, Any] = {"status": "scheduled", "paused_at": None}
         resolution = order["deadlines"].get("resolution")
@@ -323,10 +330,7 @@ class Dispatcher:
             sets["deadlines.resolution"] = moved
             sets["risk_at.resolution"] = sla.risk_mark(as_utc(order["received_at"]), moved,
                                                        self.at_risk_share)
-        paused = (self.now - paused_at).total_seconds()
-        return self._write(order, {"$set": sets, "$inc": {"paused_seconds": paused}},
-                           self._events(order, "order_resumed"),
-                           self._entry("resumed", actor.label, paused_seconds=paused))
+        return sets, (self.now - paused_at).total_seconds()
 
     def _do_complete(self, order: dict, payload: dict, actor: Actor) -> bool:
         completion = {**payload, "completed_at": self.now}
@@ -383,6 +387,69 @@ class Dispatcher:
                            self._entry("delay_approved", actor.label,
                                        milestone=payload["milestone"],
                                        new_deadline=payload["new_deadline"].isoformat()))
+
+    # -- parts (inventory's events) ----------------------------------------------------
+    PAUSABLE = ("accepted", "contacted", "scheduled", "on_site")
+
+    def parts_short(self, event_id: str, data: dict[str, Any]) -> bool:
+        """inventory.parts_short: the order waits for parts (resolution clock paused)
+        with the ETA the customer can be told. False for a redelivery."""
+        def changes(order: dict) -> tuple[dict, list[dict]] | None:
+            shortage = data.get("shortage_id")
+            waiting = {"parts": data["parts"], "expected_at": data.get("eta"),
+                       "customer_informed": False, "shortage_id": shortage}
+            if shortage in order.get("parts_arrived", []):
+                return None  # the parts came in before this news did: keep working
+            if order["status"] in self.PAUSABLE:
+                return ({"status": "waiting_parts", "paused_at": self.now,
+                         "waiting_for": waiting},
+                        self._events(order, "order_waiting_parts", parts=data["parts"]))
+            if order["status"] == "waiting_parts":  # a further shortage: the later date
+                return {"waiting_for": waiting}, []
+            return None
+        return self._apply_parts_event(event_id, data, "parts_short", changes)
+
+    def parts_arrived(self, event_id: str, data: dict[str, Any]) -> bool:
+        """inventory.parts_arrived: resume the order, its priority raised so it is
+        repaired first (到货后优先修理); emergency stays emergency."""
+        def changes(order: dict) -> tuple[dict, list[dict]] | None:
+            waiting = order.get("waiting_for") or {}
+            if order["status"] != "waiting_parts" or waiting.get("shortage_id") not in (
+                    None, data.get("shortage_id")):
+                return None
+            sets, paused = self._resume_changes(order)
+            sets["parts_arrived_at"] = self.now
+            if order["priority"] != "emergency":
+                sets["priority"] = "high"
+                sets["priority_reasons"] = [*order.get("priority_reasons", []),
+                                            "parts_arrived"]
+            return ({**sets, "$inc_paused": paused}, self._events(order, "order_resumed"))
+        return self._apply_parts_event(event_id, data, "parts_arrived", changes)
+
+    def _apply_parts_event(self, event_id: str, data: dict[str, Any], step: str,
+                           changes) -> bool:
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(data["order_id"])
+            if order is None:
+                raise OrderNotYetKnown(data["order_id"])
+            if event_id in order.get("applied_events", []):
+                return False
+            found = changes(order) or ({}, [])
+            sets, events = dict(found[0]), found[1]
+            paused = sets.pop("$inc_paused", None)
+            update: dict[str, Any] = {"$push": {"applied_events": {"$each": [event_id],
+                                                                   "$slice": -20}}}
+            if step == "parts_arrived":
+                update["$push"]["parts_arrived"] = data.get("shortage_id")
+            if sets:
+                update["$set"] = sets
+            if paused is not None:
+                update["$inc"] = {"paused_seconds": paused}
+            entry = self._entry(step, "inventory", shortage_id=data.get("shortage_id"),
+                                eta=data.get("eta"), applied=bool(sets))
+            if self._write(order, update, events, entry):
+                return True
+        raise Conflict("the order changed repeatedly while a parts event was applied")
 
     # -- the SLA sweeper -------------------------------------------------------------
     def sweep_breaches(self) -> int:

@@ -10,6 +10,7 @@ from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
 from schemas.events import EventEnvelope, OrderCreatedData
+from schemas.inventory import PartsLinesData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.base import ServiceBase
@@ -83,6 +84,23 @@ class DispatchService(ServiceBase):
         DispatchStore(self.db).record_reminder(event["data"]["order_id"], event["event_id"],
                                                event["occurred_at"],
                                                event["data"].get("channel"))
+
+    @reliable_handler("inventory", "parts_short")
+    def on_parts_short(self, envelope: dict) -> None:
+        self._parts_event(envelope, "parts_short")
+
+    @reliable_handler("inventory", "parts_arrived")
+    def on_parts_arrived(self, envelope: dict) -> None:
+        self._parts_event(envelope, "parts_arrived")
+
+    def _parts_event(self, envelope: dict, kind: str) -> None:
+        event = _ENVELOPE.load(envelope)
+        data = PartsLinesData().load(event["data"])
+        dispatcher = self._dispatcher()
+        try:
+            getattr(dispatcher, kind)(event["event_id"], data)
+        finally:
+            self._finish(dispatcher)
 
     # -- queries ---------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
