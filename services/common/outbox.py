@@ -63,6 +63,26 @@ def ensure_outbox_index(collection: Collection) -> None:
     collection.create_index("outbox_due", sparse=True)
 
 
+def oldest_unsent_age(collections: Iterable[Collection], now: datetime,
+                      limit: int = 1000) -> float:
+    """Seconds since the oldest outbox entry not yet sent occurred (0 when none waits).
+
+    Only documents with a due mark hold unsent entries, and the sparse ``outbox_due`` index
+    finds just those; ``limit`` bounds the read when a broken broker lets a backlog grow
+    (the age is then of the oldest among those read, still far past any alert threshold).
+    """
+    oldest: datetime | None = None
+    for collection in collections:
+        pending = collection.find({"outbox_due": {"$exists": True}},
+                                  {"outbox.occurred_at": 1}, limit=limit)
+        for doc in pending:
+            for entry in doc.get("outbox") or []:
+                at = datetime.fromisoformat(entry["occurred_at"])
+                at = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
+                oldest = at if oldest is None or at < oldest else oldest
+    return max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+
+
 def sent_mark(doc_id: Any, sent_ids: list[str], lease_until: datetime) -> UpdateOne:
     """Pull the sent entries and clear the due mark, but only if the outbox holds exactly
     them under this lease. If anything else was queued meanwhile the write does nothing:
