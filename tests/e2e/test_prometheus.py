@@ -42,11 +42,13 @@ class Prometheus:
         return float(result[0]["value"][1]) if result else None
 
     def wait(self, expr: str, predicate, seconds: float = 30) -> float | None:
-        deadline = time.monotonic() + seconds
+        """The value of ``expr`` once ``predicate`` holds for it, else the last one seen."""
+        started = time.monotonic()
         value = self.value(expr)
-        while not predicate(value) and time.monotonic() < deadline:
+        while not predicate(value) and time.monotonic() - started < seconds:
             time.sleep(0.5)
             value = self.value(expr)
+        self.waited = time.monotonic() - started  # for the failure message
         return value
 
 
@@ -138,7 +140,9 @@ def test_prometheus_sees_the_slo_counters_gauges_and_recording_rules(api, promet
     completed = ('sum(aftersales_orders_completed_total{branch="SZ",zone="intensive",'
                  'request_type="repair"})')
     # Both dispatch replicas scraped, their counters seen at zero before anything happens.
-    assert prometheus.wait('count(up{service="dispatch"} == 1)', lambda v: v == 2) == 2
+    up = 'count(up{service="dispatch"} == 1)'
+    assert prometheus.wait(up, lambda v: v == 2) == 2, (
+        f"after {prometheus.waited:.1f} s: {prometheus.query('up')}")
     assert prometheus.wait(met, lambda v: v is not None) == 0, "SZ first contact not fresh"
     assert prometheus.value(breached) == 0 and prometheus.value(completed) == 0
 
