@@ -126,3 +126,26 @@ def test_three_audiences_have_a_dashboard():
     assert {p.stem for p in DASHBOARDS} == {"branch-operations", "hq", "platform"}
     uids = [json.loads(p.read_text(encoding="utf-8"))["uid"] for p in DASHBOARDS]
     assert len(set(uids)) == len(uids)
+
+
+def test_grafana_provisioning_points_at_the_dashboards_and_the_datasource_they_use():
+    provisioning = ROOT / "deploy" / "grafana" / "provisioning"
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text(
+        encoding="utf-8"))["datasources"]
+    assert (source["uid"], source["type"]) == ("prometheus", "prometheus")
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "aftersales.yml").read_text(
+        encoding="utf-8"))["providers"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in mounts
+
+
+def test_alertmanager_routes_every_severity_the_alerts_use():
+    config = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text(
+        encoding="utf-8"))
+    receivers = {r["name"] for r in config["receivers"]}
+    routes = [config["route"], *config["route"].get("routes", [])]
+    assert {r["receiver"] for r in routes} <= receivers
+    severities = {rule["labels"]["severity"] for rule in _rules() if "alert" in rule}
+    routed = {m.split("=")[1].strip('"') for r in routes for m in r.get("matchers", [])}
+    assert severities - routed <= {"ticket"}  # tickets take the default route
