@@ -103,6 +103,9 @@ class SettingsSchema(Schema):
     MONGO_URI = fields.String(required=True, validate=validate.Regexp(r"^mongodb(\+srv)?://"))
     db_prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_]{1,40}$"))
     branches = _BranchList(required=True)
+    # A branch deployment serves exactly one branch: BRANCH=<code> narrows `branches`.
+    branch = fields.String(load_default="", validate=validate.Regexp(r"^([A-Za-z]{2,8})?$",
+                           error="A branch code is 2-8 letters, e.g. SH."))
     reference_data = fields.String(required=True)
     tokens_file = fields.String(required=True)
     max_workers = fields.Integer(required=True, validate=validate.Range(min=1, max=200))
@@ -134,6 +137,9 @@ def validate_settings(raw: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(_first_error(exc.messages)) from exc
     raw = dict(raw)
     raw.update(settings)
+    if settings["branch"]:  # one branch per deployment wins over the local-run list
+        raw["branch"] = settings["branch"].upper()
+        raw["branches"] = [raw["branch"]]
     return raw
 
 

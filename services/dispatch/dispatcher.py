@@ -60,6 +60,7 @@ class Effects:
     written: list[tuple[str, list[dict]]] = field(default_factory=list)  # (order, events)
     reached: list[MilestoneReached] = field(default_factory=list)
     first_offers: list[tuple[str, float]] = field(default_factory=list)  # (branch, seconds)
+    completed: list[tuple[str, str, str]] = field(default_factory=list)  # branch, zone, type
 
 
 class Dispatcher:
@@ -344,6 +345,7 @@ class Dispatcher:
                                                cannot_fix=payload["cannot_fix"])):
             return False
         self.store.release_capacity(order["technician_id"])
+        self.effects.completed.append((order["branch"], order["zone"], order["request_type"]))
         return True
 
     def _do_assign(self, order: dict, payload: dict, actor: Actor) -> bool:

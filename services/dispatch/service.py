@@ -67,6 +67,8 @@ class DispatchService(ServiceBase):
             counter.labels(*reached.labels).inc()
             if reached.seconds >= 0:
                 self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
+        for labels in effects.completed:
+            self.metrics.completed.labels(*labels).inc()
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")

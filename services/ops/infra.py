@@ -59,15 +59,33 @@ def ensure_broker(amqp_uri: str, say=print) -> None:
 
 
 def _install_rabbitmq(say) -> None:
+    _apt_install("rabbitmq-server", "RabbitMQ", "or set AMQP_URI to a broker", say)
+
+
+def ensure_prometheus(say=print) -> str:
+    """promtool (and the prometheus server the metrics tests start), installed from the OS
+    packages when missing and running as root on Debian/Ubuntu; returns promtool's path."""
+    if shutil.which("promtool") is None or shutil.which("prometheus") is None:
+        _apt_install("prometheus", "Prometheus (promtool)",
+                     "or put promtool and prometheus on PATH", say)
+    path = shutil.which("promtool")
+    if path is None:
+        raise InfraError("the prometheus package installed no promtool on PATH")
+    return path
+
+
+def _apt_install(package: str, what: str, otherwise: str, say) -> None:
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if not (is_root and shutil.which("apt-get")):
-        raise InfraError("RabbitMQ is not installed: install it with "
-                         "'sudo apt-get install rabbitmq-server', or set AMQP_URI to a broker")
-    say("RabbitMQ is missing: installing it from the OS packages (apt-get install "
-        "rabbitmq-server) ...")
+        raise InfraError(f"{what} is not installed: install it with "
+                         f"'sudo apt-get install {package}', {otherwise}")
+    say(f"{what} is missing: installing it from the OS packages (apt-get install "
+        f"{package}) ...")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-q", "rabbitmq-server"], check=True, env=env)
+    # --no-install-recommends: only the server and promtool, not the exporters it suggests
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
+                   check=True, env=env)
 
 
 class EmbeddedMongo:
