@@ -41,7 +41,7 @@ def test_every_operation_answers_without_server_errors(system, known_ids, role, 
         [str(binary), "--config-file", str(config), "run", f"{api.base}/api/v1/openapi.json",
          "--url", api.base,
          "--header", f"Authorization: Bearer {TOKENS[role]}", "--checks", CHECKS,
-         "--max-examples", str(EXAMPLES), "--seed", "20261125", "--workers", "2",
+         "--max-examples", str(EXAMPLES), "--seed", "20261125", "--workers", "1",
          "--phases", "examples,coverage,fuzzing", "--no-shrink",
          "--report", "junit", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
