@@ -19,6 +19,11 @@ class Caller:
     role: str
     branch: str
     technician_id: str | None = None
+    user: str | None = None  # a named member of staff (callback staff, auditors)
+
+    @property
+    def staff_id(self) -> str:
+        return self.user or self.technician_id or f"{self.role}@{self.branch}"
 
     def as_actor(self) -> dict:
         return {"role": self.role, "branch": self.branch, "technician_id": self.technician_id}
@@ -31,7 +36,8 @@ def load_tokens(path: str) -> dict[str, Caller]:
     for token, spec in raw.items():
         if spec.get("role") not in ROLES:
             raise ValueError(f"token config: unknown role {spec.get('role')!r}")
-        tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"))
+        tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"),
+                                    spec.get("user"))
     return tokens
 
 

@@ -57,4 +57,9 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
     Subscription("callbacks", "callback_done", "intake", "on_callback_done"),
     Subscription("complaints", "reservice_requested", "intake", "on_reservice_requested"),
+    # callbacks (回访): tasks from completions, billed totals, second follow-ups; closing
+    Subscription("dispatch", "order_completed", "callbacks", "on_order_completed"),
+    Subscription("billing", "bill_settled", "callbacks", "on_bill_settled"),
+    Subscription("complaints", "complaint_opened", "callbacks", "on_complaint_opened"),
+    Subscription("callbacks", "callback_done", "dispatch", "on_callback_done"),
 ]

@@ -114,6 +114,7 @@ class OrderOut(Schema):
     offer = fields.Dict(allow_none=True)
     appointment = fields.Dict(allow_none=True)
     completion = fields.Dict(allow_none=True)
+    closure = fields.Dict(allow_none=True)  # set when a callback closes the order
     repeat_of = fields.String(allow_none=True)
     follow_up_of = fields.String(allow_none=True)
     follow_up_kind = fields.String(allow_none=True)
@@ -183,6 +184,7 @@ class CompleteIn(StrictSchema):
     cannot_fix = fields.Boolean(load_default=False)
     remedy = fields.String(load_default=None, validate=validate.OneOf(("exchange", "refund")))
     customer_signed = fields.Boolean(load_default=True)
+    callback_at = fields.AwareDateTime(load_default=None)  # the customer's time for the callback
 
     @validates_schema
     def _cannot_fix_needs_remedy(self, data, **kwargs):
