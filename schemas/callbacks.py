@@ -17,6 +17,13 @@ OUTCOMES = ("satisfied", "neutral", "dissatisfied", "not_fixed", "unreachable", 
 SCHEDULE_KINDS = ("maintenance_visit", "inspection", "long_term_care", "key_customer_care",
                   "campaign")
 SCORE = validate.Range(min=1, max=5)
+MAX_YUAN = 1_000_000
+
+
+def _money_range(value) -> None:
+    """Yuan, 0 to MAX_YUAN (a plain function: the OpenAPI writer cannot print Decimals)."""
+    if not 0 <= value <= MAX_YUAN:
+        raise ValidationError(f"Must be between 0 and {MAX_YUAN} yuan.")
 
 
 class AnswersIn(StrictSchema):
@@ -29,7 +36,7 @@ class AnswersIn(StrictSchema):
     attitude = fields.Integer(load_default=None, validate=SCORE)
     satisfaction = fields.Integer(load_default=None, validate=SCORE)
     paid = fields.Decimal(load_default=None, places=2, rounding=ROUND_HALF_UP,
-                          validate=validate.Range(min=0, max=1_000_000))
+                          validate=_money_range)
     comment = Text(load_default=None, validate=validate.Length(max=1000))
 
     @validates_schema
