@@ -187,7 +187,7 @@ class CallbacksService(ServiceBase):
             desk.settle_follow_ups(task)
         self._finish(desk)
 
-    @timer(interval=15)
+    @timer(interval=5)
     def refresh_gauges(self) -> None:
         desk = self._desk()
         for branch in self.config["branches"]:

@@ -110,13 +110,22 @@ def _consequences_once_under_redelivery(container, settings, broker, tasks):
     assert (data["outcome"], data["paid_fen"], data["billed_fen"], data["paid_differs"]) == \
         ("dissatisfied", 20000, 15000, True)
     assert tasks.count_documents({}) == 1 and tasks.find_one()["outbox"] == []
+    # A complaint about the order: a second follow-up 7 days after the first, once.
+    _publish(broker, "complaints", "complaint_opened", {
+        "complaint_id": "CP-1", "order_ids": ["SH-20261120-000001"], "category": "charges"})
+    second = _wait(lambda: tasks.find_one({"_id": "CB2-SH-20261120-000001"}))
+    assert second["status"] == "open" and second["reasons"] == ["complaint:CP-1"]
+    assert second["due_at"] == T0 + timedelta(hours=5, days=7)
+    metrics = next(d for d in container.dependencies if d.__class__.__name__ == "Metrics")
+    _wait(lambda: 'aftersales_callback_satisfaction_ratio{branch="SH"} 0.0' in
+          metrics.handle.exposition()[2])
 
 
 def _unreachable_three_times_and_the_breach_counted_once(container, settings, broker, tasks):
     clock = _set_clock(container, T0 + timedelta(hours=4))
     _publish(broker, "dispatch", "order_completed", _completed("SH-20261120-000002"))
     _publish(broker, "dispatch", "order_completed", _completed("SH-20261120-000003"))
-    _wait(lambda: tasks.count_documents({}) == 3)
+    _wait(lambda: tasks.count_documents({}) == 4)
     seen = []
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         for hours in (4, 24, 48):  # the planned calls: +4 h, next day, the day after
