@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -35,6 +38,7 @@ _COMPLETED, _BILL, _COMPLAINT = CompletedForCallbackData(), BillSettledData(), \
 _ANSWERS, _RESCHEDULE, _SCHEDULE = AnswersIn(), RescheduleIn(), ScheduleIn()
 _TASK_QUERY, _AUDIT_QUERY, _REPORT_QUERY = TaskQuery(), AuditQuery(), ReportQuery()
 _TASK_OUT = TaskOut()
+RELAY_FALLBACK_SECONDS = 5
 
 
 def dump_task(doc: dict) -> dict:
@@ -46,11 +50,29 @@ def dump_task(doc: dict) -> dict:
     return _TASK_OUT.dump(resource)
 
 
+class Pacer(DependencyProvider):
+    """Per-container spacing of periodic work (monotonic; no database)."""
+
+    def setup(self) -> None:
+        self.last: dict[str, float] = {}
+
+    def due(self, job: str, every_seconds: float) -> bool:
+        now = time.monotonic()
+        if now - self.last.get(job, float("-inf")) < every_seconds:
+            return False
+        self.last[job] = now
+        return True
+
+    def get_dependency(self, worker_ctx) -> Pacer:
+        return self
+
+
 class CallbacksService(ServiceBase):
     name = "callbacks"
     outbox_collections = (TASKS,)
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(callback_metric_definitions)
+    pacer = Pacer()
 
     # -- plumbing --------------------------------------------------------------------
     def _desk(self) -> CallbackDesk:
@@ -176,10 +198,20 @@ class CallbacksService(ServiceBase):
                 "items": [dump_task(doc) for doc in docs]}
 
     # -- timers ----------------------------------------------------------------------
-    @timer(interval=2)
+    # The store is shared and the work is rarely due: the timers tick every second but
+    # touch the database only every few seconds (settings callbacks.*_seconds).
+    @timer(interval=RELAY_FALLBACK_SECONDS)
+    def relay_outbox(self) -> None:
+        """Writers relay their own events at once; this only re-sends what a crash left
+        (after the writer's lease), so it need not poll twice a second."""
+        super().relay_outbox()
+
+    @timer(interval=1)
     def sweep(self) -> None:
         """Breached commitments (counted at the deadline, once), schedules whose date has
         come, and follow-ups a crash left unsettled."""
+        if not self.pacer.due("sweep", float(self.config["callbacks"]["sweep_seconds"])):
+            return
         desk = self._desk()
         desk.sweep_breaches()
         desk.run_schedules()
@@ -187,8 +219,10 @@ class CallbacksService(ServiceBase):
             desk.settle_follow_ups(task)
         self._finish(desk)
 
-    @timer(interval=5)
+    @timer(interval=1)
     def refresh_gauges(self) -> None:
+        if not self.pacer.due("gauges", float(self.config["callbacks"]["gauge_seconds"])):
+            return
         desk = self._desk()
         for branch in self.config["branches"]:
             _, rates = desk.month_rates(branch)

@@ -27,6 +27,12 @@ DONE_FOR_DISPATCH = next(s for s in SUBSCRIPTIONS if s.event_type == "callback_d
                          and s.service == "dispatch")
 
 
+def _start(start_service, settings, **overrides):
+    """A callbacks container that sweeps and refreshes its gauges every second."""
+    fast = {**settings["callbacks"], "sweep_seconds": 1, "gauge_seconds": 1}
+    return start_service(CallbacksService, callbacks=fast, **overrides)
+
+
 def _completed(order_id: str, at: datetime = T0, **extra) -> dict:
     return {"order_id": order_id, "technician_id": "SH-T01", "serial_number": f"SN-{order_id}",
             "zone": "intensive", "request_type": "repair", "priority": "normal",
@@ -70,7 +76,7 @@ def _metric(text: str, name: str) -> float:
 
 def test_callbacks_consequences_attempts_and_commitment(start_service, settings, broker,
                                                         tasks):
-    container = start_service(CallbacksService)
+    container = _start(start_service, settings)
     _consequences_once_under_redelivery(container, settings, broker, tasks)
     _unreachable_three_times_and_the_breach_counted_once(container, settings, broker, tasks)
 
@@ -182,8 +188,8 @@ def _two_staff_never_get_the_same_task(settings, broker, tasks):
 
 def test_two_replicas_run_a_campaign_once_and_never_share_a_claim(start_service, settings,
                                                                  broker, tasks):
-    start_service(CallbacksService)
-    start_service(CallbacksService, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}")
+    _start(start_service, settings)
+    _start(start_service, settings, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}")
     _two_staff_never_get_the_same_task(settings, broker, tasks)
     for n in range(4):
         _publish(broker, "dispatch", "order_completed",
