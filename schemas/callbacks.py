@@ -137,6 +137,7 @@ class TaskOut(Schema):
     deadline = LocalDateTime(allow_none=True)
     claim = fields.Dict(allow_none=True)
     attempts = fields.List(fields.Nested(AttemptOut))
+    reschedules = fields.List(fields.Dict())
     outcome = fields.String(allow_none=True)
     answers = fields.Dict(allow_none=True)
     paid = fields.String(allow_none=True)

@@ -255,8 +255,8 @@ class CallbackDesk:
         task = self._held(task_id, branch, staff)
         changes = {"$set": {"due_at": at, "plan_at": at, "queue_key": queue_key(branch, at),
                             "claim": None, "claim_until": self.now, "preferred_at": at},
-                   "$push": {"attempts": {"at": self.now, "by": staff, "reached": True,
-                                          "comment": f"rescheduled: {reason}"}}}
+                   "$push": {"reschedules": {"at": self.now, "by": staff, "to": at,
+                                             "reason": reason}}}
         if not self.store.update(task, changes, [], self.claim_until):
             raise Conflict("the task changed meanwhile; try again")
         return self.store.get(task_id)

@@ -247,6 +247,15 @@ def test_hq_sampling_rate_on_the_real_store(mongo, mongo_uri, db_prefix):
     assert audited["audit"]["discrepancies"] == ["fixed", "satisfaction"]
     _, rates = desk.month_rates("SH")
     assert (rates.done, rates.audited, rates.audit_discrepancy) == (100, 1, 1.0)
+    # The customer asks to be called tomorrow evening: that costs no attempt.
+    desk.task_from_completion({**_completed("SH-20261120-000499"), "branch": "SH"})
+    desk.claim("CB-SH-20261120-000499", "SH", "SH-CB01")
+    evening = now + timedelta(hours=30)
+    moved = desk.reschedule("CB-SH-20261120-000499", "SH", "SH-CB01", evening, "下班后再打")
+    assert moved["due_at"] == evening and moved["attempts"] == []
+    desk.claim("CB-SH-20261120-000499", "SH", "SH-CB01")
+    tried = desk.record("CB-SH-20261120-000499", "SH", "SH-CB01", {"reached": False})
+    assert tried["status"] == "open" and tried["due_at"] == evening + timedelta(hours=20)
 
 
 def test_dispatch_closes_a_completed_order_once(start_service, settings, broker, mongo):
