@@ -142,7 +142,7 @@ class CallbackDesk:
         """Dated 7 days after the first callback; pending until that one is done."""
         second_id = f"CB2-{order_id}"
         if self.store.get(second_id) is not None:
-            self.store.tasks.update_one({"_id": second_id}, {"$addToSet": {"reasons": reason}})
+            self.store.add_reason(second_id, reason)
             return False
         first = self.store.get(f"CB-{order_id}")
         doc = {"_id": second_id, "kind": "second", "status": "pending", "branch": branch,
@@ -163,9 +163,8 @@ class CallbackDesk:
     def _fill_pending_second(self, first: dict) -> None:
         """A complaint came before the order's completion reached us: give the waiting
         second follow-up the order's details."""
-        self.store.tasks.update_one(
-            {"_id": f"CB2-{first['order_id']}", "status": "pending"},
-            {"$set": {**{key: first.get(key) for key in CONTEXT}, "first_visit": False}})
+        self.store.fill_pending(f"CB2-{first['order_id']}",
+                                {**{key: first.get(key) for key in CONTEXT}, "first_visit": False})
 
     def _activate_if_first_done(self, order_id: str) -> None:
         first = self.store.get(f"CB-{order_id}")
@@ -180,10 +179,10 @@ class CallbackDesk:
         if task.get("outcome") == "not_fixed":
             self.ensure_second(task["order_id"], task["branch"], "repeat_repair")
         self._activate_if_first_done(task["order_id"])
-        self.store.tasks.update_one({"_id": task["_id"]}, {"$unset": {"follow_up_due": ""}})
+        self.store.follow_ups_settled(task["_id"])
 
     def unsettled(self, limit: int = 50) -> list[dict]:
-        return list(self.store.tasks.find({"follow_up_due": {"$lte": self.now}}, limit=limit))
+        return self.store.unsettled(self.now, limit)
 
     # -- staff: claim ------------------------------------------------------------------
     def claim_next(self, branch: str, staff: str) -> dict | None:
@@ -203,7 +202,7 @@ class CallbackDesk:
         """A particular task (the customer rang back, a supervisor hands it over)."""
         if self.store.claim(task_id, branch, staff, self.now, self.now + self.policy.claim):
             return self.store.get(task_id)
-        task = self._task(task_id, branch)
+        task = self.task(task_id, branch)
         if task["status"] != "open":
             raise Conflict(f"the task is {task['status']}")
         raise Conflict("another staff member holds this task",
@@ -211,18 +210,18 @@ class CallbackDesk:
 
     def release(self, task_id: str, branch: str, staff: str) -> dict:
         if not self.store.release(task_id, branch, staff, self.now):
-            self._task(task_id, branch)
+            self.task(task_id, branch)
             raise Conflict("you do not hold this task")
         return self.store.get(task_id)
 
-    def _task(self, task_id: str, branch: str) -> dict:
+    def task(self, task_id: str, branch: str) -> dict:
         task = self.store.get(task_id, branch)
         if task is None:
             raise NotFound(f"callback task {task_id} not found")
         return task
 
     def _held(self, task_id: str, branch: str, staff: str) -> dict:
-        task = self._task(task_id, branch)
+        task = self.task(task_id, branch)
         if task["status"] != "open":
             raise Conflict(f"the task is {task['status']}")
         claim = task.get("claim") or {}
@@ -369,7 +368,7 @@ class CallbackDesk:
 
     # -- HQ audit ----------------------------------------------------------------------
     def audit(self, task_id: str, branch: str, auditor: str, answers: dict) -> dict:
-        task = self._task(task_id, branch)
+        task = self.task(task_id, branch)
         audit = task.get("audit") or {}
         if audit.get("state") != "pending":
             raise Conflict("this callback is not waiting for an HQ re-call")
@@ -378,9 +377,7 @@ class CallbackDesk:
         found = rules.discrepancies(recorded, hq)
         done = {**audit, "state": "done", "by": auditor, "at": self.now, "answers": hq,
                 "discrepancies": found, "month": rules.month_of(self.now, DISPLAY_TZ)}
-        result = self.store.tasks.update_one({"_id": task_id, "audit.state": "pending"},
-                                             {"$set": {"audit": done}, "$inc": {"version": 1}})
-        if result.modified_count != 1:
+        if not self.store.answer_audit(task_id, done):
             raise Conflict("another auditor answered this re-call first")
         return self.store.get(task_id)
 

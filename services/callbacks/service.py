@@ -129,7 +129,7 @@ class CallbacksService(ServiceBase):
 
     @rpc(expected_exceptions=AppError)
     def get_task(self, task_id: str, branch: str) -> dict:
-        return dump_task(self._desk()._task(task_id, branch))
+        return dump_task(self._desk().task(task_id, branch))
 
     @rpc(expected_exceptions=AppError)
     def claim_next(self, branch: str, staff: str) -> dict | None:

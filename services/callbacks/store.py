@@ -23,7 +23,6 @@ BILLS = "bills"
 UNITS = "units"
 SCHEDULES = "schedules"
 COUNTERS = "counters"
-EPOCH = datetime(1970, 1, 1)
 
 
 def stamp(at: datetime) -> str:
@@ -149,6 +148,24 @@ class CallbackStore:
             {"_id": task_id, "status": "pending"},
             {"$set": {"status": "open", "due_at": due_at,
                       "queue_key": queue_key(branch, due_at)}, "$inc": {"version": 1}})
+        return result.modified_count == 1
+
+    def add_reason(self, task_id: str, reason: str) -> None:
+        self.tasks.update_one({"_id": task_id}, {"$addToSet": {"reasons": reason}})
+
+    def fill_pending(self, task_id: str, fields: dict[str, Any]) -> None:
+        self.tasks.update_one({"_id": task_id, "status": "pending"}, {"$set": fields})
+
+    def unsettled(self, now: datetime, limit: int = 50) -> list[dict[str, Any]]:
+        return list(self.tasks.find({"follow_up_due": {"$lte": now}}, limit=limit))
+
+    def follow_ups_settled(self, task_id: str) -> None:
+        self.tasks.update_one({"_id": task_id}, {"$unset": {"follow_up_due": ""}})
+
+    def answer_audit(self, task_id: str, audit: dict[str, Any]) -> bool:
+        """Once: only a re-call still pending takes HQ's answer."""
+        result = self.tasks.update_one({"_id": task_id, "audit.state": "pending"},
+                                       {"$set": {"audit": audit}, "$inc": {"version": 1}})
         return result.modified_count == 1
 
     # -- counters ----------------------------------------------------------------------
