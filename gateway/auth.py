@@ -23,6 +23,11 @@ class Caller:
     branch: str
     technician_id: str | None = None
     expires_at: datetime | None = None
+    user: str | None = None  # a named member of staff (callback staff, auditors)
+
+    @property
+    def staff_id(self) -> str:
+        return self.user or self.technician_id or f"{self.role}@{self.branch}"
 
     def as_actor(self) -> dict:
         return {"role": self.role, "branch": self.branch, "technician_id": self.technician_id}
@@ -46,7 +51,7 @@ def _parse_tokens(path: str, stamp: int | None) -> dict[str, Caller]:
         if spec.get("role") not in ROLES:
             raise ValueError(f"token config: unknown role {spec.get('role')!r}")
         tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"),
-                                    _expiry(spec.get("expires_at")))
+                                    _expiry(spec.get("expires_at")), spec.get("user"))
     return tokens
 
 

@@ -12,9 +12,9 @@ from nameko.web.handlers import http
 
 from gateway.http import GatewayBase, json_response
 from gateway.openapi import build_spec
-from gateway.routes import complaints, inventory, orders
+from gateway.routes import callbacks, complaints, inventory, orders
 
-ROUTE_MODULES = (orders, inventory, complaints)
+ROUTE_MODULES = (orders, inventory, callbacks, complaints)
 
 
 def _permissions() -> dict[str, tuple[str, ...]]:
@@ -32,8 +32,8 @@ def openapi_document() -> dict:
     return build_spec(module.document for module in ROUTE_MODULES)
 
 
-class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, complaints.ComplaintRoutes,
-                     GatewayBase):
+class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, callbacks.CallbackRoutes,
+                     complaints.ComplaintRoutes, GatewayBase):
     name = "gateway"
     permissions = _permissions()
 

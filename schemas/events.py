@@ -68,4 +68,9 @@ SUBSCRIPTIONS += [
     Subscription("dispatch", "order_cancelled", "inventory", "on_order_cancelled"),
     Subscription("inventory", "parts_short", "dispatch", "on_parts_short"),
     Subscription("inventory", "parts_arrived", "dispatch", "on_parts_arrived"),
+    # callbacks (回访): tasks from completions, billed totals, second follow-ups; closing
+    Subscription("dispatch", "order_completed", "callbacks", "on_order_completed"),
+    Subscription("billing", "bill_settled", "callbacks", "on_bill_settled"),
+    Subscription("complaints", "complaint_opened", "callbacks", "on_complaint_opened"),
+    Subscription("callbacks", "callback_done", "dispatch", "on_callback_done"),
 ]

@@ -116,6 +116,7 @@ class OrderOut(Schema):
     completion = fields.Dict(allow_none=True)
     waiting_for = fields.Dict(allow_none=True)  # parts awaited and their expected date
     parts_arrived_at = LocalDateTime(allow_none=True)
+    closure = fields.Dict(allow_none=True)  # set when a callback closes the order
     repeat_of = fields.String(allow_none=True)
     follow_up_of = fields.String(allow_none=True)
     follow_up_kind = fields.String(allow_none=True)
@@ -185,6 +186,7 @@ class CompleteIn(StrictSchema):
     cannot_fix = fields.Boolean(load_default=False)
     remedy = fields.String(load_default=None, validate=validate.OneOf(("exchange", "refund")))
     customer_signed = fields.Boolean(load_default=True)
+    callback_at = fields.AwareDateTime(load_default=None)  # the customer's time for the callback
 
     @validates_schema
     def _cannot_fix_needs_remedy(self, data, **kwargs):

@@ -338,7 +338,8 @@ class Dispatcher:
         kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
         events = self._events(order, *kinds, technician_id=order["technician_id"],
                               completion=plain(completion),
-                              serial_number=order["product"].get("serial_number"))
+                              serial_number=order["product"].get("serial_number"),
+                              **callback_facts(order))
         if not self._write(order, {"$set": {"status": "completed", "completion": completion,
                                             **self._reach(order, "resolution")}},
                            events, self._entry("completed", actor.label,
@@ -453,6 +454,35 @@ class Dispatcher:
                 return True
         raise Conflict("the order changed repeatedly while a parts event was applied")
 
+    # -- the callback's verdict -------------------------------------------------------
+    def record_callback(self, event_id: str, data: dict[str, Any]) -> bool:
+        """callbacks.callback_done: a completed order is ``closed`` when the customer was
+        reached, it is fixed and they are satisfied (verified), or when they could not be
+        reached (unverified). Any other verdict is noted on the timeline and the order
+        stays completed (a repeat repair is intake's, a complaint is complaints').
+        Once per event; False for a redelivery."""
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(data["order_id"])
+            if order is None:
+                raise OrderNotYetKnown(data["order_id"])
+            if event_id in order.get("applied_events", []):
+                return False
+            verdict = lifecycle.callback_verdict(order["status"], data["outcome"])
+            changes: dict[str, Any] = {"$push": {"applied_events": {"$each": [event_id],
+                                                                     "$slice": -20}}}
+            events: list[dict] = []
+            if verdict is not None:
+                changes["$set"] = {"status": "closed", "closure": {
+                    "verified": verdict, "outcome": data["outcome"],
+                    "task_id": data["task_id"], "at": self.now}}
+                events = self._events(order, "order_closed", verified=verdict)
+            entry = self._entry("closed" if verdict is not None else "callback", "callbacks",
+                                outcome=data["outcome"], task_id=data["task_id"],
+                                verified=verdict)
+            if self._write(order, changes, events, entry):
+                return True
+        raise Conflict("the order changed repeatedly while the callback was applied")
+
     # -- the SLA sweeper -------------------------------------------------------------
     def sweep_breaches(self) -> int:
         """Count each milestone whose deadline passed unreached as breached, once."""
@@ -484,6 +514,17 @@ class Dispatcher:
                                     self.at_risk_share):
                     slot[1] += 1
         return {labels: (pair[0], pair[1]) for labels, pair in counts.items()}
+
+
+def callback_facts(order: dict) -> dict[str, Any]:
+    """What the callback needs of a completed order: whom to call, about what, and the
+    labels its commitment is counted under."""
+    customer = order.get("customer") or {}
+    return {"zone": order["zone"], "request_type": order["request_type"],
+            "priority": order["priority"], "follow_up_of": order.get("follow_up_of"),
+            "customer": {key: customer.get(key) for key in ("name", "phone", "address",
+                                                             "region_code")},
+            "product": order.get("product") or {}}
 
 
 def _labels(order: dict, milestone: str) -> tuple[str, str, str, str, str]:

@@ -9,6 +9,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
+from schemas.callbacks import CallbackDoneData
 from schemas.events import EventEnvelope, OrderCreatedData
 from schemas.inventory import PartsLinesData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
@@ -25,6 +26,7 @@ from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
 
 _ENVELOPE = EventEnvelope()
+_CALLBACK_DONE = CallbackDoneData()
 _CREATED = OrderCreatedData()
 _QUERY = OrderQuery()
 _TECH_IN, _TECH_PATCH, _TECH_OUT = TechnicianIn(), TechnicianPatch(), TechnicianOut()
@@ -103,6 +105,15 @@ class DispatchService(ServiceBase):
             getattr(dispatcher, kind)(event["event_id"], data)
         finally:
             self._finish(dispatcher)
+
+    @reliable_handler("callbacks", "callback_done")
+    def on_callback_done(self, envelope: dict) -> None:
+        """Closes a completed order after its callback (verified, or unverified when the
+        customer could not be reached)."""
+        event = _ENVELOPE.load(envelope)
+        dispatcher = self._dispatcher()
+        dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
+        self._finish(dispatcher)
 
     # -- queries ---------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
