@@ -11,6 +11,9 @@ from services.common.errors import Forbidden, Unauthorized
 
 ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin", "warehouse", "finance",
          "callback_staff", "complaint_handler", "hq_auditor")
+# Roles with one narrow use, outside ROLES so that tables granting ``ROLES`` leave them out:
+# a wall screen reads the wallboard only; the HQ call centre routes requests to branches.
+NARROW_ROLES = ("board", "hq_agent")
 STAFF = ("dispatcher", "supervisor", "admin")
 
 
@@ -29,7 +32,7 @@ def load_tokens(path: str) -> dict[str, Caller]:
     raw = read_yaml(path).get("tokens") or {}
     tokens = {}
     for token, spec in raw.items():
-        if spec.get("role") not in ROLES:
+        if spec.get("role") not in (*ROLES, *NARROW_ROLES):
             raise ValueError(f"token config: unknown role {spec.get('role')!r}")
         tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"))
     return tokens

@@ -19,9 +19,9 @@ from services.common.errors import AppError, Conflict, InvalidInput, NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.dispatch import reports
 from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain.lifecycle import OPEN_STATES
-from services.dispatch import reports
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
 
