@@ -125,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
                                       "callbacks", "complaints", "gateway"])
     commands.add_parser("seed", help="load demo technicians into an empty deployment")
     commands.add_parser("check-config", help="validate the settings and reference data")
+    from services.ops import operator
+
+    operator.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in operator.COMMANDS:
+        return operator.run(args)
     if args.command == "serve":
         return serve(args.name)
     if args.command == "run":
