@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench broker clean
+.PHONY: run test unit integration e2e lint bench broker browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ run: $(STAMP)
 broker: $(STAMP)
 	$(PY) -c "from services.ops.infra import ensure_broker; from services.common.config import load_settings; ensure_broker(load_settings()['AMQP_URI'])"
 
-test: $(STAMP) broker
+# Headless Chromium for the wallboard test (installed from the OS packages when missing).
+browser: $(STAMP)
+	$(PY) -c "from services.ops.browser import ensure_chromium; ensure_chromium()"
+
+test: $(STAMP) broker browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
@@ -29,7 +33,7 @@ unit: $(STAMP)
 integration: $(STAMP) broker
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP) broker
+e2e: $(STAMP) broker browser
 	$(PY) -m pytest -q tests/e2e
 
 lint: $(STAMP)

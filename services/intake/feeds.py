@@ -124,7 +124,10 @@ class FeedConsumer(Consumer):
     def _reject(self, message, props: dict, exc: BaseException, attempts: int) -> None:
         body = decode_body(message.payload)
         answer = error_reply(exc, body.get("call_id") if isinstance(body, dict) else None)
-        extra = {VALIDATION_HEADER: json.dumps(answer["fields"], ensure_ascii=False)[:4000]}
+        extra = {VALIDATION_HEADER: json.dumps(answer["fields"], ensure_ascii=False)[:4000],
+                 # kept for a replay (aftersales dlq replay), which answers there again
+                 "x-reply-to": props.get("reply_to"),
+                 "x-correlation-id": props.get("correlation_id")}
         reason = f"{answer['error']}: {answer['message']} (after {attempts} attempt(s))"
         try:
             dead_letter(self.container.config["AMQP_URI"], self.container.service_name,

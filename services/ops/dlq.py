@@ -125,6 +125,8 @@ def replay(conn_uri: str, letter: DeadLetter) -> None:
         conn.Producer().publish(letter.body, exchange="", routing_key=letter.queue,
                                 headers=headers, content_type=letter.content_type,
                                 content_encoding=letter.message.content_encoding,
+                                reply_to=_plain(letter.headers.get("x-reply-to")),
+                                correlation_id=_plain(letter.headers.get("x-correlation-id")),
                                 delivery_mode=2, mandatory=True, retry=True,
                                 retry_policy={"max_retries": 3})
     letter.message.ack()
