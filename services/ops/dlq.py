@@ -101,11 +101,13 @@ def browse(amqp_uri: str, services: tuple[str, ...] = SERVICE_NAMES) -> Iterator
             queue.declare()
             while len(found) < MAX_MESSAGES and (message := queue.get(no_ack=False)):
                 headers = dict(message.headers or {})
+                body = message.body if isinstance(message.body, bytes) else \
+                    str(message.body).encode("utf-8")
                 found.append(DeadLetter(
-                    message_id(message.body, headers), service,
+                    message_id(body, headers), service,
                     origin_queue(service, headers),
                     _plain(headers.get("x-failure-reason") or "dead-lettered by the broker"),
-                    headers, message.body, message.content_type, message))
+                    headers, body, message.content_type, message))
         try:
             yield found
         finally:
