@@ -22,7 +22,8 @@ def _cli(system, *args: str, cwd=None) -> subprocess.CompletedProcess:
 
 
 def _row(phone: str, serial: str) -> str:
-    return f"孙先生,{phone},黄浦区延安东路5号,310101,gas_water_heater,{serial},repair,来信：热水器不点火"
+    return (f"孙先生,{phone},黄浦区延安东路5号,310101,gas_water_heater,{serial},repair,"
+            "来信：热水器不点火")
 
 
 def test_import_is_idempotent_and_reports_bad_rows(system, api, tmp_path):
