@@ -89,6 +89,9 @@ def add_commands(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)  # library chatter is not an operator's concern
     from services.common.config import ConfigError, load_settings
 
     try:
@@ -128,7 +131,7 @@ def _ask(method, *args) -> Any:
         raise CommandError("the service did not answer in time; is it running?",
                            UNAVAILABLE) from None
     except UnknownService as exc:
-        raise CommandError(f"service {exc} is not running", UNAVAILABLE) from None
+        raise CommandError(f"{exc}: is the service running?", UNAVAILABLE) from None
     except RemoteError as exc:
         if exc.exc_type not in ("NotFound", "InvalidInput", "AppError", "Conflict"):
             raise CommandError(f"the service failed: {exc.exc_type}", UNAVAILABLE) from None
