@@ -14,6 +14,10 @@ from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.store import ORDERS
 
 _PROJECTION = {"branch": 1, "zone": 1, "milestones": 1, "deadlines": 1}
+# The board polls every few seconds: it reads a week of orders (an outcome counted today
+# belongs, but for long approved delays, to an order received within the last days); the
+# report, run now and then, reads figures.LOOKBACK before its period.
+BOARD_LOOKBACK = timedelta(days=7)
 
 
 def open_by_status(db: Database, branch: str) -> dict[str, int]:
@@ -22,9 +26,10 @@ def open_by_status(db: Database, branch: str) -> dict[str, int]:
             for state in OPEN_STATES}
 
 
-def _orders_for_period(db: Database, branches: list[str], since: datetime, until: datetime):
+def _orders_for_period(db: Database, branches: list[str], since: datetime, until: datetime,
+                       lookback: timedelta = figures.LOOKBACK):
     return db[ORDERS].find({"branch": {"$in": branches},
-                            "received_at": {"$gte": since - figures.LOOKBACK, "$lt": until}},
+                            "received_at": {"$gte": since - lookback, "$lt": until}},
                            _PROJECTION)
 
 
@@ -43,9 +48,9 @@ def board(db: Database, branch: str, now: datetime,
           status: dict[tuple[str, ...], tuple[int, int]]) -> dict:
     """The wallboard's dispatch figures for one branch."""
     by_status = open_by_status(db, branch)
-    today = local_day_start(now)
-    rows = figures.compliance(_orders_for_period(db, [branch], today, now + timedelta(
-        seconds=1)), today, now + timedelta(seconds=1))
+    today, until = local_day_start(now), now + timedelta(seconds=1)
+    rows = figures.compliance(_orders_for_period(db, [branch], today, until, BOARD_LOOKBACK),
+                              today, until)
     return {"branch": branch, "as_of": now.isoformat(), "open_by_status": by_status,
             "open_total": sum(by_status.values()),
             "overdue_by_milestone": figures.overdue_by_milestone(status, branch),

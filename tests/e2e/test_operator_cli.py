@@ -51,22 +51,36 @@ def test_import_is_idempotent_and_reports_bad_rows(system, api, tmp_path):
     assert _cli(system, "import", str(tmp_path / "missing.csv")).returncode == 2
 
 
-def test_orders_and_report(system, api):
-    created = api.post("/api/v1/requests", request_body(), "agent").json()
-    api.wait_listed(created["order_id"])
-    shown = _cli(system, "orders", "show", created["order_id"])
-    assert shown.returncode == 0, shown.stderr
-    assert "timeline:" in shown.stdout and "created" in shown.stdout
-    listed = _cli(system, "orders", "list", "--branch", "SH", "--json", "--page-size", "100")
-    items = {item["order_id"]: item for item in json.loads(listed.stdout)["items"]}
-    assert created["order_id"] in items
-    assert "*" in items[created["order_id"]]["customer"]["phone"]  # masked
-    assert _cli(system, "orders", "show", "SH-20000101-000001").returncode == 3
-
-    report = _cli(system, "report", "--since", "2026-01-01", "--format", "json")
+def _first_contacts_met(system) -> int:
+    report = _cli(system, "report", "--since", "2026-01-01", "--branch", "SH",
+                  "--format", "json")
     assert report.returncode == 0, report.stderr
     body = json.loads(report.stdout)
     assert set(body) >= {"since", "until", "rows", "total"}
+    return sum(row["met"] for row in body["rows"]
+               if (row["zone"], row["milestone"]) == ("intensive", "first_contact"))
+
+
+def test_orders_and_report(system, api):
+    api.technician(["refrigeration"], lat=31.2317, lon=121.4846)
+    met_before = _first_contacts_met(system)
+    board_before = api.get("/api/v1/board", "demo-board-sh").json()["dispatch"]["today"]
+    order_id = api.post("/api/v1/requests", request_body(), "agent").json()["order_id"]
+    api.wait_order(order_id, lambda o: o["status"] == "offered")
+    for action in ("accept", "contact"):  # first contact reached in time: met
+        assert api.post(f"/api/v1/orders/{order_id}/{action}", {}).status_code == 200
+
+    shown = _cli(system, "orders", "show", order_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "timeline:" in shown.stdout and "contact" in shown.stdout
+    listed = _cli(system, "orders", "list", "--branch", "SH", "--json", "--page-size", "100")
+    items = {item["order_id"]: item for item in json.loads(listed.stdout)["items"]}
+    assert "*" in items[order_id]["customer"]["phone"]  # masked
+    assert _cli(system, "orders", "show", "SH-20000101-000001").returncode == 3
+
+    assert _first_contacts_met(system) == met_before + 1
+    board_after = api.get("/api/v1/board", "demo-board-sh").json()["dispatch"]["today"]
+    assert board_after["met"] == board_before["met"] + 1
     assert _cli(system, "report", "--format", "csv").stdout.startswith(
         "branch,zone,milestone,met,breached,on_time_share")
     assert _cli(system, "report", "--since", "yesterday").returncode == 2
