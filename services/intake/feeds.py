@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any
 
 import eventlet
 from kombu import Queue
 from marshmallow import ValidationError
 from nameko.amqp.publish import Publisher
+from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
 from schemas.feeds import FEED_QUEUE
@@ -100,12 +102,11 @@ class FeedConsumer(Consumer):
         try:
             self.container.spawn_worker(
                 self, args, {}, context_data=context_data,
-                handle_result=lambda ctx, result=None, exc_info=None: self._done(
-                    message, ctx, result, exc_info))
-        except Exception:  # the container is being killed: leave it to a redelivery
+                handle_result=partial(self._done, message))
+        except ContainerBeingKilled:  # shutting down: leave it to a redelivery
             self.queue_consumer.requeue_message(message)
 
-    def _done(self, message, worker_ctx, result, exc_info):
+    def _done(self, message, worker_ctx, result=None, exc_info=None):
         props = message.properties or {}
         if exc_info is None:
             self._reply(props, result)
