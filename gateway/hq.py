@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import eventlet
+from amqp.exceptions import AMQPError
+from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -93,6 +95,7 @@ def call_branch(table: RoutingTable, branch: str, service: str, method: str, *ar
         raise GatewayTimeout(f"branch {branch} did not answer within {seconds:g} s; "
                              f"try again") from None
     except UnknownService:
-        raise  # the caller decides (e.g. an order not dispatched yet)
-    except (OSError, ConnectionError) as exc:
+        raise BranchUnavailable(f"branch {branch}: {service} is not running", {
+            "service": service}) from None
+    except (OSError, OperationalError, AMQPError) as exc:
         raise BranchUnavailable(f"branch {branch} cannot be reached: {exc}") from None

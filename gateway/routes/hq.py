@@ -5,12 +5,12 @@ gateway serves the ``HQ`` pseudo-branch (``BRANCHES=HQ``) and its ``hq_agent`` t
 from __future__ import annotations
 
 from apispec import APISpec
-from nameko.exceptions import RemoteError, UnknownService
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 
 from gateway.auth import Caller
-from gateway.hq import RoutingTable, call_branch, load_table
+from gateway.hq import BranchUnavailable, RoutingTable, call_branch, load_table
 from gateway.http import endpoint, json_response
 from gateway.openapi import json_body, operation, path_param
 from services.common.errors import InvalidInput, NotFound
@@ -66,7 +66,7 @@ class HqRoutes:
             raise NotFound(f"order {order_id} not found")
         try:
             order = call_branch(table, branch, "dispatch", "get_order", order_id, branch)
-        except (RemoteError, UnknownService) as exc:
+        except (RemoteError, BranchUnavailable) as exc:  # not dispatched (yet): intake's
             if isinstance(exc, RemoteError) and exc.exc_type != "NotFound":
                 raise
             order = call_branch(table, branch, "intake", "get_request", order_id, branch)

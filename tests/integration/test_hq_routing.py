@@ -30,7 +30,9 @@ def deployments(mongo_uri, tmp_path):
         routing = tmp_path / "hq_routing.yaml"
         routing.write_text(f'branches:\n  SH: {{amqp_uri: "{sh_uri}"}}\n'
                            f'  SZ: {{amqp_uri: "{sz_uri}"}}\n'
-                           'regions: {"3101": SH, "440304": SZ}\nrpc_timeout_seconds: 10\n')
+                           f'  BJ: {{amqp_uri: "{sz_uri}-gone"}}\n'  # a branch that is down
+                           'regions: {"3101": SH, "440304": SZ, "1101": BJ}\n'
+                           'rpc_timeout_seconds: 10\n')
         prefix = f"t{uuid.uuid4().hex[:8]}"
 
         def start(cls, name, uri, branches, **env):
@@ -64,12 +66,14 @@ def test_hq_routes_by_region_and_branches_refuse_foreign_regions(deployments):
     to_sh = _post(hq, "/api/v1/hq/requests", _body("310104", "HQ-1"), "demo-hq-agent")
     to_sz = _post(hq, "/api/v1/hq/requests", _body("440304", "HQ-2"), "demo-hq-agent")
     again = _post(hq, "/api/v1/hq/requests", _body("440304", "HQ-2"), "demo-hq-agent")
-    nobody = _post(hq, "/api/v1/hq/requests", _body("110101", "HQ-3"), "demo-hq-agent")
+    nobody = _post(hq, "/api/v1/hq/requests", _body("120101", "HQ-3"), "demo-hq-agent")
+    down = _post(hq, "/api/v1/hq/requests", _body("110101", "HQ-4"), "demo-hq-agent")
     assert to_sh.status_code == 201 and to_sh.json()["order_id"].startswith("SH-")
     assert to_sz.status_code == 201 and to_sz.json()["order_id"].startswith("SZ-")
     assert again.status_code == 200 and again.json()["order_id"] == to_sz.json()["order_id"]
     assert nobody.status_code == 422
     assert nobody.json()["fields"]["customer"]["region_code"]
+    assert down.status_code == 503 and "BJ" in down.json()["message"]
 
     # The order is read back from the branch its number names (SZ's intake, SZ's vhost).
     found = requests.get(f"{hq}/api/v1/hq/orders/{to_sz.json()['order_id']}", timeout=30,
