@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench fuzz chaos broker prometheus clean
+.PHONY: run test unit integration e2e lint bench fuzz chaos broker prometheus browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ broker: $(STAMP)
 prometheus: $(STAMP)
 	$(PY) -c "from services.ops.infra import ensure_prometheus; ensure_prometheus()"
 
-test: $(STAMP) broker prometheus
+# Headless Chromium for the wallboard test (installed from the OS packages when missing).
+browser: $(STAMP)
+	$(PY) -c "from services.ops.browser import ensure_chromium; ensure_chromium()"
+
+test: $(STAMP) broker prometheus browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
@@ -33,7 +37,7 @@ unit: $(STAMP) prometheus
 integration: $(STAMP) broker
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP) broker prometheus
+e2e: $(STAMP) broker prometheus browser
 	$(PY) -m pytest -q tests/e2e
 
 lint: $(STAMP)

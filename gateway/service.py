@@ -12,9 +12,9 @@ from nameko.web.handlers import http
 
 from gateway.http import GatewayBase, json_response
 from gateway.openapi import build_spec
-from gateway.routes import callbacks, complaints, inventory, orders
+from gateway.routes import board, callbacks, complaints, hq, inventory, orders
 
-ROUTE_MODULES = (orders, inventory, callbacks, complaints)
+ROUTE_MODULES = (orders, inventory, callbacks, complaints, board, hq)
 
 
 def _permissions() -> dict[str, tuple[str, ...]]:
@@ -33,7 +33,7 @@ def openapi_document() -> dict:
 
 
 class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, callbacks.CallbackRoutes,
-                     complaints.ComplaintRoutes, GatewayBase):
+                     complaints.ComplaintRoutes, board.BoardRoutes, hq.HqRoutes, GatewayBase):
     name = "gateway"
     permissions = _permissions()
 

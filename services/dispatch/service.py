@@ -13,6 +13,7 @@ from schemas.callbacks import CallbackDoneData
 from schemas.events import EventEnvelope, OrderCreatedData
 from schemas.inventory import PartsLinesData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
+from schemas.reports import ReportPeriod
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.base import ServiceBase
 from services.common.contracts import dump_order, load
@@ -20,6 +21,7 @@ from services.common.errors import AppError, Conflict, InvalidInput, NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.dispatch import reports
 from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.metrics import sla_metric_definitions
@@ -29,6 +31,7 @@ _ENVELOPE = EventEnvelope()
 _CALLBACK_DONE = CallbackDoneData()
 _CREATED = OrderCreatedData()
 _QUERY = OrderQuery()
+_PERIOD = ReportPeriod()
 _TECH_IN, _TECH_PATCH, _TECH_OUT = TechnicianIn(), TechnicianPatch(), TechnicianOut()
 
 
@@ -143,6 +146,23 @@ class DispatchService(ServiceBase):
                                                     query_in["page_size"])
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump_order(doc) for doc in docs]}
+
+    # -- figures for the wallboard and the operator report ------------------------------
+    @rpc(expected_exceptions=AppError)
+    def board_figures(self, branch: str) -> dict:
+        """Open orders by state, overdue by milestone, today's on-time share."""
+        now = self.clock.now()
+        status = self._dispatcher().open_milestone_status([branch])
+        return reports.board(self.db, branch, now, status)
+
+    @rpc(expected_exceptions=AppError)
+    def compliance_report(self, since: str, until: str, branches: list[str] | None = None
+                          ) -> dict:
+        """Met / breached per branch, zone and milestone for outcomes in [since, until)."""
+        period = load(_PERIOD, {"since": since, "until": until})
+        served = [b for b in (branches or self.config["branches"])
+                  if b in self.config["branches"]]
+        return reports.compliance(self.db, served, period["since"], period["until"])
 
     # -- steps -----------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)

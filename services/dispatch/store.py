@@ -83,6 +83,7 @@ def ensure_indexes(db: Database) -> None:
     for milestone in MILESTONES:  # the breach sweeper's and the gauges' queries
         orders.create_index([(f"sweep_at.{milestone}", ASCENDING)], sparse=True)
         orders.create_index([(f"risk_at.{milestone}", ASCENDING)], sparse=True)
+    orders.create_index([("branch", ASCENDING), ("status", ASCENDING)])  # wallboard counts
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
     for tech in db[TECHNICIANS].find({"free_slots": {"$exists": False}}):  # older documents
