@@ -178,6 +178,14 @@ class CallbacksService(ServiceBase):
         month, rates = self._desk().month_rates(branch, load(_REPORT_QUERY, params)["month"])
         return {"branch": branch, "month": month, **rates.__dict__}
 
+    @rpc
+    def board_figures(self, branch: str) -> dict:
+        """The wallboard's satisfaction figure: this month's satisfied share of reached
+        callbacks (None until someone was reached)."""
+        month, rates = self._desk().month_rates(branch)
+        return {"month": month, "satisfaction_share": rates.satisfaction,
+                "reached": rates.reached}
+
     # -- schedules -------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
     def create_schedule(self, payload: dict, branch: str) -> dict:

@@ -118,3 +118,17 @@ def test_board_shows_api_figures_and_updates(api, chromium):
     after = api.get("/api/v1/board", BOARD_TOKEN).json()["dispatch"]
     assert after["open_total"] == before + 1
     _wait_page(page, lambda f: f.get("open_total") == str(after["open_total"]))
+
+
+def test_board_api_carries_complaint_and_satisfaction_figures(api):
+    """Callbacks and complaints answer the board: counts are numbers, not '—'."""
+    before = api.get("/api/v1/board", "demo-board-sh").json()
+    assert isinstance(before["complaints"]["open"], int), before
+    assert "satisfaction_share" in before["satisfaction"], before
+    opened = api.post("/api/v1/complaints", {
+        "channel": "hotline", "category": "timeliness", "description": "师傅迟到了两小时",
+        "customer": {"name": "周女士", "phone": "13911112222"}}, "demo-complaints-sh")
+    assert opened.status_code in (200, 201), opened.text
+    after = api.get("/api/v1/board", "demo-board-sh").json()
+    assert after["complaints"]["open"] == before["complaints"]["open"] + 1
+    assert after["complaints"]["opened_today"] == before["complaints"]["opened_today"] + 1
