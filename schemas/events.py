@@ -56,3 +56,13 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("intake", "reminder_received", "dispatch", "on_reminder_received"),
     Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
 ]
+
+# Billing: order facts for quotes, the bill at completion, and what inventory, callbacks
+# and complaints report about money.
+SUBSCRIPTIONS += [
+    Subscription("intake", "order_created", "billing", "on_order_created"),
+    Subscription("dispatch", "order_completed", "billing", "on_order_completed"),
+    Subscription("inventory", "parts_consumed", "billing", "on_parts_consumed"),
+    Subscription("callbacks", "callback_done", "billing", "on_callback_done"),
+    Subscription("complaints", "refund_requested", "billing", "on_refund_requested"),
+]
