@@ -12,9 +12,9 @@ from nameko.web.handlers import http
 
 from gateway.http import GatewayBase, json_response
 from gateway.openapi import build_spec
-from gateway.routes import orders
+from gateway.routes import billing, orders
 
-ROUTE_MODULES = (orders,)
+ROUTE_MODULES = (orders, billing)
 
 
 def _permissions() -> dict[str, tuple[str, ...]]:
@@ -32,7 +32,7 @@ def openapi_document() -> dict:
     return build_spec(module.document for module in ROUTE_MODULES)
 
 
-class GatewayService(orders.OrderRoutes, GatewayBase):
+class GatewayService(orders.OrderRoutes, billing.BillingRoutes, GatewayBase):
     name = "gateway"
     permissions = _permissions()
 
