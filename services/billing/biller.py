@@ -294,10 +294,8 @@ class Biller:
         centres = self.store.centres_with_released(branch, end)
         centres |= {doc["service_centre_id"] for doc in self.store.statements.find(
             {"branch": branch, "month": month, "status": "drafting"})}
-        ids = []
         for centre in sorted(centres):
             statement_id = f"ST-{branch}-{centre}-{month}"
-            ids.append(statement_id)
             lease_until = _millis(self.now + lease)
             doc = {"_id": statement_id, "branch": branch, "service_centre_id": centre,
                    "month": month, "total_fen": 0, "orders": 0, "created_at": self.now}
@@ -306,7 +304,8 @@ class Biller:
             self.store.claim_earnings(branch, centre, end, statement_id)
             total, count = self.store.statement_sum(statement_id)
             self.store.issue_statement(statement_id, lease_until, total, count, self.now)
-        return ids
+        return [doc["_id"] for doc in self.store.statements.find(
+            {"branch": branch, "month": month}, {"_id": 1})]
 
     def pay_statement(self, statement_id: str, branch: str) -> dict:
         if self.store.pay_statement(statement_id, branch, self.now):
