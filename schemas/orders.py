@@ -175,7 +175,7 @@ class DistanceKm(fields.Decimal):
     """Kilometres with one decimal, kept as text (exact, and storable as it is)."""
 
     def __init__(self, **kwargs):
-        super().__init__(places=1, rounding=ROUND_HALF_UP, **kwargs)
+        super().__init__(places=1, rounding=ROUND_HALF_UP, as_string=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):
