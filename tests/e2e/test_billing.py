@@ -66,6 +66,10 @@ def test_out_of_warranty_is_quoted_approved_billed_from_the_schedule_and_paid_on
                                          "cause": "wear", "repair_code": "IGN",
                                          "unit_price": 1, "distance_km": 65})
     assert priced.status_code == 422 and "unit_price" in priced.json()["fields"]
+    unknown = api.post("/api/v1/quotes", {"order_id": order_id, "fault_code": "E1",
+                                          "cause": "wear", "parts": [{"sku": "NO-SUCH",
+                                                                      "quantity": 1}]})
+    assert unknown.status_code == 422 and "parts" in unknown.json()["fields"]
     quote = api.post("/api/v1/quotes", {"order_id": order_id, "fault_code": "E1",
                                         "cause": "wear", "repair_code": "IGN",
                                         "parts": [{"sku": "GWH-IGN-01", "quantity": 1}],

@@ -14,6 +14,8 @@ from services.billing.domain import checks
 from services.billing.domain.money import times, to_fen
 from services.billing.domain.pricing import Job, PricingError, price
 from services.billing.service import load_schedule
+from services.common.errors import InvalidInput
+from services.dispatch.dispatcher import billing_facts
 
 SCHEDULE = load_schedule("deploy/config/fee_schedule.yaml", "deploy/config/parts_catalogue.yaml")
 V2026 = SCHEDULE.version_at(datetime(2026, 6, 1, tzinfo=UTC))
@@ -194,3 +196,18 @@ def test_no_command_takes_a_price_and_distances_are_checked():
     done = CompleteIn().load({"diagnosis": "x", "fault_code": "E1", "repair_done": "y",
                               "distance_km": 65.04})
     assert done["distance_km"] == "65.0" and done["cause"] == "quality_failure"
+
+
+def test_completion_facts_take_the_warranty_decided_at_diagnosis_only_when_unknown():
+    order = {"product": {"category": "gas_water_heater", "serial_number": "S1"},
+             "region_code": "310101", "zone": "intensive", "request_type": "repair",
+             "warranty": {"status": "unknown"}}
+    completion = CompleteIn().load({"diagnosis": "x", "fault_code": "E1", "repair_done": "y"})
+    with pytest.raises(InvalidInput) as undecided:
+        billing_facts(order, completion)
+    assert "warranty" in undecided.value.fields
+    decided = billing_facts(order, {**completion, "warranty": "out_of_warranty"})
+    assert decided["warranty"] == "out_of_warranty" and decided["cause"] == "quality_failure"
+    known = billing_facts({**order, "warranty": {"status": "in_warranty"}},
+                          {**completion, "warranty": "out_of_warranty"})
+    assert known["warranty"] == "in_warranty"
