@@ -24,6 +24,7 @@ from services.common.outbox import new_event
 log = logging.getLogger(__name__)
 SOURCE = "billing"
 ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
+PARTS_GRACE = timedelta(hours=24)  # for inventory to report what an order consumed
 
 
 class NotYetBilled(Exception):
@@ -161,7 +162,9 @@ class Biller:
                 "refundable_fen": 0, "refunds": {},
                 "warranty_claim": ({"amount_fen": priced.claim_fen, "status": "open"}
                                    if priced.claim_fen else None),
-                "created_at": self.now}
+                "created_at": self.now,
+                **({"parts_check_at": completed_at + PARTS_GRACE}
+                   if any(x.item == "part" for x in priced.lines) else {})}
 
     def _earn(self, bill: dict, priced: Priced) -> None:
         """A service centre earns the scheduled labour of covered work, pending until the
@@ -230,8 +233,22 @@ class Biller:
 
     def _check_parts(self, bill: dict) -> None:
         consumed = self.store.consumption(bill["order_id"])
-        if consumed is None:
-            return
+        if consumed is not None:  # else the sweeper looks again after the grace period
+            self._check_parts_against(bill, consumed)
+
+    def sweep_unconsumed(self) -> int:
+        """Bills with parts whose consumption inventory never reported within the grace
+        period: the parts were billed but not consumed for that order."""
+        flagged = 0
+        for doc in self.store.due_parts_checks(self.now):
+            if not self.store.claim_parts_check(doc):
+                continue  # another replica has it
+            if self.store.consumption(doc["order_id"]) is None:
+                self._check_parts_against(doc, {})
+                flagged += 1
+        return flagged
+
+    def _check_parts_against(self, bill: dict, consumed: dict[str, int]) -> None:
         for rule, detail in checks.parts_findings(bill["lines"], consumed):
             self._flag(bill["branch"], bill["order_id"], rule, detail)
 

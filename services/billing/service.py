@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from schemas.billing import (
     AnomalyOut,
@@ -136,6 +137,10 @@ class BillingService(ServiceBase):
     def on_refund_requested(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
         self._run("refund_requested", event, RefundRequestedData().load(event["data"]))
+
+    @timer(interval=5)
+    def sweep_unconsumed_parts(self) -> None:
+        self._run("sweep_unconsumed")
 
     # -- quotes and the completion check ---------------------------------------------
     @rpc(expected_exceptions=AppError)

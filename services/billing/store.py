@@ -33,6 +33,7 @@ def ensure_indexes(db: Database) -> None:
     db[BILLS].create_index([("branch", ASCENDING), ("completed_at", DESCENDING)])
     db[BILLS].create_index([("serial_number", ASCENDING), ("completed_at", DESCENDING)])
     db[BILLS].create_index("claim_fen")
+    db[BILLS].create_index("parts_check_at", sparse=True)
     db[ANOMALIES].create_index([("branch", ASCENDING), ("detected_at", DESCENDING)])
     db[EARNINGS].create_index([("branch", ASCENDING), ("state", ASCENDING),
                                ("service_centre_id", ASCENDING)])
@@ -177,6 +178,17 @@ class BillingStore:
         for line in doc.get("lines", []):
             totals[line["sku"]] = totals.get(line["sku"], 0) + int(line["quantity"])
         return totals
+
+    def due_parts_checks(self, now: datetime, limit: int = 100) -> list[dict]:
+        return list(self.bills.find({"parts_check_at": {"$lte": now}},
+                                    {"order_id": 1, "branch": 1, "lines": 1,
+                                     "parts_check_at": 1}, limit=limit))
+
+    def claim_parts_check(self, doc: dict) -> bool:
+        """One replica takes the check: the mark is removed by whoever gets there first."""
+        done = self.bills.update_one({"_id": doc["_id"], "parts_check_at": doc["parts_check_at"]},
+                                     {"$unset": {"parts_check_at": ""}})
+        return done.modified_count == 1
 
     def add_anomaly(self, doc: dict, events: list[dict], due: datetime) -> bool:
         """Once per order and rule."""

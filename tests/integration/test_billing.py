@@ -215,3 +215,7 @@ def test_races_two_payments_one_bill_and_two_settlement_runs_one_month(start_ser
     assert db.earnings.count_documents({"state": "paid"}) == 2
     assert attempt("pay_bill", bill_id, {"method": "cash", "amount_fen": 1}, SH,
                    TECH) == "InvalidInput"
+    # Inventory never reported consuming the parts billed on the November orders: once
+    # the grace period is over, the sweeper of one replica flags each of them once.
+    _until(lambda: db.anomalies.count_documents({"rule": "parts_not_consumed"}) == 2)
+    assert {a["order_id"] for a in db.anomalies.find()} == set(orders[1:])
