@@ -74,3 +74,13 @@ SUBSCRIPTIONS += [
     Subscription("complaints", "complaint_opened", "callbacks", "on_complaint_opened"),
     Subscription("callbacks", "callback_done", "dispatch", "on_callback_done"),
 ]
+
+# Billing: order facts for quotes, the bill at completion, and what inventory, callbacks
+# and complaints report about money.
+SUBSCRIPTIONS += [
+    Subscription("intake", "order_created", "billing", "on_order_created"),
+    Subscription("dispatch", "order_completed", "billing", "on_order_completed"),
+    Subscription("inventory", "parts_consumed", "billing", "on_parts_consumed"),
+    Subscription("callbacks", "callback_done", "billing", "on_callback_done"),
+    Subscription("complaints", "refund_requested", "billing", "on_refund_requested"),
+]

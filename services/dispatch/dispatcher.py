@@ -336,10 +336,16 @@ class Dispatcher:
     def _do_complete(self, order: dict, payload: dict, actor: Actor) -> bool:
         completion = {**payload, "completed_at": self.now}
         kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
+        tech = self.store.technician(order["technician_id"]) or {}
+        facts = billing_facts(order, payload)
         events = self._events(order, *kinds, technician_id=order["technician_id"],
                               completion=plain(completion),
                               serial_number=order["product"].get("serial_number"),
-                              **callback_facts(order))
+                              **callback_facts(order),  # zone, request_type, customer...
+                              service_centre_id=tech.get("service_centre_id"),
+                              billing=facts, region_code=order["region_code"],
+                              category=order["product"]["category"],
+                              warranty=facts["warranty"])
         if not self._write(order, {"$set": {"status": "completed", "completion": completion,
                                             **self._reach(order, "resolution")}},
                            events, self._entry("completed", actor.label,
@@ -525,6 +531,29 @@ def callback_facts(order: dict) -> dict[str, Any]:
             "customer": {key: customer.get(key) for key in ("name", "phone", "address",
                                                              "region_code")},
             "product": order.get("product") or {}}
+
+
+def billing_facts(order: dict, completion: dict) -> dict[str, Any]:
+    """What billing prices a completion from: the order's facts and the technician's
+    findings. The warranty decided at diagnosis replaces intake's ``unknown`` (only then)."""
+    warranty = (order.get("warranty") or {}).get("status", "unknown")
+    if warranty == "unknown":
+        warranty = completion.get("warranty")
+        if warranty is None:
+            raise InvalidInput("decide the warranty at diagnosis", {"warranty": [
+                "Intake could not tell; give in_warranty, main_parts_only or "
+                "out_of_warranty."]})
+    return {
+        "category": order["product"]["category"], "region_code": order["region_code"],
+        "zone": order["zone"], "request_type": order["request_type"], "warranty": warranty,
+        "cause": completion.get("cause", "quality_failure"),
+        "repair_code": completion.get("repair_code"),
+        "cannot_fix": completion.get("cannot_fix", False),
+        "parts_used": [dict(line) for line in completion.get("parts_used", [])],
+        "distance_km": completion.get("distance_km", "0.0"),
+        "fault_code": completion.get("fault_code"),
+        "serial_number": order["product"].get("serial_number"),
+    }
 
 
 def _labels(order: dict, milestone: str) -> tuple[str, str, str, str, str]:

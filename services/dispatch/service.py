@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import eventlet
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
@@ -17,12 +19,19 @@ from schemas.reports import ReportPeriod
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.base import ServiceBase
 from services.common.contracts import dump_order, load
-from services.common.errors import AppError, Conflict, InvalidInput, NotFound
+from services.common.errors import (
+    AppError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    from_remote,
+)
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.dispatch import reports
-from services.dispatch.dispatcher import Actor, Dispatcher
+from services.dispatch.dispatcher import Actor, Dispatcher, billing_facts
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
@@ -51,6 +60,7 @@ class DispatchService(ServiceBase):
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(sla_metric_definitions)
     roster = RosterProvider()
+    billing = RpcProxy("billing")
 
     # -- plumbing --------------------------------------------------------------------
     def _dispatcher(self) -> Dispatcher:
@@ -171,6 +181,8 @@ class DispatchService(ServiceBase):
         if schema is None:
             raise NotFound(f"unknown action {action}")
         command = load(schema(), payload or {})
+        if action == "complete":
+            self._check_charge_approved(order_id, command, actor)
         dispatcher = self._dispatcher()
         try:
             doc = dispatcher.step(order_id, action, command, Actor(**actor))
@@ -179,6 +191,32 @@ class DispatchService(ServiceBase):
         if action in ("reject", "complete", "cancel", "assign"):
             self._drain(doc["branch"])  # capacity was freed
         return dump_order(doc)
+
+    def _check_charge_approved(self, order_id: str, completion: dict, actor: dict) -> None:
+        """A chargeable job cannot be completed without the customer's approved quote.
+        Billing owns the prices and the quotes, so it is asked now (bounded wait): the
+        answer must hold at this moment, and dispatch keeps no copy of the pricing rules.
+        Illegal steps and other technicians' orders are left to the step to refuse."""
+        order = DispatchStore(self.db).get(order_id, actor["branch"])
+        if order is None or order["status"] != "on_site":
+            return
+        if actor.get("role") == "technician" and order.get("technician_id") != actor.get(
+                "technician_id"):
+            return
+        facts = billing_facts(order, completion)
+        seconds = self.config["rpc_timeout_seconds"]
+        try:
+            with eventlet.Timeout(seconds):
+                verdict = self.billing.check_completion.call_async(
+                    order_id, order["branch"], facts).result()
+        except eventlet.Timeout:
+            raise Unavailable("billing did not answer; the order was not completed, "
+                              "try again") from None
+        except RemoteError as exc:
+            raise (from_remote(exc.exc_type, exc.value) or exc) from None
+        if not verdict["ok"]:
+            raise Conflict("chargeable work needs the customer's approved quote",
+                           {"quote": verdict["reasons"]})
 
     # -- technicians -----------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
