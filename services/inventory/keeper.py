@@ -465,7 +465,9 @@ class Keeper:
         consumed, unmatched, released = self._run_steps(order_id, plan["steps"], "completion")
         unmatched = list(plan["unknown"]) + unmatched
         self._cancel_waiting(order_id)
-        warranty = (data.get("warranty") or {}).get("status")
+        warranty = data.get("warranty")  # the status decided by completion time
+        if isinstance(warranty, dict):  # events of earlier versions carried intake's record
+            warranty = warranty.get("status")
         self._open_writeoffs(branch, order_id, consumed, warranty, data)
         over = self._returns_at_completion(branch, order_id, completion, van)
         lines = [{"sku": s, "quantity": q} for s, q in _totals(consumed).items()]
