@@ -20,13 +20,14 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.capacity import judge
 from services.dispatch.domain.matching import (
     Technician,
     parse_shift,
     rank_candidates,
     required_certificates,
 )
-from services.dispatch.store import DispatchStore
+from services.dispatch.store import DispatchStore, slot_check
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
@@ -383,6 +384,17 @@ class Dispatcher:
                            self._entry("delay_approved", actor.label,
                                        milestone=payload["milestone"],
                                        new_deadline=payload["new_deadline"].isoformat()))
+
+    # -- capacity reconciliation -----------------------------------------------------
+    def reconcile_capacity(self, branches: list[str]) -> int:
+        """Correct slot counters that disagree with the orders technicians hold (see
+        domain.capacity); returns how many were corrected. Counters are read before the
+        orders are counted, so a slot moved after the read voids that correction."""
+        counters = self.store.slot_counters(branches)
+        held = self.store.held_counts()
+        return sum(self.store.settle_slots(tech, judge(slot_check(tech, held),
+                                                       tech.get("slots_note")))
+                   for tech in counters)
 
     # -- the SLA sweeper -------------------------------------------------------------
     def sweep_breaches(self) -> int:
