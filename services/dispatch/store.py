@@ -352,24 +352,25 @@ class DispatchStore:
         """Apply a reconciliation verdict, conditional on no slot having moved since
         ``tech`` was read. True when the counter was corrected."""
         query = {"_id": tech["_id"], "slots_version": tech.get("slots_version")}
-        if verdict.action == "ok":
-            if "slots_note" in tech:  # a moment's mismatch that settled by itself
-                self.technicians.update_one(query, {"$unset": {"slots_note": ""}})
-            return False
+        if verdict.action == "fix":
+            return self._correct_slots(query, tech, verdict.held)
         if verdict.action == "note":
             note = {"version": tech.get("slots_version") or 0, "held": verdict.held}
             self.technicians.update_one(query, {"$set": {"slots_note": note}})
-            return False
-        fixed = self.technicians.update_one(query, {
-            "$set": {"active_jobs": verdict.held, "free_slots": tech["cap"] - verdict.held},
-            "$inc": {"slots_version": 1}, "$unset": {"slots_note": ""}})
-        if fixed.modified_count == 1:
-            log.warning("technician capacity corrected", extra={
-                "technician_id": tech["_id"], "counted": tech.get("active_jobs", 0),
-                "held": verdict.held})
-            self.technicians_changed()
-        return fixed.modified_count == 1
+        elif "slots_note" in tech:  # a moment's mismatch that settled by itself
+            self.technicians.update_one(query, {"$unset": {"slots_note": ""}})
+        return False
 
+    def _correct_slots(self, query: dict[str, Any], tech: dict[str, Any], held: int) -> bool:
+        fixed = self.technicians.update_one(query, {
+            "$set": {"active_jobs": held, "free_slots": tech["cap"] - held},
+            "$inc": {"slots_version": 1}, "$unset": {"slots_note": ""}})
+        if fixed.modified_count != 1:
+            return False  # a slot moved meanwhile: the next passes look again
+        log.warning("technician capacity corrected", extra={
+            "technician_id": tech["_id"], "counted": tech.get("active_jobs", 0), "held": held})
+        self.technicians_changed()
+        return True
 
 def slot_check(tech: dict[str, Any], held: dict[str, int]) -> SlotCheck:
     return SlotCheck(tech.get("active_jobs", 0), tech.get("slots_version") or 0,
