@@ -388,13 +388,13 @@ class Dispatcher:
     # -- capacity reconciliation -----------------------------------------------------
     def reconcile_capacity(self, branches: list[str]) -> int:
         """Correct slot counters that disagree with the orders technicians hold (see
-        domain.capacity); returns how many were corrected. Counters are read before the
-        orders are counted, so a slot moved after the read voids that correction."""
-        counters = self.store.slot_counters(branches)
-        held = self.store.held_counts()
-        return sum(self.store.settle_slots(tech, judge(slot_check(tech, held),
-                                                       tech.get("slots_note")))
-                   for tech in counters)
+        domain.capacity); returns how many were corrected. Each counter is read before
+        its orders are counted, so a slot moved after the read voids that correction."""
+        corrected = 0
+        for tech in self.store.slot_counters(branches):
+            seen = slot_check(tech, self.store.held_count(tech["_id"]))
+            corrected += self.store.settle_slots(tech, judge(seen, tech.get("slots_note")))
+        return corrected
 
     # -- the SLA sweeper -------------------------------------------------------------
     def sweep_breaches(self) -> int:
