@@ -20,13 +20,14 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.capacity import judge
 from services.dispatch.domain.matching import (
     Technician,
     parse_shift,
     rank_candidates,
     required_certificates,
 )
-from services.dispatch.store import DispatchStore, OrderNotYetKnown
+from services.dispatch.store import DispatchStore, OrderNotYetKnown, slot_check
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
@@ -488,6 +489,17 @@ class Dispatcher:
             if self._write(order, changes, events, entry):
                 return True
         raise Conflict("the order changed repeatedly while the callback was applied")
+
+    # -- capacity reconciliation -----------------------------------------------------
+    def reconcile_capacity(self, branches: list[str]) -> int:
+        """Correct slot counters that disagree with the orders technicians hold (see
+        domain.capacity); returns how many were corrected. Each counter is read before
+        its orders are counted, so a slot moved after the read voids that correction."""
+        corrected = 0
+        for tech in self.store.slot_counters(branches):
+            seen = slot_check(tech, self.store.held_count(tech["_id"]))
+            corrected += self.store.settle_slots(tech, judge(seen, tech.get("slots_note")))
+        return corrected
 
     # -- the SLA sweeper -------------------------------------------------------------
     def sweep_breaches(self) -> int:

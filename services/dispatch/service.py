@@ -36,6 +36,8 @@ from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
 
+RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
+
 _ENVELOPE = EventEnvelope()
 _CALLBACK_DONE = CallbackDoneData()
 _CREATED = OrderCreatedData()
@@ -281,6 +283,17 @@ class DispatchService(ServiceBase):
         for branch in self.config["branches"]:
             dispatcher.drain_queue(branch)
         self._finish(dispatcher)
+
+    @timer(interval=RECONCILE_TICK_SECONDS)
+    def reconcile_capacity(self) -> None:
+        """Every ``reconcile_seconds``, in one replica (a lease in the jobs collection):
+        free slots recomputed from the orders technicians actually hold, so a process
+        that died between an order write and its capacity update leaks nothing for
+        good."""
+        every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
+        dispatcher = self._dispatcher()
+        if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
+            dispatcher.reconcile_capacity(self.config["branches"])
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:
