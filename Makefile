@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench bench-sim fuzz chaos broker clean
+.PHONY: run test unit integration e2e lint bench bench-sim fuzz chaos broker prometheus browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,17 +19,25 @@ run: $(STAMP)
 broker: $(STAMP)
 	$(PY) -c "from services.ops.infra import ensure_broker; from services.common.config import load_settings; ensure_broker(load_settings()['AMQP_URI'])"
 
-test: $(STAMP) broker
+# promtool checks the alert rules; the metrics e2e test runs a real Prometheus.
+prometheus: $(STAMP)
+	$(PY) -c "from services.ops.infra import ensure_prometheus; ensure_prometheus()"
+
+# Headless Chromium for the wallboard test (installed from the OS packages when missing).
+browser: $(STAMP)
+	$(PY) -c "from services.ops.browser import ensure_chromium; ensure_chromium()"
+
+test: $(STAMP) broker prometheus browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-unit: $(STAMP)
+unit: $(STAMP) prometheus
 	$(PY) -m pytest -q tests/unit
 
 integration: $(STAMP) broker
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP) broker
+e2e: $(STAMP) broker prometheus browser
 	$(PY) -m pytest -q tests/e2e
 
 lint: $(STAMP)

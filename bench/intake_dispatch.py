@@ -4,7 +4,8 @@ Starts its own system (embedded store in a temporary folder, a vhost of its own)
 prints accepted/s, p50/p99 request latency, p99 received->offered, CPU seconds per order
 for each service, and the same-run floor: a raw Mongo insert plus a raw confirmed publish.
 
-    make bench                      # 50 requests/s for 60 s
+    make bench                      # 50 requests/s for 60 s, capacity for every order
+    BENCH_TECHNICIANS=10 make bench # 10 per branch (400 slots): the rest queue
     BENCH_RATE=80 BENCH_SECONDS=30 make bench
 """
 
@@ -34,6 +35,10 @@ from services.ops.supervisor import Supervisor, health_urls
 
 RATE = float(os.environ.get("BENCH_RATE", "50"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "60"))
+JOBS_EACH = 20  # every bench technician's cap
+# Technicians per branch; by default enough for every order of the run, plus spares.
+ENOUGH_FOR_ALL = int(RATE * SECONDS) // 2 // JOBS_EACH + 10
+PER_BRANCH = int(os.environ.get("BENCH_TECHNICIANS") or ENOUGH_FOR_ALL)
 REGIONS = ["310101", "310104", "310115", "310117", "310151", "440304", "440305", "440307",
            "440310"]
 CATEGORIES = ["air_conditioner", "gas_water_heater", "electric_water_heater", "range_hood"]
@@ -69,18 +74,18 @@ def body(n: int) -> dict:
 
 
 def register_technicians(gateway: str) -> None:
-    """Enough capacity for every order of the run (20 jobs each), so each one is offered
-    and received->offered is measured for all; bases spread around the demo technicians."""
-    per_branch = int(RATE * SECONDS) // 2 // 20 + 10
+    """PER_BRANCH technicians per branch, JOBS_EACH jobs each; by default every order is
+    offered, so received->offered is measured for all. Bases spread around the demo
+    technicians."""
     for branch in ("SH", "SZ"):
         rows = demo_technicians([branch])
-        for n in range(per_branch):
+        for n in range(PER_BRANCH):
             row = rows[n % len(rows)]
             payload = {"technician_id": f"{row['id']}-{n:03d}", "name": row["name"],
                        "certificates": CERTS, "zones": ["standard", "intensive", "remote"],
                        "lat": row["lat"] + random.uniform(-0.05, 0.05),
                        "lon": row["lon"] + random.uniform(-0.05, 0.05),
-                       "shift": "always", "cap": 20}
+                       "shift": "always", "cap": JOBS_EACH}
             response = requests.post(f"{gateway}/api/v1/technicians", json=payload, timeout=10,
                                      headers={"Authorization":
                                               f"Bearer demo-admin-{branch.lower()}"})
@@ -190,10 +195,13 @@ def main() -> int:
         supervisor.start()
         supervisor.wait_ready(health_urls(settings), 120)
         register_technicians(gateway)
-        before = {k: cpu_seconds(p.pid) for k, p in supervisor.children.items()}
+        pids = {k: p.pid for k, p in supervisor.children.items()}
+        if mongo.process is not None:  # the embedded store is measured too
+            pids["store"] = mongo.process.pid
+        before = {k: cpu_seconds(pid) for k, pid in pids.items()}
         latencies, errors, elapsed = drive(gateway)
         time.sleep(3)  # let the last offers land
-        after = {k: cpu_seconds(p.pid) for k, p in supervisor.children.items()}
+        after = {k: cpu_seconds(pid) for k, pid in pids.items()}
         waits = received_to_offered(env["MONGO_URI"], prefix)
         floor_seconds = floor(env["MONGO_URI"], amqp_uri)
     finally:
@@ -207,7 +215,8 @@ def main() -> int:
 def report(latencies, errors, elapsed, waits, before, after, floor_seconds) -> None:
     done = len(latencies)
     p50 = percentile(latencies, 0.50)
-    print(f"\nintake -> dispatch, open model: {RATE:g} requests/s offered for {SECONDS:g} s")
+    print(f"\nintake -> dispatch, open model: {RATE:g} requests/s offered for {SECONDS:g} s; "
+          f"{2 * PER_BRANCH} technicians, {2 * PER_BRANCH * JOBS_EACH} slots")
     print(f"  accepted/s                {done / elapsed:8.1f}   ({done} ok, {errors} errors)")
     print(f"  request latency p50       {p50 * 1000:8.1f} ms")
     print(f"  request latency p99       {percentile(latencies, 0.99) * 1000:8.1f} ms")

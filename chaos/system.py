@@ -70,6 +70,8 @@ class ChaosSystem:
         ports = {name: free_port() for name in SERVICE_NAMES}
         env = {**os.environ, "AMQP_URI": self.broker.uri, "MONGO_URI": mongo_uri,
                "DB_PREFIX": self.prefix, "BRANCHES": "SH,SZ",
+               # Counters a killed process left wrong are repaired within seconds.
+               "CAPACITY_RECONCILE_SECONDS": "5",
                "GATEWAY_PORT": str(self.gateway_port),
                "REPLICA_PORT_BASE": str(free_port() % 20000 + 30000),
                **{f"{name.upper()}_METRICS_PORT": str(port) for name, port in ports.items()}}

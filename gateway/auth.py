@@ -14,6 +14,9 @@ from services.common.errors import Forbidden, Unauthorized
 
 ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin", "warehouse", "finance",
          "callback_staff", "complaint_handler", "hq_auditor")
+# Roles with one narrow use, outside ROLES so that tables granting ``ROLES`` leave them out:
+# a wall screen reads the wallboard only; the HQ call centre routes requests to branches.
+NARROW_ROLES = ("board", "hq_agent")
 STAFF = ("dispatcher", "supervisor", "admin")
 
 
@@ -23,6 +26,11 @@ class Caller:
     branch: str
     technician_id: str | None = None
     expires_at: datetime | None = None
+    user: str | None = None  # a named member of staff (callback staff, auditors)
+
+    @property
+    def staff_id(self) -> str:
+        return self.user or self.technician_id or f"{self.role}@{self.branch}"
 
     def as_actor(self) -> dict:
         return {"role": self.role, "branch": self.branch, "technician_id": self.technician_id}
@@ -43,10 +51,10 @@ def _parse_tokens(path: str, stamp: int | None) -> dict[str, Caller]:
     raw = read_yaml(path).get("tokens") or {}
     tokens = {}
     for token, spec in raw.items():
-        if spec.get("role") not in ROLES:
+        if spec.get("role") not in (*ROLES, *NARROW_ROLES):
             raise ValueError(f"token config: unknown role {spec.get('role')!r}")
         tokens[str(token)] = Caller(spec["role"], spec["branch"], spec.get("technician_id"),
-                                    _expiry(spec.get("expires_at")))
+                                    _expiry(spec.get("expires_at")), spec.get("user"))
     return tokens
 
 

@@ -12,9 +12,9 @@ from nameko.web.handlers import http
 
 from gateway.http import GatewayBase, json_response
 from gateway.openapi import build_spec
-from gateway.routes import complaints, orders
+from gateway.routes import billing, board, callbacks, complaints, hq, inventory, orders
 
-ROUTE_MODULES = (orders, complaints)
+ROUTE_MODULES = (orders, inventory, billing, callbacks, complaints, board, hq)
 
 
 def _permissions() -> dict[str, tuple[str, ...]]:
@@ -32,7 +32,9 @@ def openapi_document() -> dict:
     return build_spec(module.document for module in ROUTE_MODULES)
 
 
-class GatewayService(orders.OrderRoutes, complaints.ComplaintRoutes, GatewayBase):
+class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, billing.BillingRoutes,
+                     callbacks.CallbackRoutes, complaints.ComplaintRoutes, board.BoardRoutes,
+                     hq.HqRoutes, GatewayBase):
     name = "gateway"
     permissions = _permissions()
 

@@ -61,3 +61,26 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("callbacks", "callback_done", "complaints", "on_callback_done"),
     Subscription("dispatch", "order_completed", "complaints", "on_order_completed"),
 ]
+
+# Parts for jobs: inventory consumes completions; dispatch pauses and resumes orders.
+SUBSCRIPTIONS += [
+    Subscription("dispatch", "order_completed", "inventory", "on_order_completed"),
+    Subscription("dispatch", "order_cancelled", "inventory", "on_order_cancelled"),
+    Subscription("inventory", "parts_short", "dispatch", "on_parts_short"),
+    Subscription("inventory", "parts_arrived", "dispatch", "on_parts_arrived"),
+    # callbacks (回访): tasks from completions, billed totals, second follow-ups; closing
+    Subscription("dispatch", "order_completed", "callbacks", "on_order_completed"),
+    Subscription("billing", "bill_settled", "callbacks", "on_bill_settled"),
+    Subscription("complaints", "complaint_opened", "callbacks", "on_complaint_opened"),
+    Subscription("callbacks", "callback_done", "dispatch", "on_callback_done"),
+]
+
+# Billing: order facts for quotes, the bill at completion, and what inventory, callbacks
+# and complaints report about money.
+SUBSCRIPTIONS += [
+    Subscription("intake", "order_created", "billing", "on_order_created"),
+    Subscription("dispatch", "order_completed", "billing", "on_order_completed"),
+    Subscription("inventory", "parts_consumed", "billing", "on_parts_consumed"),
+    Subscription("callbacks", "callback_done", "billing", "on_callback_done"),
+    Subscription("complaints", "refund_requested", "billing", "on_refund_requested"),
+]

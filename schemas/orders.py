@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from marshmallow import (
     RAISE,
     Schema,
@@ -114,6 +116,9 @@ class OrderOut(Schema):
     offer = fields.Dict(allow_none=True)
     appointment = fields.Dict(allow_none=True)
     completion = fields.Dict(allow_none=True)
+    waiting_for = fields.Dict(allow_none=True)  # parts awaited and their expected date
+    parts_arrived_at = LocalDateTime(allow_none=True)
+    closure = fields.Dict(allow_none=True)  # set when a callback closes the order
     repeat_of = fields.String(allow_none=True)
     follow_up_of = fields.String(allow_none=True)
     follow_up_kind = fields.String(allow_none=True)
@@ -167,6 +172,25 @@ class CheckInIn(StrictSchema):
     note = Text(load_default=None, validate=validate.Length(max=500))
 
 
+CAUSES = ("quality_failure", "wear", "customer_damage", "unauthorised_repair")
+DECIDED_WARRANTY = ("in_warranty", "main_parts_only", "out_of_warranty")
+
+
+class DistanceKm(fields.Decimal):
+    """Kilometres with one decimal, kept as text (exact, and storable as it is)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(places=1, rounding=ROUND_HALF_UP, as_string=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid number.")
+        km = super()._deserialize(value, attr, data, **kwargs)
+        if not Decimal(0) <= km <= Decimal(1000):
+            raise ValidationError("Give 0 to 1000 km.")
+        return str(km)
+
+
 class PartLineIn(StrictSchema):
     sku = fields.String(required=True, validate=SAFE_ID)
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
@@ -183,6 +207,15 @@ class CompleteIn(StrictSchema):
     cannot_fix = fields.Boolean(load_default=False)
     remedy = fields.String(load_default=None, validate=validate.OneOf(("exchange", "refund")))
     customer_signed = fields.Boolean(load_default=True)
+    callback_at = fields.AwareDateTime(load_default=None)  # the customer's time for the callback
+    # What pricing needs (billing): the cause decides coverage (inside warranty a failure
+    # is taken as a quality failure unless the technician records otherwise), the repair
+    # code the labour, the distance (one way, as shown on the quote) the remote fee, and
+    # the warranty decided at diagnosis when intake could not tell.
+    cause = fields.String(load_default="quality_failure", validate=validate.OneOf(CAUSES))
+    repair_code = fields.String(load_default=None, validate=SAFE_ID)
+    distance_km = DistanceKm(load_default="0.0")
+    warranty = fields.String(load_default=None, validate=validate.OneOf(DECIDED_WARRANTY))
 
     @validates_schema
     def _cannot_fix_needs_remedy(self, data, **kwargs):

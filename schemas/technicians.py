@@ -22,6 +22,9 @@ class TechnicianIn(StrictSchema):
     shift = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{2,20}$"))
     cap = fields.Integer(required=True, validate=validate.Range(min=1, max=20))
     active = fields.Boolean(load_default=True)
+    # Authorised service centre the technician works for (网点); none: a branch employee,
+    # whose work is not settled to a centre.
+    service_centre_id = fields.String(load_default=None, validate=SAFE_ID)
 
 
 class TechnicianPatch(StrictSchema):
@@ -34,6 +37,7 @@ class TechnicianPatch(StrictSchema):
     shift = fields.String(validate=validate.Regexp(r"^[a-z_]{2,20}$"))
     cap = fields.Integer(validate=validate.Range(min=1, max=20))
     active = fields.Boolean()
+    service_centre_id = fields.String(allow_none=True, validate=SAFE_ID)
 
 
 class TechnicianOut(Schema):
@@ -48,3 +52,4 @@ class TechnicianOut(Schema):
     cap = fields.Integer()
     active = fields.Boolean()
     active_jobs = fields.Integer()
+    service_centre_id = fields.String(allow_none=True)

@@ -116,6 +116,10 @@ def _print_banner(gateway: str, settings: dict, seeded: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # eventlet warns on import that it is in maintenance; operators need not see it.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start the whole system locally")
@@ -125,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
                                       "callbacks", "complaints", "gateway"])
     commands.add_parser("seed", help="load demo technicians into an empty deployment")
     commands.add_parser("check-config", help="validate the settings and reference data")
+    from services.ops import operator
+
+    operator.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in operator.COMMANDS:
+        return operator.run(args)
     if args.command == "serve":
         return serve(args.name)
     if args.command == "run":
@@ -140,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     from services.common.reference import load_reference
 
     try:
-        load_reference(load_settings()["reference_data"])
+        settings = load_settings()
+        load_reference(settings["reference_data"])
+        if settings.get("hq_routing_file"):
+            from gateway.hq import load_table
+
+            load_table(settings["hq_routing_file"])
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

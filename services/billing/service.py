@@ -1,17 +1,262 @@
-"""Billing service: the process, its store, metrics and event plumbing are in place; its
-business capabilities arrive with their own issue."""
+"""Billing service: nameko entrypoints only. Owns quotes, bills, payments, refunds,
+abnormal-charge detection and service-centre settlement."""
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from datetime import timedelta
+from functools import lru_cache
 
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from schemas.billing import (
+    AnomalyOut,
+    AnomalyQuery,
+    ApprovalIn,
+    BillingFacts,
+    BillOut,
+    BillQuery,
+    CallbackDoneData,
+    CompletedData,
+    DecisionIn,
+    EarningOut,
+    EarningQuery,
+    PartsConsumedData,
+    PaymentIn,
+    QuoteIn,
+    QuoteOut,
+    RefundIn,
+    RefundRequestedData,
+    SettlementRunIn,
+    StatementOut,
+)
+from schemas.events import EventEnvelope, OrderCreatedData
+from services.billing.biller import Biller
+from services.billing.domain.schedule import FeeSchedule
+from services.billing.metrics import billing_metric_definitions
+from services.billing.store import ANOMALIES, BILLS, BillingStore, ensure_indexes
 from services.common.base import ServiceBase
+from services.common.config import read_yaml
+from services.common.contracts import load, plain
+from services.common.errors import AppError
+from services.common.messaging import reliable_handler
+from services.common.metrics import Metrics
+from services.common.mongo import MongoDatabase
+
+DEFAULT_FEE_SCHEDULE = "deploy/config/fee_schedule.yaml"
+DEFAULT_PARTS_CATALOGUE = "deploy/config/parts_catalogue.yaml"
+_ENVELOPE = EventEnvelope()
+
+
+@lru_cache(maxsize=4)
+def load_schedule(schedule_path: str, catalogue_path: str) -> FeeSchedule:
+    return FeeSchedule(read_yaml(schedule_path), read_yaml(catalogue_path)["parts"])
+
+
+class ScheduleProvider(DependencyProvider):
+    """The national fee schedule and parts catalogue, loaded and checked at start-up."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.schedule = load_schedule(config.get("fee_schedule", DEFAULT_FEE_SCHEDULE),
+                                      config.get("parts_catalogue", DEFAULT_PARTS_CATALOGUE))
+
+    def get_dependency(self, worker_ctx) -> FeeSchedule:
+        return self.schedule
+
+
+def _out(schema, doc: dict, id_key: str) -> dict:
+    resource = {k: plain(v) for k, v in doc.items() if not k.startswith("outbox")}
+    resource[id_key] = doc["_id"]
+    return schema.dump(resource)
+
+
+_QUOTE_OUT, _BILL_OUT, _ANOMALY_OUT = QuoteOut(), BillOut(), AnomalyOut()
+_EARNING_OUT, _STATEMENT_OUT = EarningOut(), StatementOut()
 
 
 class BillingService(ServiceBase):
     name = "billing"
+    outbox_collections = (BILLS, ANOMALIES)
+    db = MongoDatabase(prepare=ensure_indexes)
+    metrics = Metrics(billing_metric_definitions)
+    schedule = ScheduleProvider()
+
+    # -- plumbing --------------------------------------------------------------------
+    def _biller(self) -> Biller:
+        now = self.clock.now()
+        return Biller(BillingStore(self.db), self.schedule, now, self.claim_until(now))
+
+    def _finish(self, biller: Biller) -> None:
+        """Relay what was written and count what happened."""
+        effects = biller.effects
+        for collection, doc_id, events in effects.written:
+            self.relay_now(collection, doc_id, events, biller.claim_until)
+        for branch, rule in effects.anomalies:
+            self.metrics.anomalies.labels(branch, rule).inc()
+        for branch, coverage in effects.bills:
+            self.metrics.bills.labels(branch, coverage).inc()
+        for branch, state, amount in effects.settlement:
+            self.metrics.settlement.labels(branch, state).inc(amount)
+
+    def _run(self, method: str, *args):
+        biller = self._biller()
+        try:
+            return getattr(biller, method)(*args)
+        finally:
+            self._finish(biller)
 
     @rpc
     def status(self) -> dict:
         self.db.command("ping")
         return {"service": self.name, "ready": True}
+
+    # -- events ----------------------------------------------------------------------
+    @reliable_handler("intake", "order_created")
+    def on_order_created(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        self._biller().record_order(OrderCreatedData().load(event["data"]))
+
+    @reliable_handler("dispatch", "order_completed")
+    def on_order_completed(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        self._run("bill_completion", event, CompletedData().load(event["data"]))
+
+    @reliable_handler("inventory", "parts_consumed")
+    def on_parts_consumed(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        self._run("parts_consumed", event, PartsConsumedData().load(event["data"]))
+
+    @reliable_handler("callbacks", "callback_done")
+    def on_callback_done(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        self._run("callback_done", event, CallbackDoneData().load(event["data"]))
+
+    @reliable_handler("complaints", "refund_requested")
+    def on_refund_requested(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        self._run("refund_requested", event, RefundRequestedData().load(event["data"]))
+
+    @timer(interval=5)
+    def sweep_unconsumed_parts(self) -> None:
+        self._run("sweep_unconsumed")
+
+    # -- quotes and the completion check ---------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def check_completion(self, order_id: str, branch: str, facts: dict) -> dict:
+        return self._biller().check_completion(order_id, load(BillingFacts(), facts))
+
+    @rpc(expected_exceptions=AppError)
+    def create_quote(self, payload: dict, branch: str, actor: dict) -> dict:
+        quote = self._biller().make_quote(load(QuoteIn(), payload), branch, actor)
+        return _out(_QUOTE_OUT, quote, "quote_id")
+
+    @rpc(expected_exceptions=AppError)
+    def approve_quote(self, quote_id: str, payload: dict, branch: str, actor: dict) -> dict:
+        approval = load(ApprovalIn(), payload)
+        return _out(_QUOTE_OUT, self._biller().approve_quote(quote_id, branch, approval,
+                                                             actor), "quote_id")
+
+    @rpc(expected_exceptions=AppError)
+    def get_quote(self, quote_id: str, branch: str, actor: dict) -> dict:
+        return _out(_QUOTE_OUT, self._biller()._own_quote(quote_id, branch, actor),
+                    "quote_id")
+
+    # -- bills -----------------------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def get_bill(self, bill_id: str, branch: str, actor: dict) -> dict:
+        return _out(_BILL_OUT, self._biller()._bill(bill_id, branch, actor), "bill_id")
+
+    @rpc(expected_exceptions=AppError)
+    def list_bills(self, params: dict, branch: str) -> dict:
+        query_in = load(BillQuery(), params)
+        query: dict = {"branch": branch}
+        if query_in["status"]:
+            query["status"] = query_in["status"]
+        if query_in["order_id"]:
+            query["order_id"] = query_in["order_id"]
+        if query_in["claims"]:
+            query["claim_fen"] = {"$gt": 0}
+        return self._page(BillingStore(self.db).bills, query, query_in, "completed_at",
+                          _BILL_OUT, "bill_id")
+
+    @rpc(expected_exceptions=AppError)
+    def pay_bill(self, bill_id: str, payload: dict, branch: str, actor: dict) -> dict:
+        bill = self._run("pay", bill_id, branch, load(PaymentIn(), payload), actor)
+        return _out(_BILL_OUT, bill, "bill_id")
+
+    @rpc(expected_exceptions=AppError)
+    def request_refund(self, bill_id: str, payload: dict, branch: str, actor: dict) -> dict:
+        bill = self._run("request_refund", bill_id, branch, load(RefundIn(), payload), actor)
+        return _out(_BILL_OUT, bill, "bill_id")
+
+    @rpc(expected_exceptions=AppError)
+    def decide_refund(self, bill_id: str, refund_id: str, approve: bool, payload: dict,
+                      branch: str, actor: dict) -> dict:
+        note = load(DecisionIn(), payload)["note"]
+        bill = self._run("decide_refund", bill_id, branch, refund_id, approve, note, actor)
+        return _out(_BILL_OUT, bill, "bill_id")
+
+    # -- anomalies and settlement ----------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def list_anomalies(self, params: dict, branch: str) -> dict:
+        query_in = load(AnomalyQuery(), params)
+        query: dict = {"branch": branch}
+        for key in ("rule", "order_id"):
+            if query_in[key]:
+                query[key] = query_in[key]
+        return self._page(BillingStore(self.db).anomalies, query, query_in, "detected_at",
+                          _ANOMALY_OUT, "anomaly_id")
+
+    @rpc(expected_exceptions=AppError)
+    def list_earnings(self, params: dict, branch: str) -> dict:
+        query_in = load(EarningQuery(), params)
+        query: dict = {"branch": branch}
+        for key in ("service_centre_id", "state"):
+            if query_in[key]:
+                query[key] = query_in[key]
+        return self._page(BillingStore(self.db).earnings, query, query_in, "created_at",
+                          _EARNING_OUT, "order_id")
+
+    @rpc(expected_exceptions=AppError)
+    def run_settlement(self, payload: dict, branch: str) -> dict:
+        month = load(SettlementRunIn(), payload)["month"]
+        lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])
+        ids = self._run("run_settlement", branch, month, lease)
+        docs = BillingStore(self.db).statements.find({"_id": {"$in": ids}}, sort=[("_id", 1)])
+        return {"month": month, "items": [_out(_STATEMENT_OUT, d, "statement_id")
+                                          for d in docs]}
+
+    @rpc(expected_exceptions=AppError)
+    def list_statements(self, branch: str) -> dict:
+        docs = BillingStore(self.db).statements.find({"branch": branch},
+                                                     sort=[("_id", 1)], limit=500)
+        return {"items": [_out(_STATEMENT_OUT, d, "statement_id") for d in docs]}
+
+    @rpc(expected_exceptions=AppError)
+    def pay_statement(self, statement_id: str, branch: str) -> dict:
+        return _out(_STATEMENT_OUT, self._run("pay_statement", statement_id, branch),
+                    "statement_id")
+
+    @rpc(expected_exceptions=AppError)
+    def fee_schedule(self) -> dict:
+        """The version in force now, in fen, for display."""
+        version = self.schedule.version_at(self.clock.now())
+        return {"version": version.version,
+                "effective_from": version.effective_from.isoformat(),
+                "visit_fen": version.visit_fen, "inspection_fen": version.inspection_fen,
+                "remote": {"free_radius_km": str(version.free_radius_km),
+                           "per_km_fen": version.per_km_fen},
+                "labour": version.labour,
+                "parts": {sku: {"name": p.name, "list_fen": p.list_fen,
+                                "compatible_categories": list(p.compatible_categories),
+                                "main_part": p.main_part}
+                          for sku, p in self.schedule.parts.items()}}
+
+    def _page(self, collection, query: dict, query_in: dict, sort: str, schema,
+              id_key: str) -> dict:
+        total, docs = BillingStore(self.db).page(collection, query, query_in["page"],
+                                                 query_in["page_size"], sort)
+        return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
+                "items": [_out(schema, doc, id_key) for doc in docs]}

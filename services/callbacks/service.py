@@ -1,17 +1,247 @@
-"""Callbacks service: the process, its store, metrics and event plumbing are in place; its
-business capabilities arrive with their own issue."""
+"""Callbacks service (回访): nameko entrypoints only."""
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
+import time
 
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from schemas.callbacks import (
+    AnswersIn,
+    AuditQuery,
+    BillSettledData,
+    ComplaintOpenedData,
+    CompletedForCallbackData,
+    ReportQuery,
+    RescheduleIn,
+    ScheduleIn,
+    TaskOut,
+    TaskQuery,
+)
+from schemas.events import EventEnvelope
+from services.callbacks.desk import CallbackDesk, Policy
+from services.callbacks.domain.rules import fen_to_yuan
+from services.callbacks.metrics import RATES, callback_metric_definitions
+from services.callbacks.store import TASKS, CallbackStore, ensure_indexes
 from services.common.base import ServiceBase
+from services.common.contracts import load, plain
+from services.common.errors import AppError, InvalidInput
+from services.common.messaging import reliable_handler
+from services.common.metrics import Metrics
+from services.common.mongo import MongoDatabase
+
+_ENVELOPE = EventEnvelope()
+_COMPLETED, _BILL, _COMPLAINT = CompletedForCallbackData(), BillSettledData(), \
+    ComplaintOpenedData()
+_ANSWERS, _RESCHEDULE, _SCHEDULE = AnswersIn(), RescheduleIn(), ScheduleIn()
+_TASK_QUERY, _AUDIT_QUERY, _REPORT_QUERY = TaskQuery(), AuditQuery(), ReportQuery()
+_TASK_OUT = TaskOut()
+RELAY_FALLBACK_SECONDS = 5
+
+
+def dump_task(doc: dict) -> dict:
+    resource = {key: plain(value) for key, value in doc.items()
+                if not key.startswith("outbox") and key not in ("paid_fen", "billed_fen")}
+    resource["task_id"] = doc["_id"]
+    resource["paid"] = fen_to_yuan(doc.get("paid_fen"))
+    resource["billed"] = fen_to_yuan(doc.get("billed_fen"))
+    return _TASK_OUT.dump(resource)
+
+
+class Pacer(DependencyProvider):
+    """Per-container spacing of periodic work (monotonic; no database)."""
+
+    def setup(self) -> None:
+        self.last: dict[str, float] = {}
+
+    def due(self, job: str, every_seconds: float) -> bool:
+        now = time.monotonic()
+        if now - self.last.get(job, float("-inf")) < every_seconds:
+            return False
+        self.last[job] = now
+        return True
+
+    def get_dependency(self, worker_ctx) -> Pacer:
+        return self
 
 
 class CallbacksService(ServiceBase):
     name = "callbacks"
+    outbox_collections = (TASKS,)
+    db = MongoDatabase(prepare=ensure_indexes)
+    metrics = Metrics(callback_metric_definitions)
+    pacer = Pacer()
+
+    # -- plumbing --------------------------------------------------------------------
+    def _desk(self) -> CallbackDesk:
+        now = self.clock.now()
+        calendar = self.reference.calendars["24x7"]
+        return CallbackDesk(CallbackStore(self.db), self.reference,
+                            Policy.from_settings(self.config, calendar), now,
+                            self.claim_until(now))
+
+    def _finish(self, desk: CallbackDesk) -> None:
+        """Relay what was written and count what was reached."""
+        effects = desk.effects
+        for task_id, events in effects.written:
+            self.relay_now(TASKS, task_id, events, desk.claim_until)
+        for reached in effects.reached:
+            if reached.outcome is not None:
+                counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
+                counter.labels(*reached.labels).inc()
+            if reached.seconds >= 0:
+                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
+        for branch, outcome in effects.finished:
+            self.metrics.completed.labels(branch, outcome).inc()
+        if effects.created:
+            self.metrics.created.inc(effects.created)
+
+    # -- events ----------------------------------------------------------------------
+    @reliable_handler("dispatch", "order_completed")
+    def on_order_completed(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        data = _COMPLETED.load(event["data"])
+        desk = self._desk()
+        desk.task_from_completion({**data, "branch": event["branch"]})
+        self._finish(desk)
+
+    @reliable_handler("billing", "bill_settled")
+    def on_bill_settled(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        self._desk().bill_settled(_BILL.load(event["data"]), event["occurred_at"])
+
+    @reliable_handler("complaints", "complaint_opened")
+    def on_complaint_opened(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        self._desk().complaint_opened(event["branch"], _COMPLAINT.load(event["data"]))
+
+    # -- staff -----------------------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def list_tasks(self, params: dict, branch: str) -> dict:
+        query_in = load(_TASK_QUERY, params)
+        query: dict = {"branch": branch}
+        for key in ("status", "kind", "outcome", "order_id"):
+            if query_in[key]:
+                query[key] = query_in[key]
+        return self._page(query, query_in)
+
+    @rpc(expected_exceptions=AppError)
+    def get_task(self, task_id: str, branch: str) -> dict:
+        return dump_task(self._desk().task(task_id, branch))
+
+    @rpc(expected_exceptions=AppError)
+    def claim_next(self, branch: str, staff: str) -> dict | None:
+        task = self._desk().claim_next(branch, staff)
+        return None if task is None else dump_task(task)
+
+    @rpc(expected_exceptions=AppError)
+    def claim(self, task_id: str, branch: str, staff: str) -> dict:
+        return dump_task(self._desk().claim(task_id, branch, staff))
+
+    @rpc(expected_exceptions=AppError)
+    def release(self, task_id: str, branch: str, staff: str) -> dict:
+        return dump_task(self._desk().release(task_id, branch, staff))
+
+    @rpc(expected_exceptions=AppError)
+    def record_call(self, task_id: str, payload: dict, branch: str, staff: str) -> dict:
+        answers = load(_ANSWERS, payload)
+        desk = self._desk()
+        try:
+            return dump_task(desk.record(task_id, branch, staff, answers))
+        finally:
+            self._finish(desk)
+
+    @rpc(expected_exceptions=AppError)
+    def reschedule(self, task_id: str, payload: dict, branch: str, staff: str) -> dict:
+        command = load(_RESCHEDULE, payload)
+        return dump_task(self._desk().reschedule(task_id, branch, staff, command["at"],
+                                                 command["reason"]))
+
+    # -- HQ audit ----------------------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def list_audits(self, params: dict, branch: str) -> dict:
+        query_in = load(_AUDIT_QUERY, params)
+        query: dict = {"branch": branch, "audit.state": query_in["state"] or {"$exists": True}}
+        if query_in["discrepancy"] is not None:
+            query["audit.discrepancies.0"] = {"$exists": query_in["discrepancy"]}
+        return self._page(query, query_in)
+
+    @rpc(expected_exceptions=AppError)
+    def record_audit(self, task_id: str, payload: dict, branch: str, auditor: str) -> dict:
+        answers = load(_ANSWERS, payload)
+        return dump_task(self._desk().audit(task_id, branch, auditor, answers))
+
+    @rpc(expected_exceptions=AppError)
+    def report(self, params: dict, branch: str) -> dict:
+        month, rates = self._desk().month_rates(branch, load(_REPORT_QUERY, params)["month"])
+        return {"branch": branch, "month": month, **rates.__dict__}
 
     @rpc
-    def status(self) -> dict:
-        self.db.command("ping")
-        return {"service": self.name, "ready": True}
+    def board_figures(self, branch: str) -> dict:
+        """The wallboard's satisfaction figure: this month's satisfied share of reached
+        callbacks (None until someone was reached)."""
+        month, rates = self._desk().month_rates(branch)
+        return {"month": month, "satisfaction_share": rates.satisfaction,
+                "reached": rates.reached}
+
+    # -- schedules -------------------------------------------------------------------
+    @rpc(expected_exceptions=AppError)
+    def create_schedule(self, payload: dict, branch: str) -> dict:
+        spec = load(_SCHEDULE, payload)
+        if spec.get("until") and spec["until"] < spec["first_run_at"]:
+            raise InvalidInput("the schedule ends before it starts",
+                               {"until": ["Must be after first_run_at."]})
+        return _schedule_out(self._desk().add_schedule(spec, branch))
+
+    @rpc(expected_exceptions=AppError)
+    def list_schedules(self, branch: str) -> list[dict]:
+        return [_schedule_out(doc) for doc in CallbackStore(self.db).schedules(branch)]
+
+    def _page(self, query: dict, query_in: dict) -> dict:
+        total, docs = CallbackStore(self.db).search(query, query_in["page"],
+                                                    query_in["page_size"])
+        return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
+                "items": [dump_task(doc) for doc in docs]}
+
+    # -- timers ----------------------------------------------------------------------
+    # The store is shared and the work is rarely due: the timers tick every second but
+    # touch the database only every few seconds (settings callbacks.*_seconds).
+    @timer(interval=RELAY_FALLBACK_SECONDS)
+    def relay_outbox(self) -> None:
+        """Writers relay their own events at once; this only re-sends what a crash left
+        (after the writer's lease), so it need not poll twice a second."""
+        super().relay_outbox()
+
+    @timer(interval=1)
+    def sweep(self) -> None:
+        """Breached commitments (counted at the deadline, once), schedules whose date has
+        come, and follow-ups a crash left unsettled."""
+        if not self.pacer.due("sweep", float(self.config["callbacks"]["sweep_seconds"])):
+            return
+        desk = self._desk()
+        desk.sweep_breaches()
+        desk.run_schedules()
+        for task in desk.unsettled():
+            desk.settle_follow_ups(task)
+        self._finish(desk)
+
+    @timer(interval=1)
+    def refresh_gauges(self) -> None:
+        if not self.pacer.due("gauges", float(self.config["callbacks"]["gauge_seconds"])):
+            return
+        desk = self._desk()
+        for branch in self.config["branches"]:
+            _, rates = desk.month_rates(branch)
+            for key in RATES:
+                value = getattr(rates, key)
+                gauge = getattr(self.metrics, key)
+                if value is not None:  # no callbacks yet this month: no figure
+                    gauge.labels(branch).set(value)
+
+
+def _schedule_out(doc: dict) -> dict:
+    out = {key: plain(value) for key, value in doc.items() if key != "_id"}
+    out["schedule_id"] = doc["_id"]
+    return out

@@ -8,20 +8,27 @@ from datetime import timedelta
 from typing import Any
 
 import eventlet
+from kombu.exceptions import OperationalError
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from nameko.web.handlers import http
 
 from schemas.events import SUBSCRIPTIONS
 from services.common.clock import Clock
-from services.common.messaging import Topology, reliable_dispatcher
+from services.common.messaging import (
+    Topology,
+    consumed_dead_letter_queues,
+    queue_depths,
+    reliable_dispatcher,
+)
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.common.outbox import OutboxRelay, SentMarks
+from services.common.outbox import OutboxRelay, SentMarks, oldest_unsent_age
 from services.common.reference import Reference, load_reference
 
 log = logging.getLogger(__name__)
 RELAY_INTERVAL_SECONDS = 0.5
+CHASSIS_GAUGES_INTERVAL_SECONDS = 5
 
 
 class ClockProvider(DependencyProvider):
@@ -105,6 +112,21 @@ class ServiceBase:
     @timer(interval=RELAY_INTERVAL_SECONDS)
     def relay_outbox(self) -> None:
         self._relay().relay_due(self.clock.now())
+
+    @timer(interval=CHASSIS_GAUGES_INTERVAL_SECONDS)
+    def refresh_chassis_gauges(self) -> None:
+        """Outbox lag and dead letters: read-only, so every replica may refresh them."""
+        age = oldest_unsent_age([self.db[name] for name in self.outbox_collections],
+                                self.clock.now())
+        self.metrics.outbox_oldest_unsent.labels(self.name).set(age)
+        queues = consumed_dead_letter_queues(self.name, SUBSCRIPTIONS)
+        try:
+            depths = queue_depths(self.config["AMQP_URI"], queues)
+        except (OperationalError, OSError):
+            log.warning("dead-letter queue depths unavailable", exc_info=True)
+            return  # the last values stay; the broker's own alerts cover its outage
+        for queue, depth in depths.items():
+            self.metrics.dead_letters.labels(queue).set(depth)
 
     def claim_until(self, now):
         """End of the lease a writer takes on the events it writes and relays itself."""

@@ -87,6 +87,7 @@ class _DispatchSchema(Schema):
 
     offer_timeout_seconds = fields.Float(required=True, validate=validate.Range(min=1))
     at_risk_share = fields.Float(required=True, validate=validate.Range(min=0.1, max=0.99))
+    reconcile_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=1))
 
 
 class _HttpSchema(Schema):
@@ -103,6 +104,9 @@ class SettingsSchema(Schema):
     MONGO_URI = fields.String(required=True, validate=validate.Regexp(r"^mongodb(\+srv)?://"))
     db_prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_]{1,40}$"))
     branches = _BranchList(required=True)
+    # A branch deployment serves exactly one branch: BRANCH=<code> narrows `branches`.
+    branch = fields.String(load_default="", validate=validate.Regexp(r"^([A-Za-z]{2,8})?$",
+                           error="A branch code is 2-8 letters, e.g. SH."))
     reference_data = fields.String(required=True)
     tokens_file = fields.String(required=True)
     max_workers = fields.Integer(required=True, validate=validate.Range(min=1, max=200))
@@ -134,6 +138,9 @@ def validate_settings(raw: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(_first_error(exc.messages)) from exc
     raw = dict(raw)
     raw.update(settings)
+    if settings["branch"]:  # one branch per deployment wins over the local-run list
+        raw["branch"] = settings["branch"].upper()
+        raw["branches"] = [raw["branch"]]
     return raw
 
 

@@ -59,11 +59,32 @@ class UnsupportedMedia(AppError):
     code = "unsupported_media_type"
 
 
+class Unavailable(AppError):
+    """A service this step depends on did not answer; nothing was changed."""
+
+    status = 503
+    code = "unavailable"
+
+
+def from_remote(exc_type: str, value: str) -> AppError | None:
+    """The AppError a remote service raised (nameko keeps only its type and text), to pass
+    on unchanged; None for anything else."""
+    cls = APP_ERRORS.get(exc_type)
+    if cls is None:
+        return None
+    try:
+        detail = json.loads(value)
+    except (TypeError, ValueError):
+        return cls(str(value))
+    return cls(detail.get("message") or "", detail.get("fields") or {})
+
+
 class GatewayTimeout(AppError):
     status = 504
     code = "timeout"
 
 
 APP_ERRORS: dict[str, type[AppError]] = {
-    cls.__name__: cls for cls in (AppError, InvalidInput, NotFound, Conflict, Forbidden)
+    cls.__name__: cls for cls in (AppError, InvalidInput, NotFound, Conflict, Forbidden,
+                                  Unavailable)
 }

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 import eventlet
+from amqp.exceptions import NotFound
 from kombu import Connection, Exchange, Queue
 from marshmallow import ValidationError
 from nameko.events import EventDispatcher, EventHandler
@@ -45,6 +46,31 @@ class Subscription:
 
 def dead_letter_queue_name(service: str) -> str:
     return f"{service}.dlq"
+
+
+def consumed_dead_letter_queues(service: str, subscriptions: list[Subscription]) -> list[str]:
+    """The DLQs that failed deliveries of this service's consumer queues end up in."""
+    return sorted({dead_letter_queue_name(s.service) for s in subscriptions
+                   if s.service == service})
+
+
+def queue_depths(amqp_uri: str, queues: list[str]) -> dict[str, int]:
+    """Messages ready in each queue, by passive declare (never creates a queue); a queue
+    that does not exist yet is left out."""
+    depths: dict[str, int] = {}
+    if not queues:
+        return depths
+    with Connection(amqp_uri, connect_timeout=5) as conn:
+        for name in queues:
+            channel = conn.channel()  # a failed passive declare closes its channel
+            try:
+                depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+            except NotFound:
+                continue
+            finally:
+                if channel.is_open:
+                    channel.close()
+    return depths
 
 
 def event_exchange(source: str) -> Exchange:

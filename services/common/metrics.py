@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -35,24 +35,46 @@ class ServiceMetrics:
         return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest(self.registry).decode()
 
 
+def chassis_gauges(registry: CollectorRegistry) -> dict[str, Gauge]:
+    """Gauges every service refreshes from a timer (ServiceBase.refresh_chassis_gauges)."""
+    return {
+        "outbox_oldest_unsent": Gauge(
+            "aftersales_outbox_oldest_unsent_seconds",
+            "Age of the oldest outbox entry not yet published (0 when none waits)",
+            ["service"], registry=registry),
+        "dead_letters": Gauge(
+            "aftersales_dead_letter_messages",
+            "Messages in the dead-letter queues of the queues this service consumes",
+            ["queue"], registry=registry),
+    }
+
+
 class Metrics(DependencyProvider):
     def __init__(self, define: Callable[[CollectorRegistry, dict], dict[str, Any]] | None = None):
         self.define = define
         self._started: dict[Any, float] = {}
 
+    def register(self, registry: CollectorRegistry, config: dict) -> dict[str, Any]:
+        """Every metric this service exports, registered in ``registry`` (also what the
+        dashboard test reads to learn the names the code really exports)."""
+        metrics: dict[str, Any] = {
+            "latency": Histogram(
+                "aftersales_entrypoint_duration_seconds", "Entrypoint latency",
+                ["service", "entrypoint", "kind"], registry=registry, buckets=LATENCY_BUCKETS),
+            "errors": Counter(
+                "aftersales_entrypoint_errors_total", "Entrypoints that raised",
+                ["service", "entrypoint", "kind", "error"], registry=registry),
+            **chassis_gauges(registry),
+        }
+        if self.define:
+            metrics.update(self.define(registry, config))
+        return metrics
+
     def setup(self) -> None:
         self.registry = CollectorRegistry()
-        service = self.container.service_name
-        self.latency = Histogram(
-            "aftersales_entrypoint_duration_seconds", "Entrypoint latency",
-            ["service", "entrypoint", "kind"], registry=self.registry, buckets=LATENCY_BUCKETS,
-        )
-        self.errors = Counter(
-            "aftersales_entrypoint_errors_total", "Entrypoints that raised",
-            ["service", "entrypoint", "kind", "error"], registry=self.registry,
-        )
-        self.service = service
-        custom = self.define(self.registry, self.container.config) if self.define else {}
+        self.service = self.container.service_name
+        custom = self.register(self.registry, self.container.config)
+        self.latency, self.errors = custom.pop("latency"), custom.pop("errors")
         self.handle = ServiceMetrics(self.registry, custom)
 
     def get_dependency(self, worker_ctx) -> ServiceMetrics:

@@ -16,7 +16,8 @@ CLIENT_OPTIONS: dict[str, Any] = {
     "connectTimeoutMS": 5000,
     "socketTimeoutMS": 15000,
     "maxPoolSize": 8,  # small pools: the embedded store slows under many connections
-    "retryWrites": True,
+    # retryWrites is left to the URI (pymongo's default: on). The embedded store's URI
+    # turns it off: see EmbeddedMongo.uri.
     "tz_aware": True,
     "serverMonitoringMode": "poll",  # no long-held streaming hello per client
 }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
@@ -29,6 +29,7 @@ from services.common import faults
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, dict[str, Any]], None]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def new_event(event_type: str, source: str, branch: str, data: dict[str, Any],
@@ -63,6 +64,28 @@ def new_document_outbox(events: list[dict[str, Any]], due: datetime) -> dict[str
 
 def ensure_outbox_index(collection: Collection) -> None:
     collection.create_index("outbox_due", sparse=True)
+
+
+def oldest_unsent_age(collections: Iterable[Collection], now: datetime,
+                      limit: int = 1000) -> float:
+    """Seconds since the oldest outbox entry not yet sent occurred (0 when none waits).
+
+    Only documents with a due mark hold unsent entries, and the ``outbox_due`` index finds
+    just those; ``limit`` bounds the read when a broken broker lets a backlog grow
+    (the age is then of the oldest among those read, still far past any alert threshold).
+    """
+    oldest: datetime | None = None
+    for collection in collections:
+        # a range, like the relay's own query, so the store walks the index, not the
+        # collection
+        pending = collection.find({"outbox_due": {"$gte": _EPOCH}},
+                                  {"outbox.occurred_at": 1}, limit=limit)
+        for doc in pending:
+            for entry in doc.get("outbox") or []:
+                at = datetime.fromisoformat(entry["occurred_at"])
+                at = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
+                oldest = at if oldest is None or at < oldest else oldest
+    return max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
 
 
 def sent_mark(doc_id: Any, sent_ids: list[str], lease_until: datetime) -> UpdateOne:

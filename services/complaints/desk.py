@@ -131,6 +131,8 @@ class ComplaintDesk:
             if known is not None:
                 return known, False
             case = self.store.by_matter(key)
+            if case is not None and ref and ref in case.get("source_refs", []):
+                return case, False  # the same source, opened by a racing replica
             if case is not None:
                 if self._link_repeat(case, command, ref, by):
                     return self.store.get(case["_id"]), False
@@ -211,7 +213,8 @@ class ComplaintDesk:
         if add:
             update["$addToSet"] = add
         change = Change(update, [], self._entry("repeated", by, channel=command["channel"],
-                                                severity=severity))
+                                                severity=severity),
+                        extra_filter={"source_refs": {"$ne": ref}} if ref else None)
         if command.get("above_branch") and case["escalation_level"] != "hq":
             sets.update(above_branch=True, escalation_level="hq")
             update["$push"]["escalations"] = {"level": "hq", "at": self.now,

@@ -235,6 +235,14 @@ class ComplaintsService(ServiceBase):
             "by_category": by_category, "by_responsibility": by_responsibility,
             "penalty_points": points})
 
+    @rpc
+    def board_figures(self, branch: str) -> dict:
+        """The wallboard's complaint figures: cases not yet closed, and opened today
+        (the branch's local day)."""
+        now = self.clock.now().astimezone(DISPLAY_TZ)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return ComplaintStore(self.db).board_counts(branch, midnight)
+
     @rpc(expected_exceptions=AppError)
     def get_received(self, order_id: str, branch: str) -> dict:
         doc = self.db[RECEIVED].find_one({"_id": order_id, "branch": branch}, {"request": 0})

@@ -31,6 +31,7 @@ def ensure_indexes(db: Database) -> None:
     complaints.create_index("open_matter", unique=True, sparse=True)
     complaints.create_index([("branch", ASCENDING), ("month", ASCENDING)])
     complaints.create_index([("branch", ASCENDING), ("opened_at", DESCENDING)])
+    complaints.create_index([("branch", ASCENDING), ("status", ASCENDING)])
     for milestone in MILESTONES:  # the breach sweeper's look-up: only unswept deadlines
         complaints.create_index(f"sweep_at.{milestone}", sparse=True)
     ensure_outbox_index(complaints)
@@ -130,3 +131,9 @@ class ComplaintStore:
         return self.complaints.count_documents({
             "branch": branch, "month": month,
             "investigation.responsibility": {"$in": list(responsibilities)}})
+
+    def board_counts(self, branch: str, since: datetime) -> dict[str, int]:
+        return {"open": self.complaints.count_documents(
+                    {"branch": branch, "status": {"$ne": "closed"}}),
+                "opened_today": self.complaints.count_documents(
+                    {"branch": branch, "opened_at": {"$gte": since}})}

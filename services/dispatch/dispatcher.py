@@ -20,6 +20,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.capacity import judge
 from services.dispatch.domain.matching import (
     Technician,
     parse_shift,
@@ -33,7 +34,7 @@ from services.dispatch.domain.queueing import (
     offerable,
     queue_deadline,
 )
-from services.dispatch.store import DispatchStore
+from services.dispatch.store import DispatchStore, OrderNotYetKnown, slot_check
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
@@ -67,6 +68,7 @@ class Effects:
     written: list[tuple[str, list[dict]]] = field(default_factory=list)  # (order, events)
     reached: list[MilestoneReached] = field(default_factory=list)
     first_offers: list[tuple[str, float]] = field(default_factory=list)  # (branch, seconds)
+    completed: list[tuple[str, str, str]] = field(default_factory=list)  # branch, zone, type
 
 
 class Dispatcher:
@@ -327,6 +329,13 @@ class Dispatcher:
                            self._entry("waiting_parts", actor.label, parts=parts))
 
     def _do_resume(self, order: dict, payload: dict, actor: Actor) -> bool:
+        sets, paused = self._resume_changes(order)
+        return self._write(order, {"$set": sets, "$inc": {"paused_seconds": paused}},
+                           self._events(order, "order_resumed"),
+                           self._entry("resumed", actor.label, paused_seconds=paused))
+
+    def _resume_changes(self, order: dict) -> tuple[dict[str, Any], float]:
+        """Back to scheduled; the resolution deadline moves by the time paused."""
         paused_at = as_utc(order["paused_at"])
         sets: dict[str, Any] = {"status": "scheduled", "paused_at": None}
         resolution = order["deadlines"].get("resolution")
@@ -335,23 +344,28 @@ class Dispatcher:
             sets["deadlines.resolution"] = moved
             sets["risk_at.resolution"] = sla.risk_mark(as_utc(order["received_at"]), moved,
                                                        self.at_risk_share)
-        paused = (self.now - paused_at).total_seconds()
-        return self._write(order, {"$set": sets, "$inc": {"paused_seconds": paused}},
-                           self._events(order, "order_resumed"),
-                           self._entry("resumed", actor.label, paused_seconds=paused))
+        return sets, (self.now - paused_at).total_seconds()
 
     def _do_complete(self, order: dict, payload: dict, actor: Actor) -> bool:
         completion = {**payload, "completed_at": self.now}
         kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
+        tech = self.store.technician(order["technician_id"]) or {}
+        facts = billing_facts(order, payload)
         events = self._events(order, *kinds, technician_id=order["technician_id"],
                               completion=plain(completion),
-                              serial_number=order["product"].get("serial_number"))
+                              serial_number=order["product"].get("serial_number"),
+                              **callback_facts(order),  # zone, request_type, customer...
+                              service_centre_id=tech.get("service_centre_id"),
+                              billing=facts, region_code=order["region_code"],
+                              category=order["product"]["category"],
+                              warranty=facts["warranty"])
         if not self._write(order, {"$set": {"status": "completed", "completion": completion,
                                             **self._reach(order, "resolution")}},
                            events, self._entry("completed", actor.label,
                                                cannot_fix=payload["cannot_fix"])):
             return False
         self.store.release_capacity(order["technician_id"])
+        self.effects.completed.append((order["branch"], order["zone"], order["request_type"]))
         return True
 
     def _do_assign(self, order: dict, payload: dict, actor: Actor) -> bool:
@@ -396,6 +410,109 @@ class Dispatcher:
                                        milestone=payload["milestone"],
                                        new_deadline=payload["new_deadline"].isoformat()))
 
+    # -- parts (inventory's events) ----------------------------------------------------
+    PAUSABLE = ("accepted", "contacted", "scheduled", "on_site")
+
+    def parts_short(self, event_id: str, data: dict[str, Any]) -> bool:
+        """inventory.parts_short: the order waits for parts (resolution clock paused)
+        with the ETA the customer can be told. False for a redelivery."""
+        def changes(order: dict) -> tuple[dict, list[dict]] | None:
+            shortage = data.get("shortage_id")
+            waiting = {"parts": data["parts"], "expected_at": data.get("eta"),
+                       "customer_informed": False, "shortage_id": shortage}
+            if shortage in order.get("parts_arrived", []):
+                return None  # the parts came in before this news did: keep working
+            if order["status"] in self.PAUSABLE:
+                return ({"status": "waiting_parts", "paused_at": self.now,
+                         "waiting_for": waiting},
+                        self._events(order, "order_waiting_parts", parts=data["parts"]))
+            if order["status"] == "waiting_parts":  # a further shortage: the later date
+                return {"waiting_for": waiting}, []
+            return None
+        return self._apply_parts_event(event_id, data, "parts_short", changes)
+
+    def parts_arrived(self, event_id: str, data: dict[str, Any]) -> bool:
+        """inventory.parts_arrived: resume the order, its priority raised so it is
+        repaired first (到货后优先修理); emergency stays emergency."""
+        def changes(order: dict) -> tuple[dict, list[dict]] | None:
+            waiting = order.get("waiting_for") or {}
+            if order["status"] != "waiting_parts" or waiting.get("shortage_id") not in (
+                    None, data.get("shortage_id")):
+                return None
+            sets, paused = self._resume_changes(order)
+            sets["parts_arrived_at"] = self.now
+            if order["priority"] != "emergency":
+                sets["priority"] = "high"
+                sets["priority_reasons"] = [*order.get("priority_reasons", []),
+                                            "parts_arrived"]
+            return ({**sets, "$inc_paused": paused}, self._events(order, "order_resumed"))
+        return self._apply_parts_event(event_id, data, "parts_arrived", changes)
+
+    def _apply_parts_event(self, event_id: str, data: dict[str, Any], step: str,
+                           changes) -> bool:
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(data["order_id"])
+            if order is None:
+                raise OrderNotYetKnown(data["order_id"])
+            if event_id in order.get("applied_events", []):
+                return False
+            found = changes(order) or ({}, [])
+            sets, events = dict(found[0]), found[1]
+            paused = sets.pop("$inc_paused", None)
+            update: dict[str, Any] = {"$push": {"applied_events": {"$each": [event_id],
+                                                                   "$slice": -20}}}
+            if step == "parts_arrived":
+                update["$push"]["parts_arrived"] = data.get("shortage_id")
+            if sets:
+                update["$set"] = sets
+            if paused is not None:
+                update["$inc"] = {"paused_seconds": paused}
+            entry = self._entry(step, "inventory", shortage_id=data.get("shortage_id"),
+                                eta=data.get("eta"), applied=bool(sets))
+            if self._write(order, update, events, entry):
+                return True
+        raise Conflict("the order changed repeatedly while a parts event was applied")
+
+    # -- the callback's verdict -------------------------------------------------------
+    def record_callback(self, event_id: str, data: dict[str, Any]) -> bool:
+        """callbacks.callback_done: a completed order is ``closed`` when the customer was
+        reached, it is fixed and they are satisfied (verified), or when they could not be
+        reached (unverified). Any other verdict is noted on the timeline and the order
+        stays completed (a repeat repair is intake's, a complaint is complaints').
+        Once per event; False for a redelivery."""
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(data["order_id"])
+            if order is None:
+                raise OrderNotYetKnown(data["order_id"])
+            if event_id in order.get("applied_events", []):
+                return False
+            verdict = lifecycle.callback_verdict(order["status"], data["outcome"])
+            changes: dict[str, Any] = {"$push": {"applied_events": {"$each": [event_id],
+                                                                     "$slice": -20}}}
+            events: list[dict] = []
+            if verdict is not None:
+                changes["$set"] = {"status": "closed", "closure": {
+                    "verified": verdict, "outcome": data["outcome"],
+                    "task_id": data["task_id"], "at": self.now}}
+                events = self._events(order, "order_closed", verified=verdict)
+            entry = self._entry("closed" if verdict is not None else "callback", "callbacks",
+                                outcome=data["outcome"], task_id=data["task_id"],
+                                verified=verdict)
+            if self._write(order, changes, events, entry):
+                return True
+        raise Conflict("the order changed repeatedly while the callback was applied")
+
+    # -- capacity reconciliation -----------------------------------------------------
+    def reconcile_capacity(self, branches: list[str]) -> int:
+        """Correct slot counters that disagree with the orders technicians hold (see
+        domain.capacity); returns how many were corrected. Each counter is read before
+        its orders are counted, so a slot moved after the read voids that correction."""
+        corrected = 0
+        for tech in self.store.slot_counters(branches):
+            seen = slot_check(tech, self.store.held_count(tech["_id"]))
+            corrected += self.store.settle_slots(tech, judge(seen, tech.get("slots_note")))
+        return corrected
+
     # -- the SLA sweeper -------------------------------------------------------------
     def sweep_breaches(self) -> int:
         """Count each milestone whose deadline passed unreached as breached, once."""
@@ -427,6 +544,40 @@ class Dispatcher:
                                     self.at_risk_share):
                     slot[1] += 1
         return {labels: (pair[0], pair[1]) for labels, pair in counts.items()}
+
+
+def callback_facts(order: dict) -> dict[str, Any]:
+    """What the callback needs of a completed order: whom to call, about what, and the
+    labels its commitment is counted under."""
+    customer = order.get("customer") or {}
+    return {"zone": order["zone"], "request_type": order["request_type"],
+            "priority": order["priority"], "follow_up_of": order.get("follow_up_of"),
+            "customer": {key: customer.get(key) for key in ("name", "phone", "address",
+                                                             "region_code")},
+            "product": order.get("product") or {}}
+
+
+def billing_facts(order: dict, completion: dict) -> dict[str, Any]:
+    """What billing prices a completion from: the order's facts and the technician's
+    findings. The warranty decided at diagnosis replaces intake's ``unknown`` (only then)."""
+    warranty = (order.get("warranty") or {}).get("status", "unknown")
+    if warranty == "unknown":
+        warranty = completion.get("warranty")
+        if warranty is None:
+            raise InvalidInput("decide the warranty at diagnosis", {"warranty": [
+                "Intake could not tell; give in_warranty, main_parts_only or "
+                "out_of_warranty."]})
+    return {
+        "category": order["product"]["category"], "region_code": order["region_code"],
+        "zone": order["zone"], "request_type": order["request_type"], "warranty": warranty,
+        "cause": completion.get("cause", "quality_failure"),
+        "repair_code": completion.get("repair_code"),
+        "cannot_fix": completion.get("cannot_fix", False),
+        "parts_used": [dict(line) for line in completion.get("parts_used", [])],
+        "distance_km": completion.get("distance_km", "0.0"),
+        "fault_code": completion.get("fault_code"),
+        "serial_number": order["product"].get("serial_number"),
+    }
 
 
 def _labels(order: dict, milestone: str) -> tuple[str, str, str, str, str]:

@@ -21,27 +21,45 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
                        "Published commitment per milestone", LABELS, registry=registry)
     for labels, seconds in published:
         commitment.labels(*labels).set(seconds)
+    counters = _counters(registry)
+    # Every label set starts at 0: Prometheus takes a series' first sample as its start, so
+    # a counter born at 1 would hide its first milestone from rate() and the SLO rules.
+    for labels, _ in published:
+        counters["met"].labels(*labels)
+        counters["breached"].labels(*labels)
+        branch, zone, _, request_type, _ = labels
+        counters["completed"].labels(branch, zone, request_type)
+    for branch in branches:
+        counters["offers"].labels(branch)
     return {
+        **counters,
         "duration": Histogram(
             "aftersales_milestone_duration_seconds",
             "Time from received to milestone, in the milestone's calendar; bucket edges are "
             "the commitment thresholds", LABELS, registry=registry, buckets=thresholds),
-        "met": Counter("aftersales_milestone_met_total", "Milestones reached in time", LABELS,
-                       registry=registry),
-        "breached": Counter("aftersales_milestone_breached_total",
-                            "Milestones whose deadline passed (counted at the deadline)",
-                            LABELS, registry=registry),
         "overdue": Gauge("aftersales_open_overdue_orders",
                          "Open orders past a milestone's deadline", LABELS, registry=registry),
         "at_risk": Gauge("aftersales_open_at_risk_orders",
                          "Open orders past most of a milestone's window", LABELS,
                          registry=registry),
-        "offers": Counter("aftersales_dispatch_offers_total", "Offers made", ["branch"],
-                          registry=registry),
         "queued": Gauge("aftersales_dispatch_queued_orders", "Orders waiting for a technician",
                         ["branch"], registry=registry),
         "received_to_offered": Histogram(
             "aftersales_received_to_offered_seconds", "From received to first offer",
             ["branch"], registry=registry,
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900, 3600)),
+    }
+
+
+def _counters(registry: CollectorRegistry) -> dict[str, Counter]:
+    return {
+        "met": Counter("aftersales_milestone_met_total", "Milestones reached in time", LABELS,
+                       registry=registry),
+        "breached": Counter("aftersales_milestone_breached_total",
+                            "Milestones whose deadline passed (counted at the deadline)",
+                            LABELS, registry=registry),
+        "completed": Counter("aftersales_orders_completed_total", "Orders completed",
+                             ["branch", "zone", "request_type"], registry=registry),
+        "offers": Counter("aftersales_dispatch_offers_total", "Offers made", ["branch"],
+                          registry=registry),
     }

@@ -4,28 +4,45 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import eventlet
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
+from schemas.callbacks import CallbackDoneData
 from schemas.events import EventEnvelope, OrderCreatedData
+from schemas.inventory import PartsLinesData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
+from schemas.reports import ReportPeriod
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.base import ServiceBase
 from services.common.contracts import dump_order, load
-from services.common.errors import AppError, Conflict, InvalidInput, NotFound
+from services.common.errors import (
+    AppError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    from_remote,
+)
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.dispatch.dispatcher import Actor, Dispatcher
+from services.dispatch import reports
+from services.dispatch.dispatcher import Actor, Dispatcher, billing_facts
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
 
+RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
+
 _ENVELOPE = EventEnvelope()
+_CALLBACK_DONE = CallbackDoneData()
 _CREATED = OrderCreatedData()
 _QUERY = OrderQuery()
+_PERIOD = ReportPeriod()
 _TECH_IN, _TECH_PATCH, _TECH_OUT = TechnicianIn(), TechnicianPatch(), TechnicianOut()
 
 
@@ -45,6 +62,7 @@ class DispatchService(ServiceBase):
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(sla_metric_definitions)
     roster = RosterProvider()
+    billing = RpcProxy("billing")
 
     # -- plumbing --------------------------------------------------------------------
     def _dispatcher(self) -> Dispatcher:
@@ -66,6 +84,8 @@ class DispatchService(ServiceBase):
             counter.labels(*reached.labels).inc()
             if reached.seconds >= 0:
                 self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
+        for labels in effects.completed:
+            self.metrics.completed.labels(*labels).inc()
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")
@@ -83,6 +103,32 @@ class DispatchService(ServiceBase):
         DispatchStore(self.db).record_reminder(event["data"]["order_id"], event["event_id"],
                                                event["occurred_at"],
                                                event["data"].get("channel"))
+
+    @reliable_handler("inventory", "parts_short")
+    def on_parts_short(self, envelope: dict) -> None:
+        self._parts_event(envelope, "parts_short")
+
+    @reliable_handler("inventory", "parts_arrived")
+    def on_parts_arrived(self, envelope: dict) -> None:
+        self._parts_event(envelope, "parts_arrived")
+
+    def _parts_event(self, envelope: dict, kind: str) -> None:
+        event = _ENVELOPE.load(envelope)
+        data = PartsLinesData().load(event["data"])
+        dispatcher = self._dispatcher()
+        try:
+            getattr(dispatcher, kind)(event["event_id"], data)
+        finally:
+            self._finish(dispatcher)
+
+    @reliable_handler("callbacks", "callback_done")
+    def on_callback_done(self, envelope: dict) -> None:
+        """Closes a completed order after its callback (verified, or unverified when the
+        customer could not be reached)."""
+        event = _ENVELOPE.load(envelope)
+        dispatcher = self._dispatcher()
+        dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
+        self._finish(dispatcher)
 
     # -- queries ---------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
@@ -113,6 +159,23 @@ class DispatchService(ServiceBase):
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump_order(doc) for doc in docs]}
 
+    # -- figures for the wallboard and the operator report ------------------------------
+    @rpc(expected_exceptions=AppError)
+    def board_figures(self, branch: str) -> dict:
+        """Open orders by state, overdue by milestone, today's on-time share."""
+        now = self.clock.now()
+        status = self._dispatcher().open_milestone_status([branch])
+        return reports.board(self.db, branch, now, status)
+
+    @rpc(expected_exceptions=AppError)
+    def compliance_report(self, since: str, until: str, branches: list[str] | None = None
+                          ) -> dict:
+        """Met / breached per branch, zone and milestone for outcomes in [since, until)."""
+        period = load(_PERIOD, {"since": since, "until": until})
+        served = [b for b in (branches or self.config["branches"])
+                  if b in self.config["branches"]]
+        return reports.compliance(self.db, served, period["since"], period["until"])
+
     # -- steps -----------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
     def step(self, order_id: str, action: str, payload: dict, actor: dict) -> dict:
@@ -120,6 +183,8 @@ class DispatchService(ServiceBase):
         if schema is None:
             raise NotFound(f"unknown action {action}")
         command = load(schema(), payload or {})
+        if action == "complete":
+            self._check_charge_approved(order_id, command, actor)
         dispatcher = self._dispatcher()
         try:
             doc = dispatcher.step(order_id, action, command, Actor(**actor))
@@ -128,6 +193,32 @@ class DispatchService(ServiceBase):
         if action in ("reject", "complete", "cancel", "assign"):
             self._drain(doc["branch"])  # capacity was freed
         return dump_order(doc)
+
+    def _check_charge_approved(self, order_id: str, completion: dict, actor: dict) -> None:
+        """A chargeable job cannot be completed without the customer's approved quote.
+        Billing owns the prices and the quotes, so it is asked now (bounded wait): the
+        answer must hold at this moment, and dispatch keeps no copy of the pricing rules.
+        Illegal steps and other technicians' orders are left to the step to refuse."""
+        order = DispatchStore(self.db).get(order_id, actor["branch"])
+        if order is None or order["status"] != "on_site":
+            return
+        if actor.get("role") == "technician" and order.get("technician_id") != actor.get(
+                "technician_id"):
+            return
+        facts = billing_facts(order, completion)
+        seconds = self.config["rpc_timeout_seconds"]
+        try:
+            with eventlet.Timeout(seconds):
+                verdict = self.billing.check_completion.call_async(
+                    order_id, order["branch"], facts).result()
+        except eventlet.Timeout:
+            raise Unavailable("billing did not answer; the order was not completed, "
+                              "try again") from None
+        except RemoteError as exc:
+            raise (from_remote(exc.exc_type, exc.value) or exc) from None
+        if not verdict["ok"]:
+            raise Conflict("chargeable work needs the customer's approved quote",
+                           {"quote": verdict["reasons"]})
 
     # -- technicians -----------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
@@ -192,6 +283,17 @@ class DispatchService(ServiceBase):
         for branch in self.config["branches"]:
             dispatcher.drain_queue(branch)
         self._finish(dispatcher)
+
+    @timer(interval=RECONCILE_TICK_SECONDS)
+    def reconcile_capacity(self) -> None:
+        """Every ``reconcile_seconds``, in one replica (a lease in the jobs collection):
+        free slots recomputed from the orders technicians actually hold, so a process
+        that died between an order write and its capacity update leaks nothing for
+        good."""
+        every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
+        dispatcher = self._dispatcher()
+        if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
+            dispatcher.reconcile_capacity(self.config["branches"])
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:

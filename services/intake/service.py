@@ -6,6 +6,7 @@ from nameko.rpc import rpc
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas.events import EventEnvelope
+from schemas.feeds import FeedRequestIn
 from schemas.orders import ServiceRequestIn
 from services.common.base import ServiceBase
 from services.common.contracts import dump_order, load
@@ -14,10 +15,12 @@ from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.intake.desk import IntakeDesk
+from services.intake.feeds import decode_body, feed_consumer
 from services.intake.numbering import OrderNumbersProvider
 from services.intake.store import REQUESTS, IntakeStore, ensure_indexes
 
 _REQUEST_IN = ServiceRequestIn()
+_FEED_IN = FeedRequestIn()
 
 
 def define_metrics(registry: CollectorRegistry, settings: dict) -> dict:
@@ -41,7 +44,20 @@ class IntakeService(ServiceBase):
 
     @rpc(expected_exceptions=AppError)
     def create_request(self, payload: dict, acting_branch: str | None = None) -> dict:
-        request = load(_REQUEST_IN, payload)
+        return self._take(load(_REQUEST_IN, payload), acting_branch)
+
+    @feed_consumer()
+    def on_feed_request(self, body, properties: dict) -> dict:
+        """A CTI system's request from the ``intake.requests`` queue (see schemas/feeds.py);
+        returns the answer sent to ``reply_to``. Invalid messages raise and are
+        dead-lettered with their field errors."""
+        request = load(_FEED_IN, decode_body(body))
+        order = self._take(request, None)
+        return {"ok": True, "call_id": request["call_id"], "order_id": order["order_id"],
+                "created": order["created"], "status": order["status"],
+                "reminders": order.get("reminders", 0)}
+
+    def _take(self, request: dict, acting_branch: str | None) -> dict:
         now = self.clock.now()
         desk = self._desk(now)
         result = desk.receive(request, now, acting_branch)

@@ -59,15 +59,33 @@ def ensure_broker(amqp_uri: str, say=print) -> None:
 
 
 def _install_rabbitmq(say) -> None:
+    _apt_install("rabbitmq-server", "RabbitMQ", "or set AMQP_URI to a broker", say)
+
+
+def ensure_prometheus(say=print) -> str:
+    """promtool (and the prometheus server the metrics tests start), installed from the OS
+    packages when missing and running as root on Debian/Ubuntu; returns promtool's path."""
+    if shutil.which("promtool") is None or shutil.which("prometheus") is None:
+        _apt_install("prometheus", "Prometheus (promtool)",
+                     "or put promtool and prometheus on PATH", say)
+    path = shutil.which("promtool")
+    if path is None:
+        raise InfraError("the prometheus package installed no promtool on PATH")
+    return path
+
+
+def _apt_install(package: str, what: str, otherwise: str, say) -> None:
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     if not (is_root and shutil.which("apt-get")):
-        raise InfraError("RabbitMQ is not installed: install it with "
-                         "'sudo apt-get install rabbitmq-server', or set AMQP_URI to a broker")
-    say("RabbitMQ is missing: installing it from the OS packages (apt-get install "
-        "rabbitmq-server) ...")
+        raise InfraError(f"{what} is not installed: install it with "
+                         f"'sudo apt-get install {package}', {otherwise}")
+    say(f"{what} is missing: installing it from the OS packages (apt-get install "
+        f"{package}) ...")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-q", "rabbitmq-server"], check=True, env=env)
+    # --no-install-recommends: only the server and promtool, not the exporters it suggests
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", package],
+                   check=True, env=env)
 
 
 class EmbeddedMongo:
@@ -82,7 +100,14 @@ class EmbeddedMongo:
 
     @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        """Retryable writes off: a single node has no failover for a retry to ride out,
+        and SecantusDB keeps a reply per retryable write for 30 minutes (up to 10,000),
+        scanning them on every write and sorting them all once the cap is reached. At
+        50 orders/s that cap is reached within a minute and every write then costs
+        milliseconds more. A write whose reply is lost surfaces as an error instead:
+        requests repeat by call id, events are redelivered to idempotent consumers."""
+        return (f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+                "&retryWrites=false")
 
     def start(self) -> str:
         if port_open("127.0.0.1", self.port):

@@ -27,4 +27,11 @@ def seed_if_empty(settings: dict) -> int:
                 payload["technician_id"] = payload.pop("id")
                 rpc.dispatch.create_technician(payload, branch)
                 loaded += 1
+        loaded += seed_opening_stock(rpc, settings["branches"])
     return loaded
+
+
+def seed_opening_stock(rpc, branches: list[str]) -> int:
+    """Opening stock of the demo parts, received through the inventory ledger (receipt
+    ids are fixed, so running it again changes nothing)."""
+    return sum(rpc.inventory.load_opening_stock(branch) for branch in branches)

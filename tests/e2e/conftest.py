@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from services.common.config import load_settings
-from services.ops.supervisor import Supervisor, health_urls
+from services.ops.supervisor import PROCESSES, Supervisor, health_urls
 from tests.conftest import free_port
 
 OFFER_TIMEOUT_SECONDS = 4
@@ -123,8 +123,10 @@ def system(amqp_uri, mongo_uri, tmp_path_factory):
         "AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri,
         "DB_PREFIX": f"e2e{uuid.uuid4().hex[:8]}", "BRANCHES": "SH,SZ",
         "OFFER_TIMEOUT_SECONDS": str(OFFER_TIMEOUT_SECONDS),
-        "GATEWAY_PORT": str(ports["gateway"]), "REPLICA_PORT_BASE": str(free_port() % 20000 +
-                                                                           30000),
+        # The second dispatch replica's metrics port is base + 10 + its index: a port
+        # free now, rather than a random one (busy machines had it taken).
+        "GATEWAY_PORT": str(ports["gateway"]),
+        "REPLICA_PORT_BASE": str(free_port() - 10 - PROCESSES.index("dispatch")),
         **{f"{name.upper()}_METRICS_PORT": str(port) for name, port in ports.items()
            if name != "gateway"},
     })

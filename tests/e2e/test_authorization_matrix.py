@@ -7,13 +7,21 @@ import yaml
 
 from tests.e2e.conftest import request_body
 
-ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin", "warehouse", "finance",
-         "callback_staff", "complaint_handler", "hq_auditor")
+BRANCH_ROLES = ("agent", "dispatcher", "technician", "supervisor", "admin", "warehouse",
+                "finance", "callback_staff", "complaint_handler", "hq_auditor")
+# The wall screen reads the board only; an HQ agent's token belongs to no branch gateway.
+ROLES = (*BRANCH_ROLES, "board", "hq_agent")
 TOKEN = {"technician": "demo-tech-{b}-01", "callback_staff": "demo-callback-{b}",
-         "complaint_handler": "demo-complaints-{b}", "hq_auditor": "demo-hq-auditor-{b}"}
+         "complaint_handler": "demo-complaints-{b}", "hq_auditor": "demo-hq-auditor-{b}",
+         "hq_agent": "demo-hq-agent"}
 STAFF = {"dispatcher", "supervisor", "admin"}
-EVERYONE = set(ROLES)
+EVERYONE = set(BRANCH_ROLES)
 TECH_STEP = STAFF | {"technician"}
+STOCK_READERS = STAFF | {"warehouse", "technician", "finance", "hq_auditor"}
+STOCK_MOVERS = STAFF | {"warehouse"}
+KEEPER = {"warehouse", "admin"}
+CALLBACK_READERS = {"callback_staff", "hq_auditor", "supervisor", "admin"}
+COMPLAINT_WORKERS = {"complaint_handler", "supervisor", "admin"}
 
 # (method, path, who may call it). {order} and {tech} are filled in per test.
 MATRIX = [
@@ -32,6 +40,48 @@ MATRIX = [
     ("POST", "/api/v1/technicians", STAFF),
     ("GET", "/api/v1/technicians/{tech}", STAFF),
     ("PATCH", "/api/v1/technicians/{tech}", STAFF),
+    # inventory
+    ("GET", "/api/v1/parts", EVERYONE),
+    *[("GET", path, STOCK_READERS) for path in (
+        "/api/v1/stock", "/api/v1/stock/movements", "/api/v1/transfers",
+        "/api/v1/stock-requests", "/api/v1/backorders", "/api/v1/writeoffs")],
+    ("GET", "/api/v1/stock/valuation", {"warehouse", "finance", "hq_auditor", "supervisor",
+                                        "admin"}),
+    ("POST", "/api/v1/stock/receipts", KEEPER),
+    ("POST", "/api/v1/stock/counts", KEEPER),
+    ("POST", "/api/v1/purchases", KEEPER),
+    ("POST", "/api/v1/stock/reservations", STOCK_MOVERS),
+    ("POST", "/api/v1/stock/releases", STOCK_MOVERS),
+    ("POST", "/api/v1/transfers", STOCK_MOVERS),
+    ("POST", "/api/v1/transfers/{transfer}/send", STOCK_MOVERS),
+    ("POST", "/api/v1/transfers/{transfer}/receive", STOCK_MOVERS | {"technician"}),
+    ("POST", "/api/v1/stock-requests", STOCK_MOVERS | {"technician"}),
+    ("POST", "/api/v1/stock-requests/{request}/approve", {"supervisor", "admin"}),
+    ("POST", "/api/v1/stock-requests/{request}/reject", {"supervisor", "admin"}),
+    ("POST", "/api/v1/writeoffs/{order}/returns", STOCK_MOVERS | {"technician"}),
+    ("POST", "/api/v1/orders/{order}/parts-request", STOCK_MOVERS | {"technician"}),
+    ("GET", "/api/v1/orders/{order}/parts", STOCK_READERS),
+    # callbacks: only callback staff make the calls; only HQ auditors re-call
+    ("GET", "/api/v1/callbacks/tasks", CALLBACK_READERS),
+    ("GET", "/api/v1/callbacks/tasks/{task}", CALLBACK_READERS),
+    ("POST", "/api/v1/callbacks/next", {"callback_staff"}),
+    *[("POST", f"/api/v1/callbacks/tasks/{{task}}/{action}", {"callback_staff"})
+      for action in ("claim", "release", "call", "reschedule")],
+    ("GET", "/api/v1/callbacks/audits", {"hq_auditor", "supervisor", "admin"}),
+    ("POST", "/api/v1/callbacks/audits/{task}", {"hq_auditor"}),
+    ("GET", "/api/v1/callbacks/report", CALLBACK_READERS),
+    ("GET", "/api/v1/callbacks/schedules", {"callback_staff", "supervisor", "admin"}),
+    ("POST", "/api/v1/callbacks/schedules", {"callback_staff", "supervisor", "admin"}),
+    # complaints
+    ("POST", "/api/v1/complaints", COMPLAINT_WORKERS | {"agent"}),
+    ("GET", "/api/v1/complaints", COMPLAINT_WORKERS | {"agent", "hq_auditor"}),
+    ("GET", "/api/v1/complaints/{complaint}", COMPLAINT_WORKERS | {"agent", "hq_auditor"}),
+    ("GET", "/api/v1/complaints/report", COMPLAINT_WORKERS | {"hq_auditor"}),
+    *[("POST", f"/api/v1/complaints/{{complaint}}/{step}", COMPLAINT_WORKERS)
+      for step in ("acknowledge", "conclude", "resolve", "confirm", "reopen")],
+    # the wallboard's figures
+    ("GET", "/api/v1/board", STAFF | {"board", "agent", "hq_auditor", "callback_staff",
+                                      "complaint_handler"}),
 ]
 
 
@@ -48,7 +98,13 @@ def targets(system) -> dict:
     assert response.status_code == 201, response.text
     order_id = response.json()["order_id"]
     before = api.wait_listed(order_id)
-    return {"order": order_id, "tech": tech, "before": before}
+    complaint = api.post("/api/v1/complaints", {
+        "channel": "hotline", "category": "attitude", "description": "态度不好",
+        "customer": {"name": "吴先生", "phone": "13922223333"}}, "demo-complaints-sh")
+    assert complaint.status_code == 201, complaint.text
+    return {"order": order_id, "tech": tech, "before": before,
+            "complaint": complaint.json()["complaint_id"], "transfer": "TR-NONE-1",
+            "request": "RQ-NONE-1", "task": "CB-SH-20200101-000001"}
 
 
 # Bodies each operation accepts, so that only the branch can be the reason for a refusal.
@@ -86,10 +142,16 @@ def test_own_branch(system, targets, method, path, allowed, role):
         assert response.status_code == 403, response.text
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize(("method", "path", "allowed"),
-                         [row for row in MATRIX if "{" in row[1]],
-                         ids=[f"{m} {p}" for m, p, _ in MATRIX if "{" in p])
+# Rows on the SH order, technician and complaint with bodies each operation accepts.
+REAL_TARGETS = [row for row in MATRIX if row[0] == "GET" and "{" in row[1]
+                or row[1].startswith(("/api/v1/orders/{order}/", "/api/v1/technicians/"))
+                and row[1].rsplit("/", 1)[-1] in (*VALID, "accept", "contact", "check-in",
+                                                  "resume")]
+
+
+@pytest.mark.parametrize("role", BRANCH_ROLES)
+@pytest.mark.parametrize(("method", "path", "allowed"), REAL_TARGETS,
+                         ids=[f"{m} {p}" for m, p, _ in REAL_TARGETS])
 def test_other_branch_sees_nothing(system, targets, method, path, allowed, role):
     """An SZ token: 403 for what its role may never do, else 404 — never SH's data."""
     api = system[0]

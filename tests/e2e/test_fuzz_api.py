@@ -41,9 +41,10 @@ def test_every_operation_answers_without_server_errors(system, known_ids, role, 
         [str(binary), "--config-file", str(config), "run", f"{api.base}/api/v1/openapi.json",
          "--url", api.base,
          "--header", f"Authorization: Bearer {TOKENS[role]}", "--checks", CHECKS,
-         "--max-examples", str(EXAMPLES), "--seed", "20261125", "--workers", "2",
+         "--max-examples", str(EXAMPLES), "--seed", "20261125", "--workers", "1",
          "--phases", "examples,coverage,fuzzing", "--no-shrink",
          "--report", "junit", "--report-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=900, env={**os.environ, "NO_COLOR": "1"})
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"})
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "No issues found" in result.stdout or " passed" in result.stdout, result.stdout

@@ -186,3 +186,22 @@ class TestReadYaml:
         assert read_yaml(path, {"B": "x"}) == {"a": "1", "b": ["x"]}
         with pytest.raises(ConfigError, match="B is not set"):
             read_yaml(path, {})
+
+
+class TestBranchDeployment:
+    def test_branch_narrows_the_served_branches_to_one(self):
+        settings = load_settings(REAL, {"BRANCH": "sz"})
+        assert settings["branch"] == "SZ"
+        assert settings["branches"] == ["SZ"]
+
+    def test_branch_wins_over_the_local_run_list(self):
+        assert load_settings(REAL, {"BRANCH": "SH", "BRANCHES": "SH,SZ"})["branches"] == ["SH"]
+
+    def test_without_branch_the_list_is_served(self):
+        settings = load_settings(REAL, {"BRANCHES": "SH,SZ"})
+        assert settings["branch"] == ""
+        assert settings["branches"] == ["SH", "SZ"]
+
+    def test_bad_branch_code_is_named(self):
+        with pytest.raises(ConfigError, match="config key 'branch': A branch code is 2-8"):
+            load_settings(REAL, {"BRANCH": "S1"})

@@ -1,7 +1,11 @@
-"""The container deployment (docker-compose.yml, deploy/) starts what the supervisor starts."""
+"""The container deployment (docker-compose.yml, deploy/) starts what the supervisor starts,
+one deployment per branch."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -11,13 +15,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.common.config import load_settings
+from services.common.config import load_settings, read_yaml
+from services.common.reference import load_reference
 from services.ops.supervisor import PROCESSES, serve_command
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
-INFRASTRUCTURE = ("rabbitmq", "mongo", "prometheus")
+INFRASTRUCTURE = ("rabbitmq", "mongo", "prometheus", "alertmanager", "grafana")
+BRANCHES = ("SH", "SZ")
+DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
 
 
 @pytest.fixture(scope="module")
@@ -31,33 +38,96 @@ def ports() -> dict[str, int]:
     return load_settings(environ={})["metrics_ports"]
 
 
-def test_compose_runs_every_process_with_the_supervisor_command(compose):
+def _branch_services(branch: str) -> list[str]:
+    return [f"{branch.lower()}-{name}" for name in PROCESSES]
+
+
+def test_compose_runs_every_process_of_each_branch_with_the_supervisor_command(compose):
     services = compose["services"]
-    assert set(services) == {*PROCESSES, *INFRASTRUCTURE}
-    for name in PROCESSES:
-        command = services[name]["command"]
-        assert command == ["python", "-m", "services.cli", "serve", name], name
-        assert command[1:] == serve_command(name)[1:], name
-        build = services[name]["build"]
-        assert build["dockerfile"] == "deploy/Dockerfile", name
-        assert (ROOT / build["context"] / build["dockerfile"]).is_file(), name
+    expected = {*INFRASTRUCTURE, "hq-gateway"}
+    for branch in BRANCHES:
+        expected.update(_branch_services(branch))
+    assert set(services) == expected
+    for branch in BRANCHES:
+        for name, service in zip(PROCESSES, _branch_services(branch), strict=True):
+            command = services[service]["command"]
+            assert command == ["python", "-m", "services.cli", "serve", name], service
+            assert command[1:] == serve_command(name)[1:], service
+            build = services[service]["build"]
+            assert build["dockerfile"] == "deploy/Dockerfile", service
+            assert (ROOT / build["context"] / build["dockerfile"]).is_file(), service
+    assert services["hq-gateway"]["command"][1:] == serve_command("gateway")[1:]
 
 
-def test_compose_environment_is_one_sh_branch_deployment(compose):
-    for name in PROCESSES:
-        service = compose["services"][name]
-        assert service["environment"] == {
-            "AMQP_URI": "amqp://guest:guest@rabbitmq:5672/",
-            "MONGO_URI": "mongodb://mongo:27017/?replicaSet=rs0",
-            "BRANCHES": "SH",
-            "DB_PREFIX": "aftersales_sh",
-            "BIND_HOST": "0.0.0.0",
-        }, name
-        assert service["depends_on"] == {
+@pytest.mark.parametrize("branch", BRANCHES)
+def test_a_branch_deployment_serves_one_branch_on_its_own_vhost_and_databases(compose,
+                                                                              branch):
+    code = branch.lower()
+    for service in _branch_services(branch):
+        spec = compose["services"][service]
+        env = spec["environment"]
+        assert env["AMQP_URI"] == f"amqp://aftersales:aftersales@rabbitmq:5672/{code}"
+        assert env["DB_PREFIX"] == f"aftersales_{code}"
+        settings = load_settings(environ=env)  # the values the process will run with
+        assert settings["branches"] == [branch], service
+        assert settings["reference_data"] == "/config/reference.yaml"
+        assert "./deploy/config/reference.yaml:/config/reference.yaml:ro" in spec["volumes"]
+        assert spec["depends_on"] == {
             "rabbitmq": {"condition": "service_healthy"},
             "mongo": {"condition": "service_healthy"},
-        }, name
-    assert "8080:8080" in compose["services"]["gateway"]["ports"]
+        }, service
+
+
+def test_gateways_publish_distinct_ports(compose):
+    published = {name: compose["services"][name]["ports"]
+                 for name in ("sh-gateway", "sz-gateway", "hq-gateway")}
+    assert published == {"sh-gateway": ["8080:8080"], "sz-gateway": ["8081:8080"],
+                         "hq-gateway": ["8090:8080"]}
+
+
+def test_rabbitmq_definitions_give_each_deployment_its_vhost(compose):
+    definitions = json.loads(DEFINITIONS.read_text(encoding="utf-8"))
+    vhosts = {v["name"] for v in definitions["vhosts"]}
+    assert vhosts == {"sh", "sz", "hq"}
+    user = definitions["users"][0]
+    assert {p["vhost"] for p in definitions["permissions"] if p["user"] == user["name"]} == vhosts
+    # The password the compose URIs carry is the one the definitions hold.
+    raw = base64.b64decode(user["password_hash"])
+    salt, digest = raw[:4], raw[4:]
+    assert hashlib.sha256(salt + b"aftersales").digest() == digest
+    mounts = compose["services"]["rabbitmq"]["volumes"]
+    assert "./deploy/rabbitmq/definitions.json:/etc/rabbitmq/definitions.json:ro" in mounts
+    assert compose["services"]["rabbitmq"]["image"].endswith("-management")
+
+
+def test_hq_routing_file_maps_every_region_prefix_to_a_branch_vhost(compose):
+    hq = compose["services"]["hq-gateway"]
+    assert hq["environment"]["HQ_ROUTING_FILE"] == "/config/hq_routing.yaml"
+    assert "./deploy/config/hq_routing.yaml:/config/hq_routing.yaml:ro" in hq["volumes"]
+    routing = read_yaml(ROOT / "deploy" / "config" / "hq_routing.yaml", environ={})
+    reference = load_reference(load_settings(environ={})["reference_data"])
+    for code, region in reference.regions.items():
+        prefix = max((p for p in routing["regions"] if code.startswith(p)), key=len)
+        branch = routing["regions"][prefix]
+        assert branch == region.branch, code
+        uri = routing["branches"][branch]["amqp_uri"]
+        assert uri == compose["services"][f"{branch.lower()}-intake"]["environment"]["AMQP_URI"]
+
+
+def test_mongo_is_a_replica_set_initiated_by_its_healthcheck(compose):
+    mongo = compose["services"]["mongo"]
+    assert "--replSet" in mongo["command"]
+    assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])
+
+
+def test_monitoring_stack_mounts_the_repository_config(compose):
+    services = compose["services"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    assert any(v.startswith("./deploy/alertmanager/alertmanager.yml:")
+               for v in services["alertmanager"]["volumes"])
+    grafana = services["grafana"]["volumes"]
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
+    assert services["grafana"]["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
 
 
 def _compose_env(tmp_path: Path) -> dict[str, str]:
@@ -93,21 +163,24 @@ def test_every_compose_service_has_a_healthcheck(compose, ports):
     for name, service in compose["services"].items():
         test = service.get("healthcheck", {}).get("test")
         assert test and test[0] in ("CMD", "CMD-SHELL"), f"{name} has no healthcheck"
-    for name in PROCESSES:
-        probe = " ".join(compose["services"][name]["healthcheck"]["test"])
-        assert f"http://127.0.0.1:{ports[name]}/health" in probe, name
+    for branch in BRANCHES:
+        for name, service in zip(PROCESSES, _branch_services(branch), strict=True):
+            probe = " ".join(compose["services"][service]["healthcheck"]["test"])
+            assert f"http://127.0.0.1:{ports[name]}/health" in probe, service
 
 
-def test_prometheus_scrapes_every_process_of_the_branch(compose, ports):
+def test_prometheus_scrapes_every_process_of_every_branch(compose, ports):
     config = yaml.safe_load(PROMETHEUS_FILE.read_text(encoding="utf-8"))
     scraped: dict[str, dict] = {}
     for job in config["scrape_configs"]:
         for group in job.get("static_configs", []):
             for target in group["targets"]:
                 scraped[target] = group.get("labels", {})
-    for name in PROCESSES:
-        target = f"{name}:{ports[name]}"
-        assert target in scraped, f"Prometheus does not scrape {target}"
-        assert scraped[target] == {"branch": "SH", "service": name}, target
-    mounts = compose["services"]["prometheus"]["volumes"]
-    assert any(m.startswith("./deploy/prometheus/prometheus.yml:") for m in mounts)
+    for branch in BRANCHES:
+        for name, service in zip(PROCESSES, _branch_services(branch), strict=True):
+            target = f"{service}:{ports[name]}"
+            assert target in scraped, f"Prometheus does not scrape {target}"
+            assert scraped[target] == {"branch": branch, "service": name}, target
+            assert service in compose["services"]
+    assert scraped["hq-gateway:8080"] == {"branch": "HQ", "service": "gateway"}
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]

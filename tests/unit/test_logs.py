@@ -69,3 +69,12 @@ def test_non_ascii_is_written_as_is():
     line, entry = render(make_record("热水器有煤气味"))
     assert "热水器有煤气味" in line
     assert entry["msg"] == "热水器有煤气味"
+
+
+def test_street_address_in_free_text_is_masked():
+    record = make_record("customer at %s asked for a visit", ADDRESS,
+                         extra={"note": f"客户住{ADDRESS}，下午在家"})
+    line, entry = render(record)
+    assert "南京东路" not in line and "502室" not in line
+    assert entry["msg"] == "customer at 上海市黄浦区**** asked for a visit"
+    assert entry["ctx"]["note"] == "客户住上海市黄浦区****，下午在家"

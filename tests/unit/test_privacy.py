@@ -147,3 +147,53 @@ class TestMaskPersonal:
         assert mask_personal(MOBILE) == "138****5678"
         assert mask_personal(42) == 42
         assert mask_personal(None) is None
+
+
+class TestMaskAddressInText:
+    @pytest.mark.parametrize(("text", "masked"), [
+        ("上海市黄浦区南京东路100号3单元502室", "上海市黄浦区****"),
+        ("客户住在黄浦区南京东路1号，请上门", "客户住在黄浦区****，请上门"),
+        ("客户说家住南京东路100号3单元502室，下午在家", "客户说家住****，下午在家"),
+        ("南京西路1266弄5号", "****"),
+        ("浦东新区世纪大道1号", "浦东新区****"),
+        ("朝阳区建国门外大街甲6号", "朝阳区****"),
+        ("东四十条胡同12号", "****"),
+        ("地址为和平路十二号", "地址为****"),
+        ("地址：幸福小区5号楼1202，", "地址：****，"),
+        ("龙岗区布吉街道某某花园3栋2单元", "龙岗区****"),
+    ])
+    def test_streets_and_compounds_with_a_number_are_hidden(self, text, masked):
+        assert mask_text(text) == masked
+
+    @pytest.mark.parametrize("text", [
+        "在南京东路附近",          # a road without a number locates no one
+        "我知道3号上门",           # a date, not a house number
+        "9月3号来修",
+        "1号线地铁站",
+        "热水器有煤气味",
+        "order SH-20260105-000123 in region 310101",
+    ])
+    def test_other_text_stays_readable(self, text):
+        assert mask_text(text) == text
+
+    def test_address_then_phone_are_both_hidden(self):
+        masked = mask_text("南京东路1号3单元502室，电话13812345678")
+        assert masked == "****，电话138****5678"
+
+    def test_descriptions_in_lists_are_masked(self):
+        masked = mask_personal({"description": f"请到{ADDRESS}维修"})
+        assert masked == {"description": "请到上海市黄浦区****维修"}
+
+    @settings(max_examples=200, deadline=None)
+    @given(road=st.text(alphabet="南京东西北中山人民解放建设和平", min_size=1, max_size=6),
+           suffix=st.sampled_from(["路", "街", "大道", "巷", "弄", "胡同"]),
+           number=st.integers(min_value=1, max_value=9999),
+           room=st.integers(min_value=101, max_value=3999),
+           before=st.sampled_from(["", "住", "地址：", "客户在"]),
+           after=st.sampled_from(["", "，请上门", "。"]))
+    def test_no_house_or_room_number_survives(self, road, suffix, number, room, before,
+                                              after):
+        text = f"{before}{road}{suffix}{number}号{room}室{after}"
+        masked = mask_text(text)
+        assert f"{number}号" not in masked and f"{room}室" not in masked
+        assert masked.startswith(before) and masked.endswith("****" + after)

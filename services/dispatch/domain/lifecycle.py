@@ -56,3 +56,15 @@ def check(action: str, status: str) -> Transition:
 def target_state(action: str, status: str) -> str:
     transition = check(action, status)
     return transition.target or status
+
+
+def callback_verdict(status: str, outcome: str) -> bool | None:
+    """How a callback's outcome closes an order: True closed verified, False closed
+    unverified (the customer could not be reached), None stays as it is."""
+    if status != "completed":
+        return None
+    if outcome == "satisfied":
+        return True
+    if outcome == "unreachable":
+        return False
+    return None
