@@ -84,3 +84,9 @@ SUBSCRIPTIONS += [
     Subscription("callbacks", "callback_done", "billing", "on_callback_done"),
     Subscription("complaints", "refund_requested", "billing", "on_refund_requested"),
 ]
+
+# Complaints show on the orders they concern (the dispatcher's and supervisor's view).
+SUBSCRIPTIONS += [
+    Subscription("complaints", "complaint_opened", "dispatch", "on_complaint_opened"),
+    Subscription("complaints", "complaint_escalated", "dispatch", "on_complaint_escalated"),
+]

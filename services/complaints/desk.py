@@ -90,8 +90,9 @@ class ComplaintDesk:
     def _events(self, doc: dict, kind: str, **data: Any) -> list[dict]:
         if not routed(kind):
             return []
-        return [new_event(kind, SOURCE, doc["branch"], {"complaint_id": doc["_id"], **data},
-                          self.now)]
+        return [new_event(kind, SOURCE, doc["branch"], {
+            "complaint_id": doc["_id"], "order_ids": doc.get("order_ids", []), **data},
+            self.now)]
 
     def _entry(self, step: str, by: str, **details: Any) -> dict:
         return {"at": self.now, "step": step, "by": by, "details": details or None}

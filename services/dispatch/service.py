@@ -130,6 +130,27 @@ class DispatchService(ServiceBase):
         dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
         self._finish(dispatcher)
 
+    @reliable_handler("complaints", "complaint_opened")
+    def on_complaint_opened(self, envelope: dict) -> None:
+        self._note_complaint(envelope)
+
+    @reliable_handler("complaints", "complaint_escalated")
+    def on_complaint_escalated(self, envelope: dict) -> None:
+        """The dispatcher and supervisor see on the order that its complaint went up a
+        rung (branch supervisor, then HQ)."""
+        self._note_complaint(envelope)
+
+    def _note_complaint(self, envelope: dict) -> None:
+        event = _ENVELOPE.load(envelope)
+        data = event["data"]
+        details = {key: data.get(key) for key in ("complaint_id", "category", "severity",
+                                                  "level", "reason") if data.get(key)}
+        entry = {"at": event["occurred_at"], "step": event["type"], "by": "complaints",
+                 "details": details}
+        store = DispatchStore(self.db)
+        for order_id in data.get("order_ids") or []:
+            store.note(order_id, event["event_id"], entry)
+
     # -- queries ---------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)
     def get_order(self, order_id: str, branch: str) -> dict:

@@ -175,3 +175,34 @@ def test_follow_ups_from_callbacks_and_complaints_are_one_linked_order_each(
     assert reservice["repeat_of"] is None
     eventlet.sleep(1)
     assert db.requests.count_documents({}) == 3
+
+
+def test_complaint_events_show_once_on_the_orders_they_concern(start_service, settings,
+                                                              broker, mongo):
+    start_service(DispatchService)
+    now = datetime.now(UTC)
+    data = {"order_id": "SH-20261120-000077", "branch": "SH", "zone": "standard",
+            "region_code": "310115", "lat": 31.22, "lon": 121.54, "request_type": "repair",
+            "priority": "normal", "priority_reasons": [], "channel": "hotline",
+            "received_at": now.isoformat(), "customer": {"name": "x", "phone": "13700001111",
+                                                         "address": "y", "region_code": "310115"},
+            "product": {"category": "electric_water_heater"}, "description": "不加热",
+            "warranty": {"status": "unknown"},
+            "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}
+    _publish_twice(broker, "intake", "order_created", data)
+    db = mongo[f"{settings['db_prefix']}_dispatch"]
+    _wait_for(db.orders, {"_id": data["order_id"]})
+    ref = {"complaint_id": "CP-SH-20261120-0001", "order_ids": [data["order_id"]]}
+    _publish_twice(broker, "complaints", "complaint_opened", {**ref, "category": "attitude"})
+    _publish_twice(broker, "complaints", "complaint_escalated", {**ref, "level": "hq"})
+    _publish_twice(broker, "complaints", "complaint_escalated", {
+        "complaint_id": "CP-SH-20261120-0002", "order_ids": ["SH-20991231-000001"],
+        "level": "supervisor"})  # an order this deployment does not hold: nothing happens
+    escalated = _wait_for(db.orders, {"_id": data["order_id"],
+                                      "timeline.step": "complaint_escalated"})
+    eventlet.sleep(1.5)
+    steps = [e["step"] for e in db.orders.find_one({"_id": data["order_id"]})["timeline"]]
+    assert steps.count("complaint_opened") == 1 and steps.count("complaint_escalated") == 1
+    entry = next(e for e in escalated["timeline"] if e["step"] == "complaint_escalated")
+    assert entry["details"] == {"complaint_id": ref["complaint_id"], "level": "hq"}
+    assert db.orders.count_documents({}) == 1
