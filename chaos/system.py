@@ -17,7 +17,6 @@ from pymongo import MongoClient
 
 from chaos.broker import PrivateBroker
 from services.common.config import SERVICE_NAMES, load_settings
-from services.common.mongo import connect
 from services.ops.infra import EmbeddedMongo
 from services.ops.supervisor import Supervisor, health_urls
 
@@ -105,7 +104,9 @@ class ChaosSystem:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     def client(self) -> MongoClient:
-        return connect(self.settings["MONGO_URI"])
+        """The checker's own client: patient, since it reads while the store recovers."""
+        return MongoClient(self.settings["MONGO_URI"], serverSelectionTimeoutMS=60000,
+                           socketTimeoutMS=120000, connectTimeoutMS=10000)
 
     def db(self, client: MongoClient, service: str):
         return client[f"{self.prefix}_{service}"]

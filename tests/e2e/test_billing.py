@@ -56,6 +56,15 @@ def test_gas_water_heater_in_warranty_with_a_quality_failure_costs_nothing(api):
 
 def test_out_of_warranty_is_quoted_approved_billed_from_the_schedule_and_paid_once(api):
     order_id = _on_site(api, "2020-01-01")
+    # The part comes from stock, reserved for the job, so the bill and the inventory agree
+    # (a part billed but never taken from stock would be an anomaly).
+    received = api.post("/api/v1/stock/receipts", {"location": "SH-WH", "sku": "GWH-IGN-01",
+                                                   "accepted": 1}, "demo-warehouse-sh")
+    assert received.status_code == 201, received.text
+    asked = api.post(f"/api/v1/orders/{order_id}/parts-request",
+                     {"parts": [{"sku": "GWH-IGN-01", "quantity": 1}]})
+    assert asked.status_code == 200 and asked.json()["lines"][0]["state"] == "reserved", \
+        asked.text
     completion = {"diagnosis": "点火针老化", "fault_code": "E1", "repair_done": "更换点火针",
                   "cause": "wear", "repair_code": "IGN", "distance_km": 65,
                   "parts_used": [{"sku": "GWH-IGN-01", "quantity": 1}]}
@@ -96,5 +105,5 @@ def test_out_of_warranty_is_quoted_approved_billed_from_the_schedule_and_paid_on
     assert api.get("/api/v1/charge-anomalies", "tech1").status_code == 403
     flagged = api.get("/api/v1/charge-anomalies", AUDITOR,
                       params={"order_id": order_id}).json()
-    assert flagged["total"] == 0
+    assert flagged["total"] == 0, flagged
     assert "aftersales_bills_total" in api.scrape("billing")
