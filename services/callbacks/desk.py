@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from schemas.callbacks import ANSWER_KEYS
@@ -17,6 +16,7 @@ from services.callbacks.domain import rules, schedules
 from services.callbacks.store import CallbackStore, queue_key
 from services.common.clock import as_utc
 from services.common.domain.commitments import parse_duration
+from services.common.domain.money import to_fen
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
@@ -269,7 +269,7 @@ class CallbackDesk:
             raise InvalidInput("the customer's answers are incomplete", missing)
         return {"reached": True, "fixed": given["fixed"], "on_time": given["on_time"],
                 "attitude": given["attitude"], "satisfaction": given["satisfaction"],
-                "paid_fen": rules.to_fen(Decimal(given["paid"])),
+                "paid_fen": to_fen(given["paid"]),
                 "comment": given.get("comment")}
 
     def _unanswered(self, task: dict, attempt: dict) -> bool:

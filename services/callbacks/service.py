@@ -22,11 +22,11 @@ from schemas.callbacks import (
 )
 from schemas.events import EventEnvelope
 from services.callbacks.desk import CallbackDesk, Policy
-from services.callbacks.domain.rules import fen_to_yuan
 from services.callbacks.metrics import RATES, callback_metric_definitions
 from services.callbacks.store import TASKS, CallbackStore, ensure_indexes
 from services.common.base import ServiceBase
 from services.common.contracts import load, plain
+from services.common.domain.money import yuan
 from services.common.errors import AppError, InvalidInput
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
@@ -45,8 +45,9 @@ def dump_task(doc: dict) -> dict:
     resource = {key: plain(value) for key, value in doc.items()
                 if not key.startswith("outbox") and key not in ("paid_fen", "billed_fen")}
     resource["task_id"] = doc["_id"]
-    resource["paid"] = fen_to_yuan(doc.get("paid_fen"))
-    resource["billed"] = fen_to_yuan(doc.get("billed_fen"))
+    for key in ("paid", "billed"):
+        fen = doc.get(f"{key}_fen")
+        resource[key] = None if fen is None else yuan(fen)
     return _TASK_OUT.dump(resource)
 
 

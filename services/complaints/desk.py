@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.clock import as_utc
+from services.common.domain.money import to_fen
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
@@ -294,7 +295,7 @@ class ComplaintDesk:
 
     def _do_resolve(self, doc: dict, payload: dict, actor: Actor) -> Change:
         kind = payload["kind"]
-        amount_fen = rules.to_fen(payload["amount"]) if payload.get("amount") is not None \
+        amount_fen = to_fen(payload["amount"]) if payload.get("amount") is not None \
             else 0
         if kind == "compensation" and amount_fen <= 0:
             raise InvalidInput("a compensation needs an amount",

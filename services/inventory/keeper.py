@@ -19,10 +19,11 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.events import SUBSCRIPTIONS
 from services.common.clock import as_utc
+from services.common.domain.money import yuan
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.inventory.domain import ledger, sourcing
-from services.inventory.domain.catalogue import Catalogue, Location, Part, fen_to_yuan
+from services.inventory.domain.catalogue import Catalogue, Location, Part
 from services.inventory.domain.sourcing import Candidate
 from services.inventory.store import (
     APPLIED,
@@ -652,12 +653,12 @@ class Keeper:
             kind = self.catalogue.locations[location_id].kind
             per_kind[kind] += fen
             items.append({"location": location_id, "location_kind": kind, "value_fen": fen,
-                          "value": fen_to_yuan(fen)})
+                          "value": yuan(fen)})
         total = sum(per_location.values())
         return {"branch": branch, "items": items,
-                "by_kind": {k: {"value_fen": v, "value": fen_to_yuan(v)}
+                "by_kind": {k: {"value_fen": v, "value": yuan(v)}
                             for k, v in sorted(per_kind.items())},
-                "total_fen": total, "total": fen_to_yuan(total)}
+                "total_fen": total, "total": yuan(total)}
 
 
 def _totals(lines: list[dict]) -> dict[str, int]:

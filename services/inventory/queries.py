@@ -7,8 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from services.common.contracts import plain
+from services.common.domain.money import yuan
 from services.common.errors import NotFound
-from services.inventory.domain.catalogue import Catalogue, fen_to_yuan
+from services.inventory.domain.catalogue import Catalogue
 from services.inventory.keeper import Keeper
 from services.inventory.store import BACKORDERS, REQUESTS, TRANSFERS, WRITEOFFS
 
@@ -19,8 +20,8 @@ LISTS = {"backorders": BACKORDERS, "transfers": TRANSFERS, "requests": REQUESTS,
 def parts(catalogue: Catalogue) -> list[dict]:
     return [{"sku": p.sku, "name": p.name, "category": p.category,
              "compatible_categories": list(p.compatible_categories), "unit": p.unit,
-             "list_price": fen_to_yuan(p.list_price_fen), "list_price_fen": p.list_price_fen,
-             "cost_price": fen_to_yuan(p.cost_price_fen), "cost_price_fen": p.cost_price_fen,
+             "list_price": yuan(p.list_price_fen), "list_price_fen": p.list_price_fen,
+             "cost_price": yuan(p.cost_price_fen), "cost_price_fen": p.cost_price_fen,
              "warranty_part": p.warranty_part, "main_part": p.main_part,
              "lead_time_days": p.lead_time_days} for p in catalogue.parts.values()]
 

@@ -11,9 +11,9 @@ from marshmallow import ValidationError
 from schemas.billing import PaymentIn, QuoteIn
 from schemas.orders import CompleteIn
 from services.billing.domain import checks
-from services.billing.domain.money import times, to_fen
 from services.billing.domain.pricing import Job, PricingError, price
 from services.billing.service import load_schedule
+from services.common.domain.money import times, to_fen
 from services.common.errors import InvalidInput
 from services.dispatch.dispatcher import billing_facts
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from services.callbacks.domain import rules, schedules
 from services.callbacks.domain.rules import Answers
+from services.common.domain.money import to_fen, yuan
 from services.dispatch.domain.lifecycle import callback_verdict
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -36,8 +37,8 @@ class TestClassify:
 
 class TestMoney:
     def test_half_fen_rounds_up(self):
-        assert rules.to_fen(Decimal("12.345")) == 1235
-        assert rules.fen_to_yuan(1235) == "12.35"
+        assert to_fen(Decimal("12.345")) == 1235
+        assert yuan(1235) == "12.35"
 
     def test_paid_differs_only_against_a_known_bill(self):
         assert rules.paid_differs(20000, 15000)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.domain.money import to_fen
 from services.common.reference import load_reference
 from services.complaints.domain import rules
 
@@ -99,14 +100,14 @@ def test_other_callbacks_open_nothing(data):
 
 
 def test_money_is_fen_rounded_half_up():
-    assert rules.to_fen(Decimal("199.995")) == 20000
-    assert rules.to_fen(Decimal("0.005")) == 1
-    assert rules.to_fen(Decimal("12")) == 1200
+    assert to_fen(Decimal("199.995")) == 20000
+    assert to_fen(Decimal("0.005")) == 1
+    assert to_fen(Decimal("12")) == 1200
 
 
 @given(st.decimals(min_value=0, max_value=10**6, places=2))
 def test_fen_round_trips_whole_fen(amount):
-    assert Decimal(rules.to_fen(amount)) / 100 == amount
+    assert Decimal(to_fen(amount)) / 100 == amount
 
 
 def test_month_is_the_branch_local_month_and_rate_guards_zero():

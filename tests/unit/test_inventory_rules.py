@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.common.domain.money import yuan
 from services.common.errors import InvalidInput
 from services.inventory.domain import sourcing
-from services.inventory.domain.catalogue import Catalogue, Location, fen_to_yuan, yuan_to_fen
+from services.inventory.domain.catalogue import Catalogue, Location, yuan_to_fen
 from services.inventory.domain.ledger import MOVEMENT_KINDS, Balance, deltas
 from services.inventory.settings import load_catalogue
 
@@ -59,7 +60,7 @@ def test_bad_movements_are_refused(kind, quantity, order_id):
 def test_prices_are_fen_rounded_half_up_and_never_floats():
     assert yuan_to_fen("12.50") == 1250
     assert yuan_to_fen("0.005") == 1 and yuan_to_fen("0.004") == 0
-    assert fen_to_yuan(1250) == "12.50"
+    assert yuan(1250) == "12.50"
     for bad in (12.5, "-1", "abc", "NaN"):
         with pytest.raises(ValueError):
             yuan_to_fen(bad)

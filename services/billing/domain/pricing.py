@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-from services.billing.domain.money import times
 from services.billing.domain.schedule import FeeSchedule, Version
+from services.common.domain.money import times
 
 CUSTOMER, WARRANTY, REPEAT = "customer", "warranty", "repeat"
 IN_WARRANTY, MAIN_PARTS_ONLY, OUT_OF_WARRANTY = "in_warranty", "main_parts_only", \

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.billing.domain.money import to_fen
+from services.common.domain.money import to_fen
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 

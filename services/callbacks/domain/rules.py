@@ -8,7 +8,6 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 OUTCOMES = ("satisfied", "neutral", "dissatisfied", "not_fixed", "unreachable")
@@ -46,14 +45,6 @@ def classify(answers: Answers | None) -> str:
 def paid_differs(paid_fen: int, billed_fen: int | None) -> bool:
     """The customer paid other than the bill. Without a settled bill nothing is judged."""
     return billed_fen is not None and paid_fen != billed_fen
-
-
-def to_fen(yuan: Decimal) -> int:
-    return int((yuan * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-
-
-def fen_to_yuan(fen: int | None) -> str | None:
-    return None if fen is None else str((Decimal(fen) / 100).quantize(Decimal("0.01")))
 
 
 # -- the attempt schedule ------------------------------------------------------------

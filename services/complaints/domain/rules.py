@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 CATEGORIES = ("attitude", "timeliness", "repair_quality", "charges", "parts",
@@ -108,14 +107,6 @@ def callback_complaint(data: dict) -> CallbackVerdict | None:
         category = "other"
     severity = "high" if satisfaction is not None and int(satisfaction) <= 1 else "medium"
     return CallbackVerdict(category, severity, "dissatisfied")
-
-
-FEN = Decimal("0.01")
-
-
-def to_fen(amount: Decimal) -> int:
-    """Yuan (Decimal) to integer fen, rounded half up."""
-    return int((amount.quantize(FEN, rounding=ROUND_HALF_UP) * 100).to_integral_value())
 
 
 def month_of(instant: datetime, tz: ZoneInfo) -> str:

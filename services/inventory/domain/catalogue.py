@@ -5,28 +5,22 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+
+from services.common.domain.money import to_fen
 
 LOCATION_KINDS = ("warehouse", "service_centre", "van")
 SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
 
 
 def yuan_to_fen(text: str) -> int:
-    """'12.50' -> 1250: Decimal, rounded half up to the fen; floats are refused."""
+    """A catalogue price: '12.50' -> 1250 (see money.to_fen); never a float, never < 0."""
     if isinstance(text, (float, bool)):
         raise ValueError("prices are written as strings of yuan, never floats")
-    try:
-        amount = Decimal(str(text))
-    except InvalidOperation as exc:
-        raise ValueError(f"not an amount: {text!r}") from exc
-    if not amount.is_finite() or amount < 0:
+    fen = to_fen(str(text))
+    if fen < 0:
         raise ValueError(f"not a price: {text!r}")
-    return int((amount * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
-
-
-def fen_to_yuan(fen: int) -> str:
-    return str((Decimal(fen) / 100).quantize(Decimal("0.01")))
+    return fen
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Money as Decimal yuan in, integer fen everywhere else (ROUND_HALF_UP, never float)."""
+"""Money as Decimal yuan in, integer fen everywhere else (ROUND_HALF_UP, never float).
+One set of conversions for every service: bills, prices, refunds, what customers paid."""
 
 from __future__ import annotations
 
