@@ -33,11 +33,11 @@ from typing import Any
 
 import yaml
 
+from services.common.domain.geo import haversine_km
 from services.common.reference import Reference, load_reference
 from services.dispatch.domain.matching import (
     Shift,
     Technician,
-    haversine_km,
     is_eligible,
     parse_shift,
     rank_candidates,

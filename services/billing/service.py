@@ -249,7 +249,7 @@ class BillingService(ServiceBase):
                 "remote": {"free_radius_km": str(version.free_radius_km),
                            "per_km_fen": version.per_km_fen},
                 "labour": version.labour,
-                "parts": {sku: {"name": p.name, "list_fen": p.list_fen,
+                "parts": {sku: {"name": p.name, "list_fen": p.list_price_fen,
                                 "compatible_categories": list(p.compatible_categories),
                                 "main_part": p.main_part}
                           for sku, p in self.schedule.parts.items()}}

@@ -20,10 +20,11 @@ from pymongo.errors import DuplicateKeyError
 from schemas.events import SUBSCRIPTIONS
 from services.common.clock import as_utc
 from services.common.domain.money import yuan
+from services.common.domain.parts import Part
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.inventory.domain import ledger, sourcing
-from services.inventory.domain.catalogue import Catalogue, Location, Part
+from services.inventory.domain.catalogue import Catalogue, Location
 from services.inventory.domain.sourcing import Candidate
 from services.inventory.store import (
     APPLIED,

@@ -7,9 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.domain.money import yuan
+from services.common.domain.parts import yuan_to_fen
 from services.common.errors import InvalidInput
 from services.inventory.domain import sourcing
-from services.inventory.domain.catalogue import Catalogue, Location, yuan_to_fen
+from services.inventory.domain.catalogue import Catalogue, Location
 from services.inventory.domain.ledger import MOVEMENT_KINDS, Balance, deltas
 from services.inventory.settings import load_catalogue
 

@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.common.domain.geo import EARTH_RADIUS_KM, haversine_km
 from services.common.reference import load_reference
 from services.dispatch.domain.matching import (
-    EARTH_RADIUS_KM,
     Shift,
     Technician,
-    haversine_km,
     is_eligible,
     parse_shift,
     rank_candidates,

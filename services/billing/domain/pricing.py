@@ -112,7 +112,7 @@ def price(job: Job, schedule: FeeSchedule, version: Version) -> Priced:
             raise PricingError(f"unknown SKU {sku}", "parts")
         if job.category not in part.compatible_categories:
             raise PricingError(f"{sku} does not fit a {job.category}", "parts")
-        lines.append(_line(job, schedule, "part", sku, part.name, quantity, part.list_fen,
+        lines.append(_line(job, schedule, "part", sku, part.name, quantity, part.list_price_fen,
                            main_part=part.main_part))
     beyond = job.distance_km - version.free_radius_km
     if beyond > 0:

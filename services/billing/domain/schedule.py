@@ -10,21 +10,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.common.domain.money import to_fen
+from services.common.domain.parts import parse_part
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass(frozen=True)
-class Part:
-    sku: str
-    name: str
-    category: str
-    compatible_categories: tuple[str, ...]
-    unit: str
-    list_fen: int
-    cost_fen: int
-    warranty_part: bool
-    main_part: bool
 
 
 @dataclass(frozen=True)
@@ -65,7 +53,7 @@ class FeeSchedule:
             self.tier_prefixes: dict[str, str] = {str(k): v for k, v in
                                                   (tiers.get("prefixes") or {}).items()}
             self.default_repair_code: str = raw["default_repair_code"]
-            self.parts = {row["sku"]: _part(row) for row in parts}
+            self.parts = {row["sku"]: parse_part(row) for row in parts}
         except (KeyError, TypeError, ValueError) as exc:
             raise ScheduleError(f"fee schedule or parts catalogue invalid: {exc!r}") from exc
         for version in self.versions:
@@ -86,12 +74,6 @@ class FeeSchedule:
     def city_tier(self, region_code: str) -> str:
         matches = [p for p in self.tier_prefixes if region_code.startswith(p)]
         return self.tier_prefixes[max(matches, key=len)] if matches else self.default_tier
-
-
-def _part(row: dict[str, Any]) -> Part:
-    return Part(row["sku"], row["name"], row["category"],
-                tuple(row["compatible_categories"]), row["unit"], to_fen(row["list_price"]),
-                to_fen(row["cost_price"]), bool(row["warranty_part"]), bool(row["main_part"]))
 
 
 def _versions(rows: list[dict[str, Any]]) -> list[Version]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-EARTH_RADIUS_KM = 6371.0
+from services.common.domain.geo import haversine_km
+
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -56,13 +56,6 @@ def required_certificates(rules: Iterable[dict], category: str, request_type: st
         rule["certificate"] for rule in rules
         if rule["category"] == category and rule.get("request_type") in (None, request_type)
     }
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
 def is_eligible(tech: Technician, needed: set[str], zone: str, shifts: dict[str, Shift],

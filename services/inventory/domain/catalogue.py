@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from services.common.domain.money import to_fen
+from services.common.domain.geo import haversine_km
+from services.common.domain.parts import parse_part
 
 LOCATION_KINDS = ("warehouse", "service_centre", "van")
-SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
-
-
-def yuan_to_fen(text: str) -> int:
-    """A catalogue price: '12.50' -> 1250 (see money.to_fen); never a float, never < 0."""
-    if isinstance(text, (float, bool)):
-        raise ValueError("prices are written as strings of yuan, never floats")
-    fen = to_fen(str(text))
-    if fen < 0:
-        raise ValueError(f"not a price: {text!r}")
-    return fen
-
-
-@dataclass(frozen=True)
-class Part:
-    sku: str
-    name: str
-    category: str
-    compatible_categories: tuple[str, ...]
-    unit: str
-    list_price_fen: int
-    cost_price_fen: int
-    warranty_part: bool
-    main_part: bool
-    lead_time_days: int
-
-    def fits(self, product_category: str | None) -> bool:
-        return product_category is None or product_category in self.compatible_categories
 
 
 @dataclass(frozen=True)
@@ -51,30 +22,13 @@ class Location:
     technician_id: str | None = None
 
     def distance_km(self, lat: float, lon: float) -> float:
-        """Great-circle distance (haversine)."""
-        p1, p2 = math.radians(self.lat), math.radians(lat)
-        dp, dl = p2 - p1, math.radians(lon - self.lon)
-        a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-        return 6371.0 * 2 * math.asin(math.sqrt(a))
+        return haversine_km(self.lat, self.lon, lat, lon)
 
 
 @dataclass(frozen=True)
 class Levels:
     reorder_point: int
     safety_stock: int
-
-
-def parse_part(row: dict[str, Any]) -> Part:
-    sku = str(row["sku"])
-    if not SKU.match(sku):
-        raise ValueError(f"bad sku {sku!r}")
-    lead = int(row.get("lead_time_days", 7))
-    if lead < 0:
-        raise ValueError(f"{sku}: lead_time_days must not be negative")
-    return Part(sku, str(row["name"]), str(row["category"]),
-                tuple(row["compatible_categories"]), str(row["unit"]),
-                yuan_to_fen(row["list_price"]), yuan_to_fen(row["cost_price"]),
-                bool(row["warranty_part"]), bool(row["main_part"]), lead)
 
 
 def parse_location(row: dict[str, Any]) -> Location:

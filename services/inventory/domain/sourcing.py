@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.inventory.domain.catalogue import Location, Part
+from services.common.domain.parts import Part
+from services.inventory.domain.catalogue import Location
 
 # States of a job's part line.
 SOURCING, RESERVED, IN_TRANSFER, BACKORDERED = "sourcing", "reserved", "in_transfer", "backordered"
