@@ -78,10 +78,13 @@ class Api:
                             timeout=10).text
 
     def technician(self, certificates, zones=("intensive", "standard", "remote"),
-                   cap=2, lat=31.23, lon=121.47, shift="always", token="dispatcher") -> str:
+                   cap=2, lat=31.23, lon=121.47, shift="always", token="dispatcher",
+                   service_centre_id: str | None = None) -> str:
         tech_id = f"E2E-{uuid.uuid4().hex[:8]}"
         body = {"technician_id": tech_id, "name": "测试技师", "certificates": list(certificates),
                 "zones": list(zones), "lat": lat, "lon": lon, "shift": shift, "cap": cap}
+        if service_centre_id:
+            body["service_centre_id"] = service_centre_id
         response = self.post("/api/v1/technicians", body, token)
         assert response.status_code == 201, response.text
         return tech_id

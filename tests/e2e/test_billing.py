@@ -11,9 +11,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 FINANCE, FINANCE_SZ, AUDITOR = "demo-finance-sh", "demo-finance-sz", "demo-hq-auditor-sh"
 
 
-def _on_site(api, purchase_date: str) -> str:
-    """A gas water heater order, with a technician on site."""
-    api.technician(["gas"], lat=31.2317, lon=121.4846)
+def _on_site(api, purchase_date: str, centre: str | None = None) -> str:
+    """A gas water heater order, with a technician (of service centre ``centre``) on site."""
+    api.technician(["gas"], lat=31.2317, lon=121.4846, service_centre_id=centre)
     body = request_body(product__category="gas_water_heater", product__model="JSQ25",
                         product__purchase_date=purchase_date, description="不点火 no ignition")
     order_id = api.post("/api/v1/requests", body, "agent").json()["order_id"]

@@ -4,10 +4,9 @@ customer says they paid more than the bill, opens a complaint and a charge anoma
 
 import time
 import uuid
-from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.e2e.conftest import request_body
+from tests.e2e.test_billing import _bill, _on_site
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FINANCE, AUDITOR = "demo-finance-sh", "demo-hq-auditor-sh"
@@ -22,32 +21,6 @@ def _until(fetch, what: str, seconds: float = 30):
             return found
         time.sleep(0.3)
     raise AssertionError(f"never: {what}")
-
-
-def _on_site(api, purchase_date: str, centre: str) -> str:
-    """A gas water heater order, on site with a technician of service centre ``centre``."""
-    tech = {"technician_id": f"E2E-{uuid.uuid4().hex[:8]}", "name": "网点技师",
-            "certificates": ["gas"], "zones": ["intensive", "standard", "remote"],
-            "lat": 31.2317, "lon": 121.4846, "shift": "always", "cap": 3,
-            "service_centre_id": centre}
-    assert api.post("/api/v1/technicians", tech).status_code == 201
-    body = request_body(product__category="gas_water_heater", product__model="JSQ25",
-                        product__purchase_date=purchase_date, description="不点火 no ignition")
-    order_id = api.post("/api/v1/requests", body, "agent").json()["order_id"]
-    api.wait_order(order_id, lambda o: o["status"] == "offered")
-    now = datetime.now(SHANGHAI)
-    for action, payload in (("accept", {}), ("contact", {}),
-                            ("appointment", {"start": now.isoformat(),
-                                             "end": (now + timedelta(hours=1)).isoformat()}),
-                            ("check-in", {})):
-        response = api.post(f"/api/v1/orders/{order_id}/{action}", payload)
-        assert response.status_code == 200, (action, response.text)
-    return order_id
-
-
-def _bill(api, order_id: str) -> dict:
-    return _until(lambda: api.get("/api/v1/bills", FINANCE, params={"order_id": order_id})
-                  .json()["items"], f"a bill for {order_id}")[0]
 
 
 def _earning(api, centre: str, state: str) -> dict:
