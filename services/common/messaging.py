@@ -206,7 +206,9 @@ class ReliableEventHandler(EventHandler):
             log.error("dead-lettered event: %s", reason, extra={"queue": self.queue.name})
             self.queue_consumer.ack_message(message)
         else:
-            eventlet.sleep(min(0.2 * attempts, 2.0))  # back off before the retry
+            # Exponential back-off (0.5, 1, 2, 4 s ...): a store or broker outage of several
+            # seconds is ridden out before the message is dead-lettered.
+            eventlet.sleep(min(0.25 * 2 ** attempts, 8.0))
             self.queue_consumer.requeue_message(message)
 
 
