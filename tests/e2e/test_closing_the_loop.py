@@ -86,3 +86,22 @@ def test_customer_paying_more_than_the_bill_opens_a_complaint_and_an_anomaly(api
     anomalies = _until(lambda: api.get("/api/v1/charge-anomalies", AUDITOR, params={
         "order_id": order_id, "rule": "paid_differs"}).json()["items"], "a paid_differs anomaly")
     assert len(anomalies) == 1
+
+
+def test_dissatisfied_customer_gets_a_linked_complaint_and_the_order_stays_open(api):
+    centre = f"SC-{uuid.uuid4().hex[:6]}"
+    order_id = _on_site(api, "2026-06-01", centre)
+    done = api.post(f"/api/v1/orders/{order_id}/complete", {
+        "diagnosis": "点火器故障", "fault_code": "E1", "repair_done": "调整点火器",
+        "cause": "quality_failure", "repair_code": "IGN"})
+    assert done.status_code == 200, done.text
+    _callback(api, order_id, {"reached": True, "fixed": True, "on_time": False,
+                              "attitude": 2, "satisfaction": 2, "paid": "0.00"})
+    complaint = _until(lambda: api.get("/api/v1/complaints", HANDLER, params={
+        "order_id": order_id}).json()["items"], "a complaint from the callback")
+    assert len(complaint) == 1 and complaint[0]["channel"] == "callback"
+    # The complaint shows on the order, and the order is not closed as verified.
+    order = api.wait_order(order_id, lambda o: any(
+        e["step"] == "complaint_opened" for e in o["timeline"]))
+    assert order["status"] == "completed"
+    assert _earning(api, centre, "pending")["order_id"] == order_id  # pay held
