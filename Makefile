@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench bench-sim fuzz chaos broker prometheus browser clean
+.PHONY: run test unit integration e2e lint bench bench-sweep bench-sim fuzz chaos broker prometheus browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ chaos: $(STAMP) broker
 
 bench: $(STAMP) broker
 	$(PY) -m bench.intake_dispatch
+
+bench-sweep: $(STAMP) broker
+	$(PY) -m bench.rate_sweep
 
 # No broker, no database: the dispatch rules on a simulated clock, and at scale.
 bench-sim: $(STAMP)
