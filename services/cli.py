@@ -60,12 +60,26 @@ def serve(name: str) -> int:
                 raise
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C, and SIGTERM from a service manager or ``kill``, both stop every process
+    cleanly (even when the shell started us with SIGINT ignored, as it does for
+    background jobs)."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run_system(args: argparse.Namespace) -> int:
     from services.common.config import ConfigError, load_settings
     from services.ops.infra import EmbeddedMongo, InfraError, default_var_dir, ensure_broker
     from services.ops.seed import seed_if_empty
     from services.ops.supervisor import Supervisor, health_urls
 
+    _stop_on_signals()
     env = dict(os.environ)
     mongo = None
     try:
