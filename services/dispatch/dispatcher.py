@@ -416,62 +416,48 @@ class Dispatcher:
     def parts_short(self, event_id: str, data: dict[str, Any]) -> bool:
         """inventory.parts_short: the order waits for parts (resolution clock paused)
         with the ETA the customer can be told. False for a redelivery."""
-        def changes(order: dict) -> tuple[dict, list[dict]] | None:
+        def changes(order: dict) -> tuple[dict, list[dict]]:
             shortage = data.get("shortage_id")
             waiting = {"parts": data["parts"], "expected_at": data.get("eta"),
                        "customer_informed": False, "shortage_id": shortage}
             if shortage in order.get("parts_arrived", []):
-                return None  # the parts came in before this news did: keep working
+                return {}, []  # the parts came in before this news did: keep working
             if order["status"] in self.PAUSABLE:
-                return ({"status": "waiting_parts", "paused_at": self.now,
-                         "waiting_for": waiting},
+                return ({"$set": {"status": "waiting_parts", "paused_at": self.now,
+                                  "waiting_for": waiting}},
                         self._events(order, "order_waiting_parts", parts=data["parts"]))
             if order["status"] == "waiting_parts":  # a further shortage: the later date
-                return {"waiting_for": waiting}, []
-            return None
+                return {"$set": {"waiting_for": waiting}}, []
+            return {}, []
         return self._apply_parts_event(event_id, data, "parts_short", changes)
 
     def parts_arrived(self, event_id: str, data: dict[str, Any]) -> bool:
         """inventory.parts_arrived: resume the order, its priority raised so it is
         repaired first (到货后优先修理); emergency stays emergency."""
-        def changes(order: dict) -> tuple[dict, list[dict]] | None:
+        def changes(order: dict) -> tuple[dict, list[dict]]:
+            arrived = {"$push": {"parts_arrived": data.get("shortage_id")}}
             waiting = order.get("waiting_for") or {}
             if order["status"] != "waiting_parts" or waiting.get("shortage_id") not in (
                     None, data.get("shortage_id")):
-                return None
+                return arrived, []
             sets, paused = self._resume_changes(order)
             sets["parts_arrived_at"] = self.now
             if order["priority"] != "emergency":
                 sets["priority"] = "high"
                 sets["priority_reasons"] = [*order.get("priority_reasons", []),
                                             "parts_arrived"]
-            return ({**sets, "$inc_paused": paused}, self._events(order, "order_resumed"))
+            return ({**arrived, "$set": sets, "$inc": {"paused_seconds": paused}},
+                    self._events(order, "order_resumed"))
         return self._apply_parts_event(event_id, data, "parts_arrived", changes)
 
     def _apply_parts_event(self, event_id: str, data: dict[str, Any], step: str,
                            changes) -> bool:
-        for _ in range(MAX_RACE_RETRIES):
-            order = self.store.get(data["order_id"])
-            if order is None:
-                raise OrderNotYetKnown(data["order_id"])
-            if event_id in order.get("applied_events", []):
-                return False
-            found = changes(order) or ({}, [])
-            sets, events = dict(found[0]), found[1]
-            paused = sets.pop("$inc_paused", None)
-            update: dict[str, Any] = {"$push": {"applied_events": {"$each": [event_id],
-                                                                   "$slice": -20}}}
-            if step == "parts_arrived":
-                update["$push"]["parts_arrived"] = data.get("shortage_id")
-            if sets:
-                update["$set"] = sets
-            if paused is not None:
-                update["$inc"] = {"paused_seconds": paused}
+        def build(order: dict) -> tuple[dict, list[dict], dict]:
+            update, events = changes(order)
             entry = self._entry(step, "inventory", shortage_id=data.get("shortage_id"),
-                                eta=data.get("eta"), applied=bool(sets))
-            if self._write(order, update, events, entry):
-                return True
-        raise Conflict("the order changed repeatedly while a parts event was applied")
+                                eta=data.get("eta"), applied="$set" in update)
+            return update, events, entry
+        return self._apply_once(event_id, data["order_id"], build, "a parts event")
 
     # -- the callback's verdict -------------------------------------------------------
     def record_callback(self, event_id: str, data: dict[str, Any]) -> bool:
@@ -480,27 +466,37 @@ class Dispatcher:
         reached (unverified). Any other verdict is noted on the timeline and the order
         stays completed (a repeat repair is intake's, a complaint is complaints').
         Once per event; False for a redelivery."""
-        for _ in range(MAX_RACE_RETRIES):
-            order = self.store.get(data["order_id"])
-            if order is None:
-                raise OrderNotYetKnown(data["order_id"])
-            if event_id in order.get("applied_events", []):
-                return False
+        def build(order: dict) -> tuple[dict, list[dict], dict]:
             verdict = lifecycle.callback_verdict(order["status"], data["outcome"])
-            changes: dict[str, Any] = {"$push": {"applied_events": {"$each": [event_id],
-                                                                     "$slice": -20}}}
+            update: dict[str, Any] = {}
             events: list[dict] = []
             if verdict is not None:
-                changes["$set"] = {"status": "closed", "closure": {
+                update["$set"] = {"status": "closed", "closure": {
                     "verified": verdict, "outcome": data["outcome"],
                     "task_id": data["task_id"], "at": self.now}}
                 events = self._events(order, "order_closed", verified=verdict)
             entry = self._entry("closed" if verdict is not None else "callback", "callbacks",
                                 outcome=data["outcome"], task_id=data["task_id"],
                                 verified=verdict)
-            if self._write(order, changes, events, entry):
+            return update, events, entry
+        return self._apply_once(event_id, data["order_id"], build, "the callback")
+
+    def _apply_once(self, event_id: str, order_id: str, build, what: str) -> bool:
+        """Another service's event applied to an order once: ``build(order)`` gives the
+        update, its events and the timeline entry; the write is conditional on the
+        version read and records the event id. False for a redelivery."""
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(order_id)
+            if order is None:
+                raise OrderNotYetKnown(order_id)
+            if event_id in order.get("applied_events", []):
+                return False
+            update, events, entry = build(order)
+            update.setdefault("$push", {})["applied_events"] = {"$each": [event_id],
+                                                                "$slice": -20}
+            if self._write(order, update, events, entry):
                 return True
-        raise Conflict("the order changed repeatedly while the callback was applied")
+        raise Conflict(f"the order changed repeatedly while {what} was applied")
 
     # -- capacity reconciliation -----------------------------------------------------
     def reconcile_capacity(self, branches: list[str]) -> int:
