@@ -12,12 +12,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+import requests
 from kombu import Connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.load import Ledger
 from services.common.config import SERVICE_NAMES
 from services.common.messaging import dead_letter_queue
 from services.dispatch.domain.lifecycle import HELD_STATES
+
+OUTCOME_COUNTERS = ("aftersales_milestone_met", "aftersales_milestone_breached")
 
 
 @dataclass
@@ -32,26 +36,39 @@ class Verdict:
         return not (self.lost or self.duplicated or self.problems)
 
 
-def classify(system, ledger: Ledger) -> Verdict:
+def classify(system, ledger: Ledger, seconds: float = 120) -> Verdict:
+    """Waits (up to ``seconds``) for what the feed's queue still holds to be taken."""
     verdict = Verdict(ledger.by_outcome())
     client = system.client()
     try:
         intake = system.db(client, "intake")["requests"]
-        call_ids = [a.call_id for a in ledger.attempts]
-        held: Counter = Counter()
-        for doc in _find_in(intake, "call_ids", call_ids, {"call_ids": 1}):
-            for call_id in doc["call_ids"]:
-                held[call_id] += 1
+        deadline = time.monotonic() + seconds
+        while True:
+            held, order_of = _held(intake, [a.call_id for a in ledger.attempts])
+            missing = [a for a in ledger.attempts if a.acked and not held.get(a.call_id)]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        verdict.lost = [a.call_id for a in missing]
+        verdict.duplicated = [a.call_id for a in ledger.attempts if held.get(a.call_id, 0) > 1]
         for attempt in ledger.attempts:
-            found = held.get(attempt.call_id, 0)
-            if attempt.order_id and found == 0:
-                verdict.lost.append(attempt.call_id)
-            if found > 1:
-                verdict.duplicated.append(attempt.call_id)
+            if attempt.order_id is None:  # sent through the feed
+                attempt.order_id = order_of.get(attempt.call_id)
         verdict.problems += _dispatch_problems(system, client, ledger)
     finally:
         client.close()
     return verdict
+
+
+def _held(intake, call_ids: list[str]) -> tuple[Counter, dict[str, str]]:
+    """How many orders hold each call id, and the order holding it."""
+    held: Counter = Counter()
+    order_of: dict[str, str] = {}
+    for doc in _find_in(intake, "call_ids", call_ids, {"call_ids": 1}):
+        for call_id in doc["call_ids"]:
+            held[call_id] += 1
+            order_of[call_id] = doc["_id"]
+    return held, order_of
 
 
 def _find_in(collection, field_name: str, values: list, projection: dict,
@@ -159,3 +176,81 @@ def dead_letter_problems(system) -> list[str]:
     return [f"dead letter in {service} without a reason"
             for service, headers in dead_letters(system).items()
             for h in headers if not h.get("x-failure-reason")]
+
+
+def downstream_problems(system, journeys, seconds: float = 120) -> list[str]:
+    """What the driven orders' events made, once each: a bill and the centre's earning
+    per completed order, one callback task; then per answer, the closed order and the
+    released earning, one complaint, or one repeat-repair order that reached dispatch."""
+    client = system.client()
+    try:
+        return _settled(lambda: _downstream(system, client, journeys), seconds)
+    finally:
+        client.close()
+
+
+def _downstream(system, client, journeys) -> list[str]:
+    dbs = {name: system.db(client, name) for name in SERVICE_NAMES}
+    problems = [f"order {j.order_id} never got past {j.stuck}" for j in journeys if j.stuck]
+    for journey in (j for j in journeys if j.completed):
+        order_id = journey.order_id
+        expected = {("billing", "bills", "order_id"): 1, ("billing", "earnings", "_id"): 1,
+                    ("callbacks", "tasks", "order_id"): 1 + (journey.answer != "satisfied"),
+                    ("complaints", "complaints", "order_ids"):
+                        int(journey.answer == "dissatisfied"),
+                    ("intake", "requests", "follow_up_of"): int(journey.answer == "not_fixed")}
+        if not journey.answered:
+            expected = dict(list(expected.items())[:2])
+            expected[("callbacks", "tasks", "order_id")] = 1
+        for (service, collection, key), count in expected.items():
+            found = dbs[service][collection].count_documents({key: order_id})
+            if found != count:
+                problems.append(f"order {order_id}: {found} {service}.{collection}, "
+                                f"expected {count}")
+        if journey.answered:
+            problems += _answer_problems(dbs, journey)
+    return problems
+
+
+def _answer_problems(dbs, journey) -> list[str]:
+    order_id = journey.order_id
+    if journey.answer == "satisfied":
+        order = dbs["dispatch"]["orders"].find_one({"_id": order_id}, {"status": 1}) or {}
+        earning = dbs["billing"]["earnings"].find_one({"_id": order_id}, {"state": 1}) or {}
+        if (order.get("status"), earning.get("state")) != ("closed", "released"):
+            return [f"order {order_id} satisfied but {order.get('status')}, earning "
+                    f"{earning.get('state')}"]
+    if journey.answer == "not_fixed":
+        follow_up = dbs["intake"]["requests"].find_one({"follow_up_of": order_id}, {"_id": 1})
+        if follow_up and not dbs["dispatch"]["orders"].count_documents(
+                {"_id": follow_up["_id"]}):
+            return [f"repeat repair {follow_up['_id']} never reached dispatch"]
+    return []
+
+
+def outcome_counts(urls: list[str]) -> dict[str, float]:
+    """Met + breached milestones counted so far, per dispatch replica's /metrics."""
+    counted = {}
+    for url in urls:
+        try:
+            text = requests.get(url, timeout=10).text
+        except requests.RequestException:
+            continue  # a replica being restarted: its count restarts from zero
+        counted[url] = sum(sample.value for family in text_string_to_metric_families(text)
+                           if family.name in OUTCOME_COUNTERS for sample in family.samples
+                           if sample.name.endswith("_total"))
+    return counted
+
+
+def outcome_problems(before: dict[str, float], after: dict[str, float], reached: int,
+                     restarted: bool) -> list[str]:
+    """Each milestone reached is counted once: the replicas' counters rose by exactly the
+    milestones reached — or, when a replica died and its counter restarted from zero, by
+    no more than that."""
+    rose = 0.0
+    for url, now in after.items():
+        then = before.get(url, 0.0)
+        rose += now - then if now >= then else now  # a restarted replica counts from zero
+    if rose == reached or (restarted and rose < reached):
+        return []
+    return [f"commitment outcomes counted {rose:g} times for {reached} milestones reached"]

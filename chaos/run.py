@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaos import checks, load
+from chaos.lifecycle import MILESTONES_PER_ORDER, Lifecycle
 from chaos.scenarios import SCENARIOS
 from chaos.system import ChaosSystem
 
@@ -26,33 +27,56 @@ class Row:
     scenario: str
     verdict: checks.Verdict
     dead_letters: int
+    completed: int  # orders driven to completion and their callback during the burst
     seconds: float
 
 
-def run_scenario(system: ChaosSystem, name: str, count: int, rate: float) -> Row:
+def run_scenario(system: ChaosSystem, name: str, count: int, rate: float,
+                 drive_every: int = 2) -> Row:
+    """The burst (half through the gateway, half through the feed) with the lifecycle of
+    some of its orders driven alongside, the fault striking part-way; then the checks."""
     started = time.monotonic()
     tag = "".join(ch for ch in name if ch.isalnum())[:12] + f"{int(started) % 100000}"
+    dispatch_pids = system.pids("dispatch")
+    counted_before = checks.outcome_counts(system.metrics_urls("dispatch"))
+    channels = load.Channels(system.api, load.FeedPublisher(system.broker.uri))
+    ledger = load.Ledger()
+    life = Lifecycle(system.api, ledger, every=drive_every)
+    burst_done = threading.Event()
+    driver = threading.Thread(target=life.run, args=(burst_done,))
     fault = threading.Timer(count / rate * FAULT_AT_SHARE, SCENARIOS[name], args=(system,))
+    driver.start()
     fault.start()
-    ledger = load.burst(system.api, count, rate, tag)
-    fault.join()
-    load.retry_failed(system.api, ledger)
+    try:
+        load.burst(channels, count, rate, tag, ledger=ledger)
+        fault.join()
+        load.retry_failed(channels, ledger)
+    finally:
+        burst_done.set()
+        driver.join()
+        channels.feed.close()
     verdict = checks.classify(system, ledger)
+    verdict.problems += checks.downstream_problems(system, life.journeys)
+    completed = sum(j.completed for j in life.journeys)
+    verdict.problems += checks.outcome_problems(
+        counted_before, checks.outcome_counts(system.metrics_urls("dispatch")),
+        completed * MILESTONES_PER_ORDER, restarted=system.pids("dispatch") != dispatch_pids)
     verdict.problems += checks.invariants(system)
     dead = sum(len(v) for v in checks.dead_letters(system).values())
-    return Row(name, verdict, dead, time.monotonic() - started)
+    return Row(name, verdict, dead, completed, time.monotonic() - started)
 
 
 def table(rows: list[Row]) -> str:
     head = (f"{'scenario':<30} {'sent':>6} {'acked':>6} {'recovered':>9} {'failed':>6} "
-            f"{'lost':>5} {'dup':>4} {'DLQ':>4} {'time':>6}  problems")
+            f"{'lost':>5} {'dup':>4} {'DLQ':>4} {'done':>5} {'time':>6}  problems")
     lines = [head, "-" * len(head)]
     for row in rows:
         counts = row.verdict.counts
         lines.append(
             f"{row.scenario:<30} {sum(counts.values()):>6} {counts['acknowledged']:>6} "
             f"{counts['recovered']:>9} {counts['failed']:>6} {len(row.verdict.lost):>5} "
-            f"{len(row.verdict.duplicated):>4} {row.dead_letters:>4} {row.seconds:>5.0f}s  "
+            f"{len(row.verdict.duplicated):>4} {row.dead_letters:>4} {row.completed:>5} "
+            f"{row.seconds:>5.0f}s  "
             f"{'; '.join(row.verdict.problems) or 'none'}")
     return "\n".join(lines)
 

@@ -18,10 +18,11 @@ from pymongo import MongoClient
 from chaos.broker import PrivateBroker
 from services.common.config import SERVICE_NAMES, load_settings
 from services.ops.infra import EmbeddedMongo
-from services.ops.supervisor import Supervisor, health_urls
+from services.ops.supervisor import Supervisor, health_urls, replica_port
 
 REPLICAS = {name: 2 for name in SERVICE_NAMES}
 TECHNICIANS = 120  # x cap 20: room for every order of a full run
+SERVICE_CENTRE = "SC-CHAOS"  # paid for every completed order: a settlement per order
 CERTIFICATES = ["gas", "refrigeration", "electrical", "ewh_install", "appliance"]
 
 
@@ -114,6 +115,16 @@ class ChaosSystem:
     def processes(self, name: str) -> list[str]:
         return sorted(key for key in self.supervisor.children if key.startswith(f"{name}#"))
 
+    def metrics_urls(self, name: str) -> list[str]:
+        """Each replica's /metrics."""
+        ports = [self.settings["metrics_ports"][name],
+                 *(replica_port(self.supervisor.env, name, index)
+                   for index in range(1, REPLICAS[name]))]
+        return [f"http://127.0.0.1:{port}/metrics" for port in ports]
+
+    def pids(self, name: str) -> list[int]:
+        return [self.supervisor.children[key].pid for key in self.processes(name)]
+
     def restart_store(self) -> None:
         """Stop the document store and start it again on the same port and data."""
         self.mongo.stop()
@@ -125,7 +136,8 @@ class ChaosSystem:
         for index in range(TECHNICIANS):
             body = {"technician_id": f"CH-{index:03d}", "name": "混沌技师",
                     "certificates": CERTIFICATES, "zones": ["intensive", "standard", "remote"],
-                    "lat": 31.2 + index * 0.001, "lon": 121.4, "shift": "always", "cap": 20}
+                    "lat": 31.2 + index * 0.001, "lon": 121.4, "shift": "always", "cap": 20,
+                    "service_centre_id": SERVICE_CENTRE}
             response = requests.post(f"{self.api}/api/v1/technicians", json=body,
                                      headers=headers, timeout=20)
             if response.status_code not in (201, 409):

@@ -40,8 +40,7 @@ class Supervisor:
         key = f"{name}#{index}"
         env = dict(self.env)
         if index:  # extra replicas serve /metrics on their own ports
-            base = int(env.get("REPLICA_PORT_BASE", "9200"))
-            env[f"{name.upper()}_METRICS_PORT"] = str(base + 10 * index + PROCESSES.index(name))
+            env[f"{name.upper()}_METRICS_PORT"] = str(replica_port(env, name, index))
         out = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +98,11 @@ def _healthy(url: str) -> bool:
         return requests.get(url, timeout=1).ok
     except requests.RequestException:
         return False
+
+
+def replica_port(env: dict, name: str, index: int) -> int:
+    """The /metrics port of a process's extra replica (number ``index`` ≥ 1)."""
+    return int(env.get("REPLICA_PORT_BASE", "9200")) + 10 * index + PROCESSES.index(name)
 
 
 def health_urls(settings: dict) -> list[str]:
