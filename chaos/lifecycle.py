@@ -53,9 +53,11 @@ class Lifecycle:
     every: int = 4  # drive one in ``every`` of the gateway's gas-heater orders
     seconds: float = 180  # how long each step is retried
     journeys: list[Journey] = field(default_factory=list)
+    _give_up_at: float = float("inf")  # set when the burst is over
 
     def run(self, burst_done: threading.Event) -> None:
-        """Until the burst is over, pick up newly acknowledged orders and drive them."""
+        """Until the burst is over, pick up newly acknowledged orders and drive them; then
+        give the journeys under way ``seconds`` more to finish."""
         taken: set[str] = set()
         with ThreadPoolExecutor(max_workers=4) as pool:
             while True:
@@ -63,6 +65,7 @@ class Lifecycle:
                 for journey in self._new_journeys(taken):
                     pool.submit(self._drive, journey)
                 if finished:
+                    self._give_up_at = time.monotonic() + self.seconds
                     break
                 time.sleep(0.5)
 
@@ -98,8 +101,8 @@ class Lifecycle:
         journey.answered = True
 
     def _until(self, done: Callable[[], bool]) -> bool:
-        deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline:
+        deadline = min(time.monotonic() + self.seconds, self._give_up_at)
+        while time.monotonic() < min(deadline, self._give_up_at):
             try:
                 if done():
                     return True

@@ -82,7 +82,7 @@ def table(rows: list[Row]) -> str:
 
 
 def run(names: list[str], count: int, rate: float, base: Path) -> list[Row]:
-    system = ChaosSystem(base)
+    system = ChaosSystem(base, orders=count * len(names))
     rows = []
     try:
         system.start()

@@ -21,7 +21,7 @@ from services.ops.infra import EmbeddedMongo
 from services.ops.supervisor import Supervisor, health_urls, replica_port
 
 REPLICAS = {name: 2 for name in SERVICE_NAMES}
-TECHNICIANS = 120  # x cap 20: room for every order of a full run
+JOBS_EACH = 20  # every chaos technician's cap
 SERVICE_CENTRE = "SC-CHAOS"  # paid for every completed order: a settlement per order
 CERTIFICATES = ["gas", "refrigeration", "electrical", "ewh_install", "appliance"]
 
@@ -51,8 +51,11 @@ def free_port() -> int:
 
 
 class ChaosSystem:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, orders: int = 2400) -> None:
+        """``orders``: how many the whole run will send; every one of them can be offered
+        (nothing is freed between scenarios, and the driven orders must be offered)."""
         self.base = base
+        self.technicians = -(-orders // JOBS_EACH) + 10
         self.broker = PrivateBroker(broker_port())
         self.mongo = EmbeddedMongo(base / "db", port=free_port(),
                                    extra_args=("--enable-test-commands",))
@@ -133,11 +136,11 @@ class ChaosSystem:
 
     def _register_technicians(self) -> None:
         headers = {"Authorization": "Bearer demo-dispatcher-sh"}
-        for index in range(TECHNICIANS):
+        for index in range(self.technicians):
             body = {"technician_id": f"CH-{index:03d}", "name": "混沌技师",
                     "certificates": CERTIFICATES, "zones": ["intensive", "standard", "remote"],
-                    "lat": 31.2 + index * 0.001, "lon": 121.4, "shift": "always", "cap": 20,
-                    "service_centre_id": SERVICE_CENTRE}
+                    "lat": 31.2 + index % 100 * 0.001, "lon": 121.4 + index // 100 * 0.001,
+                    "shift": "always", "cap": JOBS_EACH, "service_centre_id": SERVICE_CENTRE}
             response = requests.post(f"{self.api}/api/v1/technicians", json=body,
                                      headers=headers, timeout=20)
             if response.status_code not in (201, 409):

@@ -18,7 +18,8 @@ RATE = 30.0
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory):
-    chaos_system = ChaosSystem(tmp_path_factory.mktemp("chaos"))
+    chaos_system = ChaosSystem(tmp_path_factory.mktemp("chaos"),
+                               orders=REQUESTS * len(SCENARIOS))
     try:
         chaos_system.start()
         yield chaos_system
