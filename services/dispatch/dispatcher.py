@@ -83,6 +83,9 @@ class Dispatcher:
         self.claim_until = claim_until  # events written here are relayed by the caller
         self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
         self.effects = Effects()
+        # Milestones the write being prepared reaches: counted only once that write is in
+        # (a write that fails or loses a race, then is retried, must not count them twice).
+        self._reaching: list[MilestoneReached] = []
 
     # -- events and timeline ---------------------------------------------------------
     def _events(self, order: dict, *types: str, **data: Any) -> list[dict]:
@@ -94,10 +97,12 @@ class Dispatcher:
         return {"at": self.now, "step": step, "by": by, "details": details or None}
 
     def _write(self, order: dict, changes: dict, events: list[dict], entry: dict) -> bool:
+        reaching, self._reaching = self._reaching, []
         if not self.store.update(order, changes, events, self.claim_until, entry):
             return False
         if events:
             self.effects.written.append((order["_id"], events))
+        self.effects.reached.extend(reaching)
         return True
 
     # -- creation and offering -------------------------------------------------------
@@ -250,7 +255,8 @@ class Dispatcher:
         raise Conflict("the order changed while this step was applied; try again")
 
     def _reach(self, order: dict, milestone: str) -> dict:
-        """$set fields for reaching a milestone now, counting its outcome once."""
+        """$set fields for reaching a milestone now; its outcome is counted when the write
+        that sets them succeeds."""
         existing = (order.get("milestones") or {}).get(milestone) or {}
         fields: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
         if "outcome" in existing:
@@ -265,7 +271,7 @@ class Dispatcher:
             spent = rule.calendar.elapsed(as_utc(order["received_at"]), self.now)
             if milestone == "resolution":
                 spent -= timedelta(seconds=order.get("paused_seconds", 0.0))
-            self.effects.reached.append(MilestoneReached(
+            self._reaching.append(MilestoneReached(
                 _labels(order, milestone), result, max(spent.total_seconds(), 0.0)))
         return fields
 
