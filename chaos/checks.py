@@ -16,6 +16,7 @@ import requests
 from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
+from chaos.lifecycle import PART
 from chaos.load import Ledger
 from services.common.config import SERVICE_NAMES
 from services.common.messaging import dead_letter_queue
@@ -179,9 +180,10 @@ def dead_letter_problems(system) -> list[str]:
 
 
 def downstream_problems(system, journeys, seconds: float = 120) -> list[str]:
-    """What the driven orders' events made, once each: a bill and the centre's earning
-    per completed order, one callback task; then per answer, the closed order and the
-    released earning, one complaint, or one repeat-repair order that reached dispatch."""
+    """What the driven orders' events made, once each: one reservation of the part and
+    its consumption, a bill and the centre's earning, one callback task; then per answer,
+    the closed order and the released earning, one complaint, or one repeat-repair order
+    that reached dispatch."""
     client = system.client()
     try:
         return _settled(lambda: _downstream(system, client, journeys), seconds)
@@ -192,8 +194,12 @@ def downstream_problems(system, journeys, seconds: float = 120) -> list[str]:
 def _downstream(system, client, journeys) -> list[str]:
     dbs = {name: system.db(client, name) for name in SERVICE_NAMES}
     problems = [f"order {j.order_id} never got past {j.stuck}" for j in journeys if j.stuck]
+    movements = _part_movements(dbs["inventory"])
     for journey in (j for j in journeys if j.completed):
         order_id = journey.order_id
+        if movements.get(order_id) != {"reserve": 1, "consume": 1}:
+            problems.append(f"order {order_id}: part movements {movements.get(order_id)}, "
+                            "expected one reserve and one consume")
         expected = {("billing", "bills", "order_id"): 1, ("billing", "earnings", "_id"): 1,
                     ("callbacks", "tasks", "order_id"): 1 + (journey.answer != "satisfied"),
                     ("complaints", "complaints", "order_ids"):
@@ -210,6 +216,17 @@ def _downstream(system, client, journeys) -> list[str]:
         if journey.answered:
             problems += _answer_problems(dbs, journey)
     return problems
+
+
+def _part_movements(inventory) -> dict[str, Counter]:
+    """The driven part's ledger entries, by order and kind, across its locations."""
+    moved: dict[str, Counter] = {}
+    for doc in inventory["stock"].find({"sku": PART}, {"ledger.order_id": 1,
+                                                      "ledger.kind": 1}):
+        for entry in doc.get("ledger", []):
+            if entry.get("order_id"):
+                moved.setdefault(entry["order_id"], Counter())[entry["kind"]] += 1
+    return moved
 
 
 def _answer_problems(dbs, journey) -> list[str]:

@@ -1,8 +1,10 @@
 """The rest of an order's life, driven through the gateway while the burst and its fault
 run: a share of the orders is accepted, visited and completed (by dispatchers, on the
 technician's behalf), and each completion's callback is answered — satisfied,
-dissatisfied or not fixed in turn — so that bills, settlements, callback tasks,
-complaints and repeat-repair orders are all created by events while the fault strikes.
+dissatisfied or not fixed in turn — so that reservations and their consumption, bills,
+settlements, callback tasks, complaints and repeat-repair orders are all made while the
+fault strikes. On site, each driven order asks for one ignition part (reserved where it
+is held: chaos technicians have no vans), and its completion reports the part used.
 
 Every step is retried until it is seen done: a step whose answer was lost is found
 applied (the order or task is already past it), never applied twice."""
@@ -27,8 +29,11 @@ STEPS = (("accept", ("accepted", "contacted", "on_site", "completed", "closed"))
          ("check-in", ("on_site", "completed", "closed")),
          ("complete", ("completed", "closed")))
 MILESTONES_PER_ORDER = 3  # first contact, arrival, resolution
-COMPLETION = {"diagnosis": "点火器故障", "fault_code": "E1", "repair_done": "调整点火器",
-              "cause": "quality_failure", "repair_code": "IGN"}  # in warranty: bill 0.00
+PART = "GWH-IGN-01"
+PARTS = [{"sku": PART, "quantity": 1}]
+COMPLETION = {"diagnosis": "点火器故障", "fault_code": "E1", "repair_done": "更换点火器",
+              "cause": "quality_failure", "repair_code": "IGN", "parts_used": PARTS,
+              "old_parts_returned": PARTS}  # in warranty: bill 0.00
 ANSWERS = {
     "satisfied": {"fixed": True, "satisfaction": 5, "attitude": 5},
     "dissatisfied": {"fixed": True, "satisfaction": 1, "attitude": 2},
@@ -88,6 +93,9 @@ class Lifecycle:
             journey.stuck = "offered"
             return
         for action, done in STEPS:
+            if action == "complete" and not self._until(lambda: self._reserve(order)):
+                journey.stuck = "parts"
+                return
             body = COMPLETION if action == "complete" else {}
             if not self._until(lambda a=action, b=body, d=done: self._step(order, a, b, d)):
                 journey.stuck = action
@@ -121,6 +129,16 @@ class Lifecycle:
         response = requests.post(f"{order}/{action}", json=body, headers=DISPATCHER,
                                  timeout=10)
         return response.status_code == 200
+
+    def _reserve(self, order: str) -> bool:
+        """The part held for the order (a retry names the same request: no second hold)."""
+        if self._status(order) in STEPS[-1][1]:
+            return True
+        request_id = "chaos-" + order.rsplit("/", 1)[-1].replace("-", "")
+        response = requests.post(f"{order}/parts-request", headers=DISPATCHER, timeout=10,
+                                 json={"parts": PARTS, "request_id": request_id})
+        return response.status_code == 200 and all(
+            line["state"] == "reserved" for line in response.json()["lines"])
 
     def _answer(self, task: str, answers: dict) -> bool:
         seen = requests.get(task, headers=CALLBACK_STAFF, timeout=10)

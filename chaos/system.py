@@ -16,6 +16,7 @@ import requests
 from pymongo import MongoClient
 
 from chaos.broker import PrivateBroker
+from chaos.lifecycle import PART
 from services.common.config import SERVICE_NAMES, load_settings
 from services.ops.infra import EmbeddedMongo
 from services.ops.supervisor import Supervisor, health_urls, replica_port
@@ -85,6 +86,7 @@ class ChaosSystem:
         self._keeping = True
         threading.Thread(target=self._keep, daemon=True).start()
         self._register_technicians()
+        self._stock_parts(orders=self.technicians * JOBS_EACH)
 
     def stop(self) -> None:
         self._keeping = False
@@ -145,3 +147,12 @@ class ChaosSystem:
                                      headers=headers, timeout=20)
             if response.status_code not in (201, 409):
                 raise RuntimeError(f"technician not registered: {response.text}")
+
+    def _stock_parts(self, orders: int) -> None:
+        """Enough of the driven orders' part in the warehouse that none waits for it."""
+        body = {"location": "SH-WH", "sku": PART, "accepted": min(orders // 4 + 50, 10000),
+                "receipt_id": "chaos-opening"}
+        response = requests.post(f"{self.api}/api/v1/stock/receipts", json=body, timeout=20,
+                                 headers={"Authorization": "Bearer demo-warehouse-sh"})
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"parts not received: {response.text}")

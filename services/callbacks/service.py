@@ -105,8 +105,10 @@ class CallbacksService(ServiceBase):
         event = _ENVELOPE.load(envelope)
         data = _COMPLETED.load(event["data"])
         desk = self._desk()
-        desk.task_from_completion({**data, "branch": event["branch"]})
-        self._finish(desk)
+        try:  # a task inserted before a later failure is counted (a redelivery finds it)
+            desk.task_from_completion({**data, "branch": event["branch"]})
+        finally:
+            self._finish(desk)
 
     @reliable_handler("billing", "bill_settled")
     def on_bill_settled(self, envelope: dict) -> None:
@@ -222,11 +224,13 @@ class CallbacksService(ServiceBase):
         if not self.pacer.due("sweep", float(self.config["callbacks"]["sweep_seconds"])):
             return
         desk = self._desk()
-        desk.sweep_breaches()
-        desk.run_schedules()
-        for task in desk.unsettled():
-            desk.settle_follow_ups(task)
-        self._finish(desk)
+        try:  # what was written before a failure is counted: its marks are gone
+            desk.sweep_breaches()
+            desk.run_schedules()
+            for task in desk.unsettled():
+                desk.settle_follow_ups(task)
+        finally:
+            self._finish(desk)
 
     @timer(interval=1)
     def refresh_gauges(self) -> None:

@@ -292,18 +292,22 @@ class DispatchService(ServiceBase):
     # -- timers ----------------------------------------------------------------------
     def _drain(self, branch: str) -> None:
         dispatcher = self._dispatcher()
-        dispatcher.drain_queue(branch)
-        self._finish(dispatcher)
+        try:
+            dispatcher.drain_queue(branch)
+        finally:
+            self._finish(dispatcher)
 
     @timer(interval=1)
     def sweep(self) -> None:
         """Lapsed offers, breached milestones, and the queue (shifts start and end)."""
         dispatcher = self._dispatcher()
-        dispatcher.expire_offers()
-        dispatcher.sweep_breaches()
-        for branch in self.config["branches"]:
-            dispatcher.drain_queue(branch)
-        self._finish(dispatcher)
+        try:  # what was written before a failure is counted: its marks are gone
+            dispatcher.expire_offers()
+            dispatcher.sweep_breaches()
+            for branch in self.config["branches"]:
+                dispatcher.drain_queue(branch)
+        finally:
+            self._finish(dispatcher)
 
     @timer(interval=RECONCILE_TICK_SECONDS)
     def reconcile_capacity(self) -> None:

@@ -156,14 +156,12 @@ class Keeper:
         order_id, sku, quantity = job["_id"], line["sku"], line["quantity"]
         van = self.catalogue.locations.get(job.get("van") or "")
         hold = f"{line_id}:reserve"
-        if van is not None and self.move(van, sku, "reserve", quantity, hold, by, order_id):
-            self.store.set_line(order_id, line_id, {"state": sourcing.RESERVED,
-                                                    "location": van.location_id})
-            return
-        for loc in self._nearest(job, sku, quantity, van):
+        places = ([van] if van is not None else []) + self._nearest(job, sku, quantity, van)
+        for loc in self._where_held(job["branch"], sku, hold) or places:
             if not self.move(loc, sku, "reserve", quantity, hold, by, order_id):
                 continue  # taken meanwhile: the next nearest
-            if van is None:  # no van: picked up where it is held
+            if van is None or loc.location_id == van.location_id:
+                # In the van, or (no van) picked up where it is held.
                 self.store.set_line(order_id, line_id, {"state": sourcing.RESERVED,
                                                         "location": loc.location_id})
                 return
@@ -258,9 +256,10 @@ class Keeper:
         sources = ([van] if van and self._has(van, backorder) else []) + self._nearest(
             {**job, "branch": backorder["branch"]}, backorder["sku"], backorder["quantity"],
             van)
-        for loc in sources:
-            if self.move(loc, backorder["sku"], "reserve", backorder["quantity"],
-                         f"{backorder['_id']}:fill", "inventory", backorder["order_id"]):
+        hold = f"{backorder['_id']}:fill"
+        for loc in self._where_held(backorder["branch"], backorder["sku"], hold) or sources:
+            if self.move(loc, backorder["sku"], "reserve", backorder["quantity"], hold,
+                         "inventory", backorder["order_id"]):
                 self.store.move(BACKORDERS, backorder["_id"], "open", {
                     "status": "filled", "filled_at": self.now, "location": loc.location_id})
                 self._line_in_hand(backorder["order_id"], backorder["line_id"],
@@ -268,6 +267,13 @@ class Keeper:
                 return 1
         self.store.move(BACKORDERS, backorder["_id"], "open", {"lease_until": None})
         return 0
+
+    def _where_held(self, branch: str, sku: str, hold: str) -> list[Location]:
+        """The location an earlier try already holds the part in, if any: a retry after a
+        failure resumes there instead of holding the part a second time elsewhere (the
+        ledger's once-only id is per location)."""
+        location_id = self.store.location_of_movement(branch, sku, hold)
+        return [self.catalogue.locations[location_id]] if location_id else []
 
     def _has(self, loc: Location, backorder: dict) -> bool:
         doc = self.store.balance(loc.location_id, backorder["sku"])

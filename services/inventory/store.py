@@ -166,6 +166,12 @@ class InventoryStore:
         return result.modified_count == 1
 
     # -- transfers, backorders, requests, write-offs ------------------------------------
+    def location_of_movement(self, branch: str, sku: str, movement_id: str) -> str | None:
+        """Where a movement of a part was applied, if it was (the part's few documents)."""
+        doc = self.stock.find_one({"branch": branch, "sku": sku, "ledger.id": movement_id},
+                                  {"location": 1})
+        return doc["location"] if doc else None
+
     def insert(self, collection: str, doc: dict[str, Any]) -> bool:
         """False when a document with this id exists (a retry)."""
         try:
