@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench bench-sweep bench-sim fuzz chaos broker prometheus browser clean
+.PHONY: run test unit integration e2e lint bench bench-sweep bench-memory bench-sim fuzz chaos broker prometheus browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: $(STAMP) broker
 
 bench-sweep: $(STAMP) broker
 	$(PY) -m bench.rate_sweep
+
+# 100,000 orders through the call-centre feed; BENCH_MEMORY_ORDERS for a shorter run.
+bench-memory: $(STAMP) broker
+	$(PY) -m bench.memory
 
 # No broker, no database: the dispatch rules on a simulated clock, and at scale.
 bench-sim: $(STAMP)

@@ -20,7 +20,10 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -73,13 +76,13 @@ def body(n: int) -> dict:
             "description": "不工作了", "channel": "hotline", "call_id": f"bench-{n}"}
 
 
-def register_technicians(gateway: str) -> None:
-    """PER_BRANCH technicians per branch, JOBS_EACH jobs each; by default every order is
+def register_technicians(gateway: str, per_branch: int = PER_BRANCH) -> None:
+    """per_branch technicians per branch, JOBS_EACH jobs each; by default every order is
     offered, so received->offered is measured for all. Bases spread around the demo
     technicians."""
     for branch in ("SH", "SZ"):
         rows = demo_technicians([branch])
-        for n in range(PER_BRANCH):
+        for n in range(per_branch):
             row = rows[n % len(rows)]
             payload = {"technician_id": f"{row['id']}-{n:03d}", "name": row["name"],
                        "certificates": CERTS, "zones": ["standard", "intensive", "remote"],
@@ -172,7 +175,28 @@ def floor(mongo_uri: str, amqp_uri: str, count: int = 500) -> float:
     return statistics.median(samples)
 
 
-def main() -> int:
+@dataclass
+class System:
+    """A running system of the bench's own: its environment, gateway and processes."""
+
+    env: dict[str, str]
+    amqp_uri: str
+    gateway: str
+    supervisor: Supervisor
+    mongo: EmbeddedMongo
+
+    def pids(self) -> dict[str, int]:
+        """Every service process and the gateway by key, and the embedded store."""
+        pids = {k: p.pid for k, p in self.supervisor.children.items()}
+        if self.mongo.process is not None:  # the embedded store is measured too
+            pids["store"] = self.mongo.process.pid
+        return pids
+
+
+@contextmanager
+def running_system() -> Iterator[System]:
+    """Starts the whole system on its own vhost and store, waits until it is healthy, and
+    stops it (and drops the vhost) afterwards."""
     base = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     ensure_broker(base)
     vhost = f"bench-{uuid.uuid4().hex[:6]}"
@@ -194,20 +218,23 @@ def main() -> int:
     try:
         supervisor.start()
         supervisor.wait_ready(health_urls(settings), 120)
-        register_technicians(gateway)
-        pids = {k: p.pid for k, p in supervisor.children.items()}
-        if mongo.process is not None:  # the embedded store is measured too
-            pids["store"] = mongo.process.pid
-        before = {k: cpu_seconds(pid) for k, pid in pids.items()}
-        latencies, errors, elapsed = drive(gateway)
-        time.sleep(3)  # let the last offers land
-        after = {k: cpu_seconds(pid) for k, pid in pids.items()}
-        waits = received_to_offered(env["MONGO_URI"], prefix)
-        floor_seconds = floor(env["MONGO_URI"], amqp_uri)
+        yield System(env, amqp_uri, gateway, supervisor, mongo)
     finally:
         supervisor.stop()
         mongo.stop()
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
+
+
+def main() -> int:
+    with running_system() as system:
+        register_technicians(system.gateway)
+        pids = system.pids()
+        before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+        latencies, errors, elapsed = drive(system.gateway)
+        time.sleep(3)  # let the last offers land
+        after = {k: cpu_seconds(pid) for k, pid in pids.items()}
+        waits = received_to_offered(system.env["MONGO_URI"], system.env["DB_PREFIX"])
+        floor_seconds = floor(system.env["MONGO_URI"], system.amqp_uri)
     report(latencies, errors, elapsed, waits, before, after, floor_seconds)
     return 0 if errors == 0 else 1
 
