@@ -40,6 +40,7 @@ ANSWERS = {
     "not_fixed": {"fixed": False, "satisfaction": 3, "attitude": 4},
 }
 DRIVEN_CATEGORY = "gas_water_heater"  # the completion above is a gas heater's repair
+WORKERS = 16  # journeys under way at once: each mostly waits on HTTP answers
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Lifecycle:
     api: str
     ledger: Ledger
     every: int = 4  # drive one in ``every`` of the gateway's gas-heater orders
-    seconds: float = 180  # how long each step is retried
+    seconds: float = 300  # how long each step is retried, and the journeys after the burst
     journeys: list[Journey] = field(default_factory=list)
     _give_up_at: float = float("inf")  # set when the burst is over
 
@@ -64,7 +65,7 @@ class Lifecycle:
         """Until the burst is over, pick up newly acknowledged orders and drive them; then
         give the journeys under way ``seconds`` more to finish."""
         taken: set[str] = set()
-        with ThreadPoolExecutor(max_workers=4) as pool:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             while True:
                 finished = burst_done.is_set()
                 for journey in self._new_journeys(taken):
@@ -88,6 +89,9 @@ class Lifecycle:
         return new
 
     def _drive(self, journey: Journey) -> None:
+        if time.monotonic() >= self._give_up_at:
+            journey.stuck = "the start (the driver ran out of time first)"
+            return
         order = f"{self.api}/api/v1/orders/{journey.order_id}"
         if not self._until(lambda: self._status(order) in ("offered", *STEPS[0][1])):
             journey.stuck = "offered"

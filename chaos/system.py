@@ -74,8 +74,10 @@ class ChaosSystem:
         ports = {name: free_port() for name in SERVICE_NAMES}
         env = {**os.environ, "AMQP_URI": self.broker.uri, "MONGO_URI": mongo_uri,
                "DB_PREFIX": self.prefix, "BRANCHES": "SH,SZ",
-               # Counters a killed process left wrong are repaired within seconds.
-               "CAPACITY_RECONCILE_SECONDS": "5",
+               # Counters a killed process left wrong are repaired within a minute (two
+               # passes agreeing); shorter, and a worker slowed by a fault between taking a
+               # slot and writing its order would look dead to the reconciliation.
+               "CAPACITY_RECONCILE_SECONDS": "20",
                "GATEWAY_PORT": str(self.gateway_port),
                "REPLICA_PORT_BASE": str(free_port() % 20000 + 30000),
                **{f"{name.upper()}_METRICS_PORT": str(port) for name, port in ports.items()}}
