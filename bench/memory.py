@@ -156,7 +156,7 @@ def publish(system: System, progress: Progress, reply_to: str) -> None:
         for n in range(ORDERS):
             if time.monotonic() > deadline:
                 return
-            while (progress.published - progress.stored > AHEAD
+            while (progress.published - progress.stored - progress.rejected > AHEAD
                    or progress.stored - progress.closed > AHEAD):
                 time.sleep(0.05)
                 due = time.monotonic()  # no burst after waiting
@@ -333,7 +333,7 @@ def report(progress: Progress, elapsed: float) -> list[Footprint]:
     footprints = [footprint(name, points, total) for name, points in sorted(series.items())]
     stored_in = next(at for at, stored, _, _ in progress.samples if stored >= total)
     print(f"\nmemory: {total} of {ORDERS} orders stored in {stored_in / 60:.1f} min "
-          f"({total / stored_in:.1f}/s, up to {RATE:g}/s offered), all closed after "
+          f"({total / max(stored_in, 1e-9):.1f}/s, up to {RATE:g}/s offered), all closed after "
           f"{elapsed / 60:.1f} min; {progress.rejected} "
           f"rejected; closed: " + ", ".join(f"{k} {v}" for k, v in
                                             progress.outcomes.most_common()))

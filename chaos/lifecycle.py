@@ -28,7 +28,7 @@ STEPS = (("accept", ("accepted", "contacted", "on_site", "completed", "closed"))
          ("contact", ("contacted", "on_site", "completed", "closed")),
          ("check-in", ("on_site", "completed", "closed")),
          ("complete", ("completed", "closed")))
-MILESTONES_PER_ORDER = 3  # first contact, arrival, resolution
+MILESTONE_STEPS = ("contact", "check-in", "complete")
 PART = "GWH-IGN-01"
 PARTS = [{"sku": PART, "quantity": 1}]
 COMPLETION = {"diagnosis": "点火器故障", "fault_code": "E1", "repair_done": "更换点火器",
@@ -47,6 +47,7 @@ WORKERS = 16  # journeys under way at once: each mostly waits on HTTP answers
 class Journey:
     order_id: str
     answer: str
+    reached: int = 0  # commitment milestones reached (contact, arrival, resolution)
     completed: bool = False
     answered: bool = False
     stuck: str | None = None  # the step that never got done
@@ -69,7 +70,7 @@ class Lifecycle:
             while True:
                 finished = burst_done.is_set()
                 for journey in self._new_journeys(taken):
-                    pool.submit(self._drive, journey)
+                    pool.submit(self._drive_safely, journey)
                 if finished:
                     self._give_up_at = time.monotonic() + self.seconds
                     break
@@ -88,6 +89,13 @@ class Lifecycle:
                 self.journeys.append(new[-1])
         return new
 
+    def _drive_safely(self, journey: Journey) -> None:
+        """A journey that breaks is reported as stuck, never silently left out."""
+        try:
+            self._drive(journey)
+        except Exception as exc:  # noqa: BLE001 - any failure is a finding to report
+            journey.stuck = f"an error: {exc!r}"[:200]
+
     def _drive(self, journey: Journey) -> None:
         if time.monotonic() >= self._give_up_at:
             journey.stuck = "the start (the driver ran out of time first)"
@@ -104,6 +112,7 @@ class Lifecycle:
             if not self._until(lambda a=action, b=body, d=done: self._step(order, a, b, d)):
                 journey.stuck = action
                 return
+            journey.reached += action in MILESTONE_STEPS
         journey.completed = True
         task = f"{self.api}/api/v1/callbacks/tasks/CB-{journey.order_id}"
         answers = {"reached": True, "on_time": True, "paid": "0.00", **ANSWERS[journey.answer]}

@@ -13,6 +13,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import requests
 from kombu import Connection
@@ -22,6 +23,9 @@ from schemas.feeds import FEED_QUEUE
 REGIONS = ["310101", "310104", "310115", "310117", "310151"]
 CATEGORIES = ["air_conditioner", "gas_water_heater", "electric_water_heater", "range_hood"]
 HEADERS = {"Authorization": "Bearer demo-agent-sh"}
+# Bought three months ago: inside every warranty, so a driven repair costs the customer
+# nothing and needs no quote.
+PURCHASED = (date.today() - timedelta(days=90)).isoformat()
 
 
 @dataclass
@@ -30,7 +34,7 @@ class Attempt:
     body: dict
     channel: str = "gateway"  # or "feed"
     order_id: str | None = None
-    acked: bool = False  # a later try was acknowledged (the first one counts in first_ok)
+    acked: bool = False  # some try was acknowledged (first_ok: the first one was)
     first_ok: bool = False
     retries: int = 0
     error: str | None = None
@@ -58,7 +62,7 @@ def request_body(index: int, tag: str) -> dict:
     return {"customer": {"name": "测试客户", "phone": f"139{uuid.uuid4().int % 10**8:08d}",
                          "address": "测试地址1号", "region_code": REGIONS[index % len(REGIONS)]},
             "product": {"category": CATEGORIES[index // 2 % len(CATEGORIES)],  # both channels
-                        "serial_number": serial, "purchase_date": "2026-06-01"},
+                        "serial_number": serial, "purchase_date": PURCHASED},
             "request_type": "repair", "description": "不工作 not working",
             "channel": "hotline", "call_id": f"{tag}-call-{index:05d}"}
 

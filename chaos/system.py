@@ -88,7 +88,7 @@ class ChaosSystem:
         self._keeping = True
         threading.Thread(target=self._keep, daemon=True).start()
         self._register_technicians()
-        self._stock_parts(orders=self.technicians * JOBS_EACH)
+        self._stock_parts(slots=self.technicians * JOBS_EACH)
 
     def stop(self) -> None:
         self._keeping = False
@@ -150,9 +150,10 @@ class ChaosSystem:
             if response.status_code not in (201, 409):
                 raise RuntimeError(f"technician not registered: {response.text}")
 
-    def _stock_parts(self, orders: int) -> None:
-        """Enough of the driven orders' part in the warehouse that none waits for it."""
-        body = {"location": "SH-WH", "sku": PART, "accepted": min(orders // 4 + 50, 10000),
+    def _stock_parts(self, slots: int) -> None:
+        """Enough of the driven orders' part in the warehouse that none waits for it (at
+        most one order in eight is driven)."""
+        body = {"location": "SH-WH", "sku": PART, "accepted": min(slots // 4 + 50, 10000),
                 "receipt_id": "chaos-opening"}
         response = requests.post(f"{self.api}/api/v1/stock/receipts", json=body, timeout=20,
                                  headers={"Authorization": "Bearer demo-warehouse-sh"})

@@ -272,8 +272,9 @@ class Keeper:
         """The location an earlier try already holds the part in, if any: a retry after a
         failure resumes there instead of holding the part a second time elsewhere (the
         ledger's once-only id is per location)."""
-        location_id = self.store.location_of_movement(branch, sku, hold)
-        return [self.catalogue.locations[location_id]] if location_id else []
+        location = self.catalogue.locations.get(
+            self.store.location_of_movement(branch, sku, hold) or "")
+        return [location] if location else []
 
     def _has(self, loc: Location, backorder: dict) -> bool:
         doc = self.store.balance(loc.location_id, backorder["sku"])
