@@ -1,6 +1,7 @@
 """One service at a time, in this process, against the real broker and Mongo-wire server."""
 
 import contextlib
+from datetime import datetime, timedelta
 
 import pytest
 from kombu import Connection
@@ -55,3 +56,15 @@ def amqp_uri(amqp_uri):
 
     with fresh_vhost() as uri:
         yield uri
+
+
+def order_created_data(order_id: str, now: datetime) -> dict:
+    """Intake's ``order_created`` data for a plain Shanghai repair, due within 24 h."""
+    return {"order_id": order_id, "branch": "SH", "zone": "standard",
+            "region_code": "310115", "lat": 31.22, "lon": 121.54, "request_type": "repair",
+            "priority": "normal", "priority_reasons": [], "channel": "hotline",
+            "received_at": now.isoformat(), "customer": {"name": "x", "phone": "13700001111",
+                                                         "address": "y", "region_code": "310115"},
+            "product": {"category": "electric_water_heater"}, "description": "不加热",
+            "warranty": {"status": "unknown"},
+            "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}

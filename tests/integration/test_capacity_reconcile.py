@@ -13,19 +13,13 @@ from services.common.clock import FixedClock
 from services.common.messaging import event_exchange
 from services.common.outbox import new_event
 from services.dispatch.service import DispatchService
+from tests.integration.conftest import order_created_data
 
 START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def _order_created(order_id: str, now: datetime) -> dict:
-    data = {"order_id": order_id, "branch": "SH", "zone": "standard",
-            "region_code": "310115", "lat": 31.22, "lon": 121.54, "request_type": "repair",
-            "priority": "normal", "priority_reasons": [], "channel": "hotline",
-            "received_at": now.isoformat(), "customer": {"name": "x", "phone": "13700001111",
-                                                         "address": "y", "region_code": "310115"},
-            "product": {"category": "electric_water_heater"}, "description": "不加热",
-            "warranty": {"status": "unknown"},
-            "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}
+    data = order_created_data(order_id, now)
     return new_event("order_created", "intake", "SH", data, now)
 
 

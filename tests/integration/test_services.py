@@ -1,7 +1,7 @@
 """Intake and dispatch, each alone, on the real broker and store."""
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import eventlet
 import pytest
@@ -16,6 +16,7 @@ from services.common.messaging import subscription_queue
 from services.common.outbox import new_event
 from services.dispatch.service import DispatchService
 from services.intake.service import IntakeService
+from tests.integration.conftest import order_created_data
 
 CREATED = next(s for s in SUBSCRIPTIONS if s.event_type == "order_created")
 
@@ -97,14 +98,7 @@ def test_dispatch_offers_once_even_when_order_created_is_redelivered(start_servi
             "technician_id": "IT-1", "name": "赵工", "certificates": ["electrical"],
             "zones": ["standard"], "lat": 31.22, "lon": 121.54, "shift": "always", "cap": 5},
             "SH")
-    data = {"order_id": "SH-20261120-000009", "branch": "SH", "zone": "standard",
-            "region_code": "310115", "lat": 31.22, "lon": 121.54, "request_type": "repair",
-            "priority": "normal", "priority_reasons": [], "channel": "hotline",
-            "received_at": now.isoformat(), "customer": {"name": "x", "phone": "13700001111",
-                                                         "address": "y", "region_code": "310115"},
-            "product": {"category": "electric_water_heater"}, "description": "不加热",
-            "warranty": {"status": "unknown"},
-            "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}
+    data = order_created_data("SH-20261120-000009", now)
     event = new_event("order_created", "intake", "SH", data, now)
     producer = broker.Producer(serializer="json")
     from services.common.messaging import event_exchange
@@ -181,14 +175,7 @@ def test_complaint_events_show_once_on_the_orders_they_concern(start_service, se
                                                               broker, mongo):
     start_service(DispatchService)
     now = datetime.now(UTC)
-    data = {"order_id": "SH-20261120-000077", "branch": "SH", "zone": "standard",
-            "region_code": "310115", "lat": 31.22, "lon": 121.54, "request_type": "repair",
-            "priority": "normal", "priority_reasons": [], "channel": "hotline",
-            "received_at": now.isoformat(), "customer": {"name": "x", "phone": "13700001111",
-                                                         "address": "y", "region_code": "310115"},
-            "product": {"category": "electric_water_heater"}, "description": "不加热",
-            "warranty": {"status": "unknown"},
-            "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}
+    data = order_created_data("SH-20261120-000077", now)
     _publish_twice(broker, "intake", "order_created", data)
     db = mongo[f"{settings['db_prefix']}_dispatch"]
     _wait_for(db.orders, {"_id": data["order_id"]})
