@@ -43,9 +43,13 @@ ORDERS = int(os.environ.get("BENCH_MEMORY_ORDERS", "100000"))
 RATE = float(os.environ.get("BENCH_MEMORY_RATE", "60"))
 # Stop putting orders in after this many minutes and judge what was stored (0: no limit).
 MINUTES = float(os.environ.get("BENCH_MEMORY_MINUTES", "0"))
-AHEAD = 1000  # published but not yet stored, or stored but not yet closed
+# Published but not yet stored, or stored but not yet closed. Kept under the technicians'
+# 800 slots: a backlog beyond them queues in dispatch, and then every closing pulls the
+# next order from the queue, a heavier workload that halved the rate.
+AHEAD = 300
 SAMPLE_SECONDS = 5.0
 CLOSE_AFTER = 3.0  # seconds from intake's answer to closing: the offer is out by then
+CLOSERS = 16  # closing calls in flight: each waits on the gateway
 COMPLETE_EVERY = 10  # every 10th order is worked to completion, the others cancelled
 PER_BRANCH = 20  # technicians per branch, 20 slots each: orders are held for seconds
 STALL_SECONDS = 180.0  # no order stored for this long: the run is broken
@@ -222,7 +226,7 @@ def close_all(system: System, progress: Progress) -> None:
             outcome = type(exc).__name__
         progress.close(outcome)
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=CLOSERS) as pool:
         while not progress.stop.is_set():
             if not progress.answered or progress.answered[0][0] > time.monotonic() - CLOSE_AFTER:
                 time.sleep(0.05)
