@@ -128,7 +128,8 @@ def _give_slots_their_orders(db: Database) -> None:
         held = [o["_id"] for o in db[ORDERS].find({"held_by": tech["_id"]}, {"_id": 1})]
         db[TECHNICIANS].update_one({"_id": tech["_id"], "slots": {"$exists": False}}, {
             "$set": {"slots": [{"order": order_id, "at": now} for order_id in held],
-                     "active_jobs": len(held), "free_slots": tech["cap"] - len(held)}})
+                     "active_jobs": len(held), "free_slots": tech["cap"] - len(held)},
+            "$unset": {"slots_version": "", "slots_note": ""}})  # the counting version's
 
 
 def _mark_held_orders(db: Database) -> None:

@@ -67,6 +67,9 @@ def test_leaked_slots_are_given_back_and_missing_ones_added(start_service, setti
         eventlet.sleep(0.2)
     holder = db.orders.find_one({"_id": order_id})["held_by"]
     other = "RC-2" if holder == "RC-1" else "RC-1"
+    # Accepted, so the offer cannot lapse to the other technician when the clocks move.
+    db.orders.update_one({"_id": order_id}, {"$set": {
+        "status": "accepted", "technician_id": holder, "offer": None}})
     assert _slots(db, holder) == (1, 4, [order_id])
 
     for clock in clocks:  # past any pass a timer may have run before the leak
@@ -112,8 +115,10 @@ def test_a_slot_is_taken_once_per_order_and_given_back_once(settings, mongo):
 
 def test_technicians_from_before_named_slots_get_one_per_held_order(settings, mongo):
     db = mongo[f"{settings['db_prefix']}_dispatch_legacy"]
-    db.technicians.insert_one({"_id": "RC-7", "branch": "SH", "cap": 3, "active_jobs": 3})
+    db.technicians.insert_one({"_id": "RC-7", "branch": "SH", "cap": 3, "active_jobs": 3,
+                               "slots_version": 12, "slots_note": {"version": 11, "held": 1}})
     db.orders.insert_one({"_id": "SH-7", "status": "on_site", "technician_id": "RC-7",
                           "offer": None, "version": 4})
     ensure_indexes(db)
     assert _slots(db, "RC-7") == (1, 2, ["SH-7"])
+    assert not {"slots_version", "slots_note"} & set(db.technicians.find_one({"_id": "RC-7"}))
