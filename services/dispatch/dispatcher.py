@@ -34,7 +34,7 @@ from services.dispatch.domain.queueing import (
     offerable,
     queue_deadline,
 )
-from services.dispatch.store import DispatchStore, OrderNotYetKnown
+from services.dispatch.store import DispatchStore, OrderNotYetKnown, name_slots
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
@@ -385,15 +385,16 @@ class Dispatcher:
         previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
         if previous == tech_id:
             raise Conflict("the order is already with this technician")
-        # The dispatcher may exceed the cap.
-        self.store.take_capacity(tech_id, order["_id"], self.now, force=True)
+        # The dispatcher may exceed the cap. False: the order holds a slot there already.
+        taken = self.store.take_capacity(tech_id, order["_id"], self.now, force=True)
         changes = {"$set": {"status": "accepted", "technician_id": tech_id, "offer": None}}
         entry = self._entry("assigned" if previous is None else "reassigned", actor.label,
                             technician_id=tech_id, previous=previous,
                             reason=payload.get("reason"))
         if not self._write(order, changes,
                            self._events(order, "order_accepted", technician_id=tech_id), entry):
-            self.store.release_capacity(tech_id, order["_id"])
+            if taken:  # not a slot another worker took for this order
+                self.store.release_capacity(tech_id, order["_id"])
             return False
         self.store.release_capacity(previous, order["_id"])
         return True
@@ -514,6 +515,9 @@ class Dispatcher:
         before their orders, so a slot taken in between is never mistaken for a leak."""
         changed = 0
         for tech in self.store.slot_holders(branches):
+            if "slots" not in tech:  # written by a version that only counted
+                changed += name_slots(self.store.db, tech, self.now)
+                continue
             slots = [(slot["order"], as_utc(slot["at"])) for slot in tech.get("slots") or []]
             found = audit(slots, self.store.held_orders(tech["_id"]), self.now, grace)
             if not found.clean:

@@ -314,12 +314,12 @@ class DispatchService(ServiceBase):
         """Every ``reconcile_seconds``, in one replica (a lease in the jobs collection):
         technicians' slots checked against the orders they actually hold, so a process
         that died between an order write and its capacity update leaks nothing for
-        good. A slot younger than the interval is left alone: its worker may be between
-        its two writes."""
+        good. A slot younger than two intervals is left alone: its worker may be between
+        its two writes (a sweep stamps its slots with the time it started)."""
         every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
         dispatcher = self._dispatcher()
         if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
-            dispatcher.reconcile_capacity(self.config["branches"], grace=every)
+            dispatcher.reconcile_capacity(self.config["branches"], grace=2 * every)
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:

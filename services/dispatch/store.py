@@ -125,11 +125,17 @@ def _give_slots_their_orders(db: Database) -> None:
     counters to match. Conditional on ``slots`` missing, so it runs once per technician."""
     now = datetime.now(UTC)
     for tech in db[TECHNICIANS].find({"slots": {"$exists": False}}):
-        held = [o["_id"] for o in db[ORDERS].find({"held_by": tech["_id"]}, {"_id": 1})]
-        db[TECHNICIANS].update_one({"_id": tech["_id"], "slots": {"$exists": False}}, {
-            "$set": {"slots": [{"order": order_id, "at": now} for order_id in held],
-                     "active_jobs": len(held), "free_slots": tech["cap"] - len(held)},
-            "$unset": {"slots_version": "", "slots_note": ""}})  # the counting version's
+        name_slots(db, tech, now)
+
+
+def name_slots(db: Database, tech: dict[str, Any], now: datetime) -> bool:
+    """One technician from before slots: a slot per order they hold, counters to match."""
+    held = [o["_id"] for o in db[ORDERS].find({"held_by": tech["_id"]}, {"_id": 1})]
+    return db[TECHNICIANS].update_one({"_id": tech["_id"], "cap": tech["cap"],
+                                       "slots": {"$exists": False}}, {
+        "$set": {"slots": [{"order": order_id, "at": now} for order_id in held],
+                 "active_jobs": len(held), "free_slots": tech["cap"] - len(held)},
+        "$unset": {"slots_version": "", "slots_note": ""}}).modified_count == 1
 
 
 def _mark_held_orders(db: Database) -> None:
@@ -317,17 +323,15 @@ class DispatchStore:
     # takes two slots of one technician, and a slot is given back at most once.
     def take_capacity(self, technician_id: str, order_id: str, at: datetime,
                       force: bool = False) -> bool:
-        """True when ``order_id`` holds a slot of the technician: taken now, or (forced)
-        already. Unforced, only a free slot will do."""
+        """True when this call took a slot for ``order_id``: unforced, only a free one
+        will do; forced (a dispatcher's assignment), the cap may be exceeded. False too
+        when the order holds a slot of the technician already."""
         query: dict[str, Any] = {"_id": technician_id, "slots.order": {"$ne": order_id}}
         if not force:
             query["free_slots"] = {"$gt": 0}
         taken = self.technicians.update_one(query, _taking_slot(order_id, at)).modified_count == 1
         if self.roster is not None:
             self.roster.note_load(technician_id, taken)
-        if not taken and force:
-            return self.technicians.find_one({"_id": technician_id,
-                                              "slots.order": order_id}) is not None
         return taken
 
     def release_capacity(self, technician_id: str | None, order_id: str) -> None:
@@ -388,7 +392,8 @@ class DispatchStore:
 
     def slot_holders(self, branches: list[str]) -> list[dict[str, Any]]:
         return list(self.technicians.find({"branch": {"$in": branches}},
-                                          {"active_jobs": 1, "cap": 1, "slots": 1}))
+                                          {"active_jobs": 1, "free_slots": 1, "cap": 1,
+                                           "slots": 1}))
 
     def settle_slots(self, technician_id: str, found: SlotAudit, at: datetime) -> int:
         """Give back the stale slots and add the missing ones; returns how many changed.
@@ -408,11 +413,12 @@ class DispatchStore:
 
     def recount_slots(self, tech: dict[str, Any]) -> bool:
         """Counters from the slots, where they disagree (documents written by a version
-        that counted without naming orders); conditional on the slots read."""
-        slots = tech.get("slots") or []
-        if tech.get("active_jobs", 0) == len(slots):
+        that counted without naming orders); conditional on the slots and cap read."""
+        slots = tech["slots"]
+        if (tech.get("active_jobs", 0), tech.get("free_slots")) == (len(slots),
+                                                                    tech["cap"] - len(slots)):
             return False
         return self.technicians.update_one(
-            {"_id": tech["_id"], "slots": slots},
+            {"_id": tech["_id"], "cap": tech["cap"], "slots": slots},
             {"$set": {"active_jobs": len(slots),
                       "free_slots": tech["cap"] - len(slots)}}).modified_count == 1

@@ -87,12 +87,22 @@ def test_leaked_slots_are_given_back_and_missing_ones_added(start_service, setti
     assert _slots(db, other) == (1, 4, ["SH-20261120-000903"])  # the young slot stays
 
     _leak(db, other, "SH-20261120-000904", START)
+    # A technician written by the version that only counted, after start-up.
+    db.technicians.insert_one({"_id": "RC-3", "branch": "SH", "cap": 5, "active_jobs": 2,
+                               "free_slots": 3, "name": "钱工", "certificates": [],
+                               "zones": [], "lat": 31.2, "lon": 121.5, "shift": "always"})
     _reconcile(replicas[1])  # the other replica, same interval: the job is not due
     assert _slots(db, other)[0] == 2
 
-    for clock in clocks:
+    for clock in clocks:  # the young slot is kept for two intervals
         clock.advance(timedelta(seconds=61))
     _reconcile(replicas[1])  # next interval, either replica
+    assert _slots(db, other) == (1, 4, ["SH-20261120-000903"])
+    assert _slots(db, "RC-3") == (0, 5, [])
+
+    for clock in clocks:
+        clock.advance(timedelta(seconds=61))
+    _reconcile(replicas[0])
     assert _slots(db, other) == (0, 5, [])
     assert _slots(db, holder) == (1, 4, [order_id])
 
@@ -104,7 +114,7 @@ def test_a_slot_is_taken_once_per_order_and_given_back_once(settings, mongo):
     store.insert_technician({"_id": "RC-9", "branch": "SH", "cap": 2})
     assert store.take_capacity("RC-9", "SH-1", START)
     assert not store.take_capacity("RC-9", "SH-1", START)  # the same order: no second slot
-    assert store.take_capacity("RC-9", "SH-1", START, force=True)  # it holds one already
+    assert not store.take_capacity("RC-9", "SH-1", START, force=True)  # it holds one
     assert store.take_capacity("RC-9", "SH-2", START)
     assert not store.take_capacity("RC-9", "SH-3", START)  # full
     assert store.take_capacity("RC-9", "SH-3", START, force=True)  # a dispatcher may
