@@ -34,7 +34,7 @@ from services.dispatch.domain.queueing import (
     offerable,
     queue_deadline,
 )
-from services.dispatch.store import DispatchStore, OrderNotYetKnown, name_slots
+from services.dispatch.store import DispatchStore, OrderNotYetKnown
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
@@ -536,7 +536,7 @@ class Dispatcher:
         changed = 0
         for tech in self.store.slot_holders(branches):
             if "slots" not in tech:  # written by a version that only counted
-                changed += name_slots(self.store.db, tech, self.now)
+                changed += self.store.name_slots(tech, self.now)
                 continue
             slots = [(slot["order"], as_utc(slot["at"])) for slot in tech.get("slots") or []]
             found = audit(slots, self.store.held_orders(tech["_id"]), self.now, grace)

@@ -125,10 +125,10 @@ def _give_slots_their_orders(db: Database) -> None:
     counters to match. Conditional on ``slots`` missing, so it runs once per technician."""
     now = datetime.now(UTC)
     for tech in db[TECHNICIANS].find({"slots": {"$exists": False}}):
-        name_slots(db, tech, now)
+        _slots_from_held_orders(db, tech, now)
 
 
-def name_slots(db: Database, tech: dict[str, Any], now: datetime) -> bool:
+def _slots_from_held_orders(db: Database, tech: dict[str, Any], now: datetime) -> bool:
     """One technician from before slots: a slot per order they hold, counters to match."""
     held = [o["_id"] for o in db[ORDERS].find({"held_by": tech["_id"]}, {"_id": 1})]
     return db[TECHNICIANS].update_one({"_id": tech["_id"], "cap": tech["cap"],
@@ -412,6 +412,10 @@ class DispatchStore:
                 "added": len(found.missing)})
             self.technicians_changed()
         return changed
+
+    def name_slots(self, tech: dict[str, Any], now: datetime) -> bool:
+        """A technician written without slots: one per order they hold."""
+        return _slots_from_held_orders(self.db, tech, now)
 
     def recount_slots(self, tech: dict[str, Any]) -> bool:
         """Counters from the slots, where they disagree (documents written by a version
