@@ -38,7 +38,6 @@ from services.dispatch.store import DispatchStore, OrderNotYetKnown
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
-NOBODY_QUALIFIED = "no active technician of the branch has the certificates and zone"
 ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 MAX_RACE_RETRIES = 5
 
@@ -124,21 +123,14 @@ class Dispatcher:
                 order["request_type"])),
             "timeline": [self._entry("created", "intake", priority=order["priority"])],
         })
-        # Offered in the same write that creates it, when someone is free; escalated in it
-        # when no one of the branch could ever take it.
-        technicians = self.store.technicians_of(order["branch"])
-        tech = self._reserve_best(order, technicians)
+        # Offered in the same write that creates it, when someone is free.
+        tech = self._reserve_best(order, self.store.technicians_of(order["branch"]))
         events = []
         if tech is not None:
             offer, entry = self._offer_fields(tech.technician_id)
             order.update(status="offered", offer=offer, tried=[tech.technician_id])
             order["timeline"].append(entry)
             events = self._events(order, "order_offered", technician_id=tech.technician_id)
-        elif self._nobody_qualified(order, technicians):
-            order["status"] = "escalated"
-            order["timeline"].append(self._entry("escalated", "dispatch",
-                                                 reason=NOBODY_QUALIFIED))
-            events = self._events(order, "order_escalated", reason=NOBODY_QUALIFIED)
         order["version"] = 1
         if not self.store.insert_order(order, events, self.claim_until):
             if tech is not None:
@@ -181,8 +173,6 @@ class Dispatcher:
         needed = set(order.get("needed_certificates", []))
         if order["tried"] and not self._anyone_left(order, technicians, needed):
             self._escalate(order, "every qualified technician declined or let the offer lapse")
-        elif not order["tried"] and self._nobody_qualified(order, technicians):
-            self._escalate(order, NOBODY_QUALIFIED)
         return False
 
     def _reserve_best(self, order: dict, technicians) -> Technician | None:
@@ -210,16 +200,6 @@ class Dispatcher:
     def _anyone_left(self, order: dict, technicians, needed: set[str]) -> bool:
         return any(t.active and needed <= t.certificates and order["zone"] in t.zones
                    and t.technician_id not in order["tried"] for t in technicians)
-
-    def _nobody_qualified(self, order: dict, technicians: list[Technician]) -> bool:
-        """No active technician of the branch has the order's certificates and zone. A
-        "no" from the roster's copy is confirmed from the store: one registered a moment
-        ago counts."""
-        needed = set(order.get("needed_certificates", []))
-        if self._anyone_left(order, technicians, needed):
-            return False
-        return not self._anyone_left(order, self.store.load_technicians(order["branch"]),
-                                     needed)
 
     def _escalate(self, order: dict, reason: str) -> None:
         lifecycle.check("escalate", order["status"])

@@ -301,13 +301,11 @@ class DispatchStore:
     # -- technicians -----------------------------------------------------------------
     def technicians_of(self, branch: str) -> list[Technician]:
         if self.roster is not None:
-            return self.roster.get(branch, self.load_technicians)
-        return self.load_technicians(branch)
+            return self.roster.get(branch, self._load_technicians)
+        return self._load_technicians(branch)
 
-    def load_technicians(self, branch: str) -> list[Technician]:
-        """The branch's technicians as stored now (their slots left out)."""
-        return [to_technician(doc)
-                for doc in self.technicians.find({"branch": branch}, {"slots": 0})]
+    def _load_technicians(self, branch: str) -> list[Technician]:
+        return [to_technician(doc) for doc in self.technicians.find({"branch": branch})]
 
     def technicians_changed(self) -> None:
         if self.roster is not None:

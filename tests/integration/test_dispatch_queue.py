@@ -1,7 +1,6 @@
 """The queue policy against the real store: a drain pass offers an order that can still be
 on time before an overdue one, and a small-cap technician's last slot waits for urgent
-work (services/dispatch/domain/queueing.py; the figures behind it: make bench-sim); an
-order no technician of the branch could take is escalated, not queued."""
+work (services/dispatch/domain/queueing.py; the figures behind it: make bench-sim)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.common.reference import load_reference
-from services.dispatch.dispatcher import NOBODY_QUALIFIED, Dispatcher
-from services.dispatch.store import DispatchStore, Roster, ensure_indexes
-from tests.integration.conftest import order_created_data
+from services.dispatch.dispatcher import Dispatcher
+from services.dispatch.store import DispatchStore, ensure_indexes
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 14, 2, 0, tzinfo=UTC)
@@ -75,32 +73,3 @@ def test_a_last_slot_waits_for_an_order_due_soon(store):
     drain(store)
     assert status(store, "urgent") == "offered"
     assert status(store, "tomorrow") == "new"
-
-
-def test_an_order_no_technician_of_the_branch_could_take_is_escalated_at_once(store):
-    add_technician(store, cap=5)  # gas, intensive zone only: not qualified for "standard"
-    dispatcher = Dispatcher(store, REFERENCE, NOW, timedelta(minutes=15), NOW)
-    data = {**order_created_data("SH-20260714-000001", NOW), "received_at": NOW}  # loaded
-    created = dispatcher.create_from_event(data)
-    assert created["status"] == "escalated"
-    order = store.get("SH-20260714-000001")
-    assert order["status"] == "escalated" and "queue_key" not in order
-    assert order["timeline"][-1]["details"]["reason"] == NOBODY_QUALIFIED
-
-
-def test_a_queued_order_is_escalated_once_no_technician_could_take_it(store):
-    add_technician(store, cap=5)
-    queue_order(store, "remote", timedelta(hours=5))
-    store.orders.update_one({"_id": "remote"}, {"$set": {"zone": "remote"}})
-    drain(store)
-    assert status(store, "remote") == "escalated"
-
-
-def test_a_qualified_technician_registered_a_moment_ago_counts(store):
-    roster = Roster(ttl_seconds=60)
-    cached = DispatchStore(store.db, roster)
-    cached.technicians_of("SH")  # an empty copy, kept for a minute
-    add_technician(store, cap=1, active_jobs=1)  # qualified, but busy
-    queue_order(store, "waits", timedelta(hours=5))
-    Dispatcher(cached, REFERENCE, NOW, timedelta(minutes=15), NOW).offer("waits")
-    assert status(store, "waits") == "new"
