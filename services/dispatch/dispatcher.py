@@ -20,7 +20,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.dispatch.domain import lifecycle, sla
-from services.dispatch.domain.capacity import audit
+from services.dispatch.domain.capacity import judge
 from services.dispatch.domain.matching import (
     Technician,
     parse_shift,
@@ -34,7 +34,7 @@ from services.dispatch.domain.queueing import (
     offerable,
     queue_deadline,
 )
-from services.dispatch.store import DispatchStore, OrderNotYetKnown
+from services.dispatch.store import DispatchStore, OrderNotYetKnown, slot_check
 
 log = logging.getLogger(__name__)
 SOURCE = "dispatch"
@@ -134,7 +134,7 @@ class Dispatcher:
         order["version"] = 1
         if not self.store.insert_order(order, events, self.claim_until):
             if tech is not None:
-                self.store.release_capacity(tech.technician_id, order["_id"])
+                self.store.release_capacity(tech.technician_id)
             return None
         if events:
             self.effects.written.append((order["_id"], events))
@@ -168,7 +168,7 @@ class Dispatcher:
                 if not order["tried"]:
                     self._count_first_offer(order)
                 return True
-            self.store.release_capacity(tech.technician_id, order["_id"])
+            self.store.release_capacity(tech.technician_id)
             return None
         needed = set(order.get("needed_certificates", []))
         if order["tried"] and not self._anyone_left(order, technicians, needed):
@@ -182,9 +182,7 @@ class Dispatcher:
                                            order["lon"], self.shifts, self.now,
                                            exclude=order["tried"]),
                            queue_deadline(order), self.now)
-        return next((t for t in ranked
-                     if self.store.take_capacity(t.technician_id, order["_id"], self.now)),
-                    None)
+        return next((t for t in ranked if self.store.take_capacity(t.technician_id)), None)
 
     def _offer_fields(self, technician_id: str) -> tuple[dict, dict]:
         expires = self.now + self.offer_timeout
@@ -235,7 +233,7 @@ class Dispatcher:
             changes = {"$set": {"status": "new", "offer": None}}
             entry = self._entry("offer_expired", "dispatch", technician_id=tech)
             if self._write(order, changes, [], entry):
-                self.store.release_capacity(tech, order["_id"])
+                self.store.release_capacity(tech)
                 moved.append(order["_id"])
         for order_id in moved:
             self.offer(order_id)
@@ -289,7 +287,7 @@ class Dispatcher:
         if not self._write(order, {"$set": {"status": "new", "offer": None}}, [],
                            self._entry("rejected", actor.label, reason=payload["reason"])):
             return False
-        self.store.release_capacity(tech, order["_id"])
+        self.store.release_capacity(tech)
         self.offer(order["_id"])
         return True
 
@@ -372,7 +370,7 @@ class Dispatcher:
                            events, self._entry("completed", actor.label,
                                                cannot_fix=payload["cannot_fix"])):
             return False
-        self.store.release_capacity(order["technician_id"], order["_id"])
+        self.store.release_capacity(order["technician_id"])
         self.effects.completed.append((order["branch"], order["zone"], order["request_type"]))
         return True
 
@@ -385,18 +383,16 @@ class Dispatcher:
         previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
         if previous == tech_id:
             raise Conflict("the order is already with this technician")
-        # The dispatcher may exceed the cap. False: the order holds a slot there already.
-        taken = self.store.take_capacity(tech_id, order["_id"], self.now, force=True)
+        self.store.take_capacity(tech_id, force=True)  # the dispatcher may exceed the cap
         changes = {"$set": {"status": "accepted", "technician_id": tech_id, "offer": None}}
         entry = self._entry("assigned" if previous is None else "reassigned", actor.label,
                             technician_id=tech_id, previous=previous,
                             reason=payload.get("reason"))
         if not self._write(order, changes,
                            self._events(order, "order_accepted", technician_id=tech_id), entry):
-            if taken:  # not a slot another worker took for this order
-                self.store.release_capacity(tech_id, order["_id"])
+            self.store.release_capacity(tech_id)
             return False
-        self.store.release_capacity(previous, order["_id"])
+        self.store.release_capacity(previous)
         return True
 
     def _do_cancel(self, order: dict, payload: dict, actor: Actor) -> bool:
@@ -405,7 +401,7 @@ class Dispatcher:
                            self._events(order, "order_cancelled", reason=payload["reason"]),
                            self._entry("cancelled", actor.label, reason=payload["reason"])):
             return False
-        self.store.release_capacity(holder, order["_id"])
+        self.store.release_capacity(holder)
         return True
 
     def _do_approve_delay(self, order: dict, payload: dict, actor: Actor) -> bool:
@@ -509,22 +505,15 @@ class Dispatcher:
         raise Conflict(f"the order changed repeatedly while {what} was applied")
 
     # -- capacity reconciliation -----------------------------------------------------
-    def reconcile_capacity(self, branches: list[str], grace: timedelta) -> int:
-        """Give back slots no order holds and add the slots held orders lack (see
-        domain.capacity); returns how many slots changed. A technician's slots are read
-        before their orders, so a slot taken in between is never mistaken for a leak."""
-        changed = 0
-        for tech in self.store.slot_holders(branches):
-            if "slots" not in tech:  # written by a version that only counted
-                changed += self.store.name_slots(tech, self.now)
-                continue
-            slots = [(slot["order"], as_utc(slot["at"])) for slot in tech.get("slots") or []]
-            found = audit(slots, self.store.held_orders(tech["_id"]), self.now, grace)
-            if not found.clean:
-                changed += self.store.settle_slots(tech["_id"], found, self.now)
-            elif self.store.recount_slots(tech):
-                changed += 1
-        return changed
+    def reconcile_capacity(self, branches: list[str]) -> int:
+        """Correct slot counters that disagree with the orders technicians hold (see
+        domain.capacity); returns how many were corrected. Each counter is read before
+        its orders are counted, so a slot moved after the read voids that correction."""
+        corrected = 0
+        for tech in self.store.slot_counters(branches):
+            seen = slot_check(tech, self.store.held_count(tech["_id"]))
+            corrected += self.store.settle_slots(tech, judge(seen, tech.get("slots_note")))
+        return corrected
 
     # -- the SLA sweeper -------------------------------------------------------------
     def sweep_breaches(self) -> int:

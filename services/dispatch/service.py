@@ -312,14 +312,13 @@ class DispatchService(ServiceBase):
     @timer(interval=RECONCILE_TICK_SECONDS)
     def reconcile_capacity(self) -> None:
         """Every ``reconcile_seconds``, in one replica (a lease in the jobs collection):
-        technicians' slots checked against the orders they actually hold, so a process
+        free slots recomputed from the orders technicians actually hold, so a process
         that died between an order write and its capacity update leaks nothing for
-        good. A slot younger than two intervals is left alone: its worker may be between
-        its two writes (a sweep stamps its slots with the time it started)."""
+        good."""
         every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
         dispatcher = self._dispatcher()
         if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
-            dispatcher.reconcile_capacity(self.config["branches"], grace=2 * every)
+            dispatcher.reconcile_capacity(self.config["branches"])
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:

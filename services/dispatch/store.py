@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
@@ -19,7 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.common.domain.commitments import MILESTONES
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
-from services.dispatch.domain.capacity import SlotAudit
+from services.dispatch.domain.capacity import SlotCheck, Verdict
 from services.dispatch.domain.lifecycle import HELD_STATES, OPEN_STATES
 from services.dispatch.domain.matching import Technician
 from services.dispatch.domain.queueing import queue_deadline
@@ -31,12 +31,6 @@ JOBS = "jobs"  # one document per cluster-wide periodic job: when it is next due
 
 
 TERMINAL_STATES = ("completed", "cancelled", "closed")
-
-
-def _taking_slot(order_id: str, at: datetime) -> dict[str, Any]:
-    """The update that takes a slot for an order."""
-    return {"$inc": {"active_jobs": 1, "free_slots": -1},
-            "$push": {"slots": {"order": order_id, "at": at}}}
 
 
 def queue_key(order: dict[str, Any]) -> str:
@@ -116,26 +110,11 @@ def ensure_indexes(db: Database) -> None:
     orders.create_index([("held_by", ASCENDING)], sparse=True)
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
+    for tech in db[TECHNICIANS].find({"free_slots": {"$exists": False}}):  # older documents
+        db[TECHNICIANS].update_one({"_id": tech["_id"], "free_slots": {"$exists": False}},
+                                   {"$set": {"free_slots": tech["cap"] - tech.get(
+                                       "active_jobs", 0)}})
     _mark_held_orders(db)
-    _give_slots_their_orders(db)
-
-
-def _give_slots_their_orders(db: Database) -> None:
-    """Technicians from before slots named their orders: one slot per order they hold,
-    counters to match. Conditional on ``slots`` missing, so it runs once per technician."""
-    now = datetime.now(UTC)
-    for tech in db[TECHNICIANS].find({"slots": {"$exists": False}}):
-        _slots_from_held_orders(db, tech, now)
-
-
-def _slots_from_held_orders(db: Database, tech: dict[str, Any], now: datetime) -> bool:
-    """One technician from before slots: a slot per order they hold, counters to match."""
-    held = [o["_id"] for o in db[ORDERS].find({"held_by": tech["_id"]}, {"_id": 1})]
-    return db[TECHNICIANS].update_one({"_id": tech["_id"], "cap": tech["cap"],
-                                       "slots": {"$exists": False}}, {
-        "$set": {"slots": [{"order": order_id, "at": now} for order_id in held],
-                 "active_jobs": len(held), "free_slots": tech["cap"] - len(held)},
-        "$unset": {"slots_version": "", "slots_note": ""}}).modified_count == 1
 
 
 def _mark_held_orders(db: Database) -> None:
@@ -317,41 +296,28 @@ class DispatchStore:
             query["branch"] = branch
         return self.technicians.find_one(query)
 
-    # Capacity (see domain.capacity): a slot per held order, named by the order, with
-    # ``active_jobs`` and ``free_slots`` (= cap - active_jobs) moved in the same update, so
-    # taking one is a plain conditional update (no $expr on the hot path), an order never
-    # takes two slots of one technician, and a slot is given back at most once.
-    def take_capacity(self, technician_id: str, order_id: str, at: datetime,
-                      force: bool = False) -> bool:
-        """True when this call took a slot for ``order_id``: unforced, only a free one
-        will do; forced (a dispatcher's assignment), the cap may be exceeded. False too
-        when the order holds a slot of the technician already."""
-        query: dict[str, Any] = {"_id": technician_id, "slots.order": {"$ne": order_id}}
+    # Capacity: ``free_slots`` (= cap - active_jobs) moves with ``active_jobs`` in the same
+    # update, so taking a slot is a plain conditional $inc (no $expr on the hot path).
+    def take_capacity(self, technician_id: str, force: bool = False) -> bool:
+        query: dict[str, Any] = {"_id": technician_id}
         if not force:
             query["free_slots"] = {"$gt": 0}
-        taken = self.technicians.update_one(query, _taking_slot(order_id, at)).modified_count == 1
+        taken = self.technicians.update_one(query, {"$inc": {
+            "active_jobs": 1, "free_slots": -1, "slots_version": 1}})
         if self.roster is not None:
-            self.roster.note_load(technician_id, taken)
-        return taken
+            self.roster.note_load(technician_id, taken.modified_count == 1)
+        return taken.modified_count == 1
 
-    def release_capacity(self, technician_id: str | None, order_id: str) -> None:
-        if technician_id and self._give_back(technician_id, order_id):
+    def release_capacity(self, technician_id: str | None) -> None:
+        if technician_id:
+            self.technicians.update_one({"_id": technician_id, "active_jobs": {"$gt": 0}},
+                                        {"$inc": {"active_jobs": -1, "free_slots": 1,
+                                                  "slots_version": 1}})
             self.technicians_changed()
-
-    def _add_slot(self, technician_id: str, order_id: str, at: datetime) -> bool:
-        return self.technicians.update_one(
-            {"_id": technician_id, "slots.order": {"$ne": order_id}},
-            _taking_slot(order_id, at)).modified_count == 1
-
-    def _give_back(self, technician_id: str, order_id: str) -> bool:
-        return self.technicians.update_one(
-            {"_id": technician_id, "slots.order": order_id},
-            {"$inc": {"active_jobs": -1, "free_slots": 1},
-             "$pull": {"slots": {"order": order_id}}}).modified_count == 1
 
     def insert_technician(self, doc: dict[str, Any]) -> None:
         self.technicians.insert_one({**doc, "active_jobs": 0, "free_slots": doc["cap"],
-                                     "slots": []})
+                                     "slots_version": 0})
         self.technicians_changed()
 
     def update_technician(self, technician_id: str, branch: str,
@@ -364,7 +330,8 @@ class DispatchStore:
                 return False
             update: dict[str, Any] = {"$set": changes}
             if "cap" in changes:
-                update["$inc"] = {"free_slots": changes["cap"] - current["cap"]}
+                update["$inc"] = {"free_slots": changes["cap"] - current["cap"],
+                                  "slots_version": 1}
             done = self.technicians.update_one({"_id": technician_id, "cap": current["cap"]},
                                                update)
             if done.matched_count == 1:
@@ -384,45 +351,40 @@ class DispatchStore:
             return False  # the job exists and is not due (the upsert found no match)
         return claimed.modified_count == 1 or claimed.upserted_id is not None
 
-    def held_orders(self, technician_id: str) -> set[str]:
+    def held_count(self, technician_id: str) -> int:
         """Orders one technician holds, through the sparse ``held_by`` index. One small
         query per technician: a single query over every held order (3,000 in the bench)
         took the store ~450 ms at once, a latency spike for everyone else."""
-        return {doc["_id"] for doc in self.orders.find({"held_by": technician_id}, {"_id": 1})}
+        return len(list(self.orders.find({"held_by": technician_id}, {"_id": 1})))
 
-    def slot_holders(self, branches: list[str]) -> list[dict[str, Any]]:
-        return list(self.technicians.find({"branch": {"$in": branches}},
-                                          {"active_jobs": 1, "free_slots": 1, "cap": 1,
-                                           "slots": 1}))
+    def slot_counters(self, branches: list[str]) -> list[dict[str, Any]]:
+        return list(self.technicians.find(
+            {"branch": {"$in": branches}},
+            {"cap": 1, "active_jobs": 1, "slots_version": 1, "slots_note": 1}))
 
-    def settle_slots(self, technician_id: str, found: SlotAudit, at: datetime) -> int:
-        """Give back the stale slots and add the missing ones; returns how many changed.
-        Each update is conditional on the slot being there (or not), so a worker giving
-        back or taking the same slot meanwhile makes it a no-op."""
-        changed = 0
-        for order_id in found.stale:
-            changed += self._give_back(technician_id, order_id)
-        for order_id in found.missing:
-            changed += self._add_slot(technician_id, order_id, at)
-        if changed:
-            log.warning("technician capacity corrected", extra={
-                "technician_id": technician_id, "given_back": len(found.stale),
-                "added": len(found.missing)})
-            self.technicians_changed()
-        return changed
+    def settle_slots(self, tech: dict[str, Any], verdict: Verdict) -> bool:
+        """Apply a reconciliation verdict, conditional on no slot having moved since
+        ``tech`` was read. True when the counter was corrected."""
+        query = {"_id": tech["_id"], "slots_version": tech.get("slots_version")}
+        if verdict.action == "fix":
+            return self._correct_slots(query, tech, verdict.held)
+        if verdict.action == "note":
+            note = {"version": tech.get("slots_version") or 0, "held": verdict.held}
+            self.technicians.update_one(query, {"$set": {"slots_note": note}})
+        elif "slots_note" in tech:  # a moment's mismatch that settled by itself
+            self.technicians.update_one(query, {"$unset": {"slots_note": ""}})
+        return False
 
-    def name_slots(self, tech: dict[str, Any], now: datetime) -> bool:
-        """A technician written without slots: one per order they hold."""
-        return _slots_from_held_orders(self.db, tech, now)
+    def _correct_slots(self, query: dict[str, Any], tech: dict[str, Any], held: int) -> bool:
+        fixed = self.technicians.update_one(query, {
+            "$set": {"active_jobs": held, "free_slots": tech["cap"] - held},
+            "$inc": {"slots_version": 1}, "$unset": {"slots_note": ""}})
+        if fixed.modified_count != 1:
+            return False  # a slot moved meanwhile: the next passes look again
+        log.warning("technician capacity corrected", extra={
+            "technician_id": tech["_id"], "counted": tech.get("active_jobs", 0), "held": held})
+        self.technicians_changed()
+        return True
 
-    def recount_slots(self, tech: dict[str, Any]) -> bool:
-        """Counters from the slots, where they disagree (documents written by a version
-        that counted without naming orders); conditional on the slots and cap read."""
-        slots = tech["slots"]
-        if (tech.get("active_jobs", 0), tech.get("free_slots")) == (len(slots),
-                                                                    tech["cap"] - len(slots)):
-            return False
-        return self.technicians.update_one(
-            {"_id": tech["_id"], "cap": tech["cap"], "slots": slots},
-            {"$set": {"active_jobs": len(slots),
-                      "free_slots": tech["cap"] - len(slots)}}).modified_count == 1
+def slot_check(tech: dict[str, Any], held: int) -> SlotCheck:
+    return SlotCheck(tech.get("active_jobs", 0), tech.get("slots_version") or 0, held)

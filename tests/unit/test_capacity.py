@@ -1,39 +1,31 @@
-"""Which of a technician's slots reconciliation corrects, and the ``held_by`` mark it
-checks them against."""
+"""When a technician's slot counter is corrected, and the ``held_by`` mark it is checked
+against."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from services.dispatch.domain.capacity import audit
+from services.dispatch.domain.capacity import SlotCheck, judge
 from services.dispatch.store import holder, watch_changes, watch_fields
 
 AT = datetime(2026, 11, 20, tzinfo=UTC)
-GRACE = timedelta(seconds=60)
 
 
-def test_slots_that_match_the_held_orders_are_left_alone():
-    slots = [("SH-1", AT), ("SH-2", AT)]
-    assert audit(slots, {"SH-1", "SH-2"}, AT + timedelta(hours=1), GRACE).clean
+def test_a_counter_that_matches_the_held_orders_is_left_alone():
+    assert judge(SlotCheck(active_jobs=3, slots_version=7, held=3), None).action == "ok"
 
 
-def test_a_slot_no_order_holds_is_given_back_once_older_than_the_grace():
-    slots = [("SH-1", AT), ("SH-2", AT + timedelta(seconds=30))]
-    found = audit(slots, {"SH-1"}, AT + timedelta(seconds=60), GRACE)
-    assert found.stale == [] and found.missing == []  # SH-2's worker may be mid-write
-    found = audit(slots, {"SH-1"}, AT + timedelta(seconds=90), GRACE)
-    assert found.stale == ["SH-2"] and found.missing == []
+def test_a_first_mismatch_is_only_noted():
+    verdict = judge(SlotCheck(active_jobs=3, slots_version=7, held=1), None)
+    assert (verdict.action, verdict.held) == ("note", 1)
 
 
-def test_a_busy_technician_is_audited_slot_by_slot():
-    """Slots taken and given back all the time do not hide the one that leaked."""
-    now = AT + timedelta(minutes=5)
-    slots = [("SH-OLD", AT)] + [(f"SH-{n}", now - timedelta(seconds=n)) for n in range(5)]
-    found = audit(slots, {"SH-0", "SH-1", "SH-2"}, now, GRACE)
-    assert found.stale == ["SH-OLD"]
+def test_the_same_mismatch_with_no_slot_moved_since_is_fixed():
+    verdict = judge(SlotCheck(3, 7, 1), {"version": 7, "held": 1})
+    assert (verdict.action, verdict.held) == ("fix", 1)
 
 
-def test_an_order_holding_the_technician_without_a_slot_is_missing_one():
-    found = audit([("SH-1", AT)], {"SH-1", "SH-9"}, AT, GRACE)
-    assert found.missing == ["SH-9"] and found.stale == []
+def test_a_slot_moved_or_a_different_count_means_looking_again():
+    assert judge(SlotCheck(3, 8, 1), {"version": 7, "held": 1}).action == "note"
+    assert judge(SlotCheck(3, 7, 2), {"version": 7, "held": 1}).action == "note"
 
 
 def test_holder_is_the_offered_or_taking_technician_while_held():

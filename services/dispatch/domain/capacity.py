@@ -1,39 +1,39 @@
-"""Capacity reconciliation: which of a technician's slots are wrong.
+"""Capacity reconciliation: when a technician's slot counter may be corrected.
 
-A technician's capacity is a list of slots, one per order that holds them (``{"order",
-"at"}``), moved in the same update as the ``active_jobs`` / ``free_slots`` counters. Taking
-a slot and writing the order are two single-document writes, so a process that dies
-between them (or between an order's release and giving its slot back) leaves a slot that
-no order holds. The orders are the truth, and each slot names its order, so a leaked slot
-is found by itself, however busy the technician is:
-
-- a slot older than ``grace`` whose order does not hold the technician is given back (a
-  younger one may belong to a worker between its two writes);
-- an order that holds the technician without a slot gets one (a slot given back from a
-  worker that was slower than ``grace``, or a document from before slots existed).
+Taking a slot and writing the order are two single-document writes, so a process that dies
+between them (or between an order's release and the counter's ``$inc``) leaves the counter
+wrong for good. The orders a technician holds are the truth. But a correct counter can look
+wrong for a moment while another worker is between its two writes, so a mismatch is only
+corrected when it was seen twice, a whole interval apart, with no slot taken or released
+in between (the counter's ``slots_version`` unchanged): a worker still between its two
+writes after a whole interval is a worker that died.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
-class SlotAudit:
-    stale: list[str]  # orders whose slot is given back: they don't hold the technician
-    missing: list[str]  # orders that hold the technician without a slot
+class SlotCheck:
+    """What a reconciliation pass saw of one technician."""
 
-    @property
-    def clean(self) -> bool:
-        return not self.stale and not self.missing
+    active_jobs: int
+    slots_version: int
+    held: int  # orders that hold this technician (offered to, or taken by, them)
 
 
-def audit(slots: list[tuple[str, datetime]], held: set[str], now: datetime,
-          grace: timedelta) -> SlotAudit:
-    """``slots``: (order id, taken at) as read from the technician, before ``held``, the
-    orders found holding them, was read."""
-    stale = sorted({order for order, taken in slots
-                    if order not in held and now - taken >= grace})
-    missing = sorted(held - {order for order, _ in slots})
-    return SlotAudit(stale, missing)
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # "ok": counter right; "note": remember and look again; "fix": correct it
+    held: int
+
+
+def judge(seen: SlotCheck, noted: dict | None) -> Verdict:
+    """``noted`` is the previous pass's note on the technician ({"version", "held"}), if
+    any; it must match this pass exactly for the counter to be corrected."""
+    if seen.active_jobs == seen.held:
+        return Verdict("ok", seen.held)
+    if noted and noted.get("version") == seen.slots_version and noted.get("held") == seen.held:
+        return Verdict("fix", seen.held)
+    return Verdict("note", seen.held)
