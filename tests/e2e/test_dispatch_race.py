@@ -32,14 +32,17 @@ def test_two_replicas_on_two_hundred_orders(api):
     while len(_all_orders(api, ids)) < 200 and time.monotonic() < deadline:
         time.sleep(0.5)
     # Nobody could take them; now technicians appear and both replicas drain the queue.
+    # Offers lapse after a few seconds and an order tried by all five is escalated, so on
+    # a slow machine the slots may be empty again by the first look: count the orders that
+    # left the queue (offered, or escalated after every offer lapsed) instead.
     techs = [api.technician(["appliance"], cap=20) for _ in range(5)]
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        held = [o for o in _all_orders(api, ids) if o["status"] in HELD]
-        if len(held) == 100:
+        drained = [o for o in _all_orders(api, ids) if o["status"] != "new"]
+        if len(drained) >= 100:
             break
         time.sleep(0.5)
-    assert len(held) >= 50, f"only {len(held)} of 100 slots taken"  # both replicas drained
+    assert len(drained) >= 100, f"only {len(drained)} orders left the queue"
     # Offers lapse after a few seconds here, so orders move between technicians while we
     # look: read until a consistent picture (each count equal to the orders held).
     deadline = time.monotonic() + 60
