@@ -63,9 +63,8 @@ def _miscounts_or_double_offers(api, ids: set[str], techs: list[str]) -> list[st
         if active_jobs != 0:  # every order has let go of every technician
             problems.append(f"{tech_id}: counts {active_jobs} with nothing held")
     for order_id in sorted(ids):
-        steps = [e for e in api.get(f"/api/v1/orders/{order_id}/timeline").json()[
+        names = [e["step"] for e in api.get(f"/api/v1/orders/{order_id}/timeline").json()[
             "timeline"] if e["step"] in ("offered", "offer_expired", "rejected")]
-        names = [e["step"] for e in steps]
         # One offer at a time: each offer is followed by its lapse or rejection.
         offers, ends = names[::2], names[1::2]
         if len(names) % 2 or set(offers) != {"offered"} or "offered" in ends:
