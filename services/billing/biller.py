@@ -227,7 +227,7 @@ class Biller:
     def parts_consumed(self, event: dict, data: dict) -> None:
         lines = [{"sku": str(x["sku"]), "quantity": int(x["quantity"])} for x in data["lines"]]
         self.store.add_consumption(data["order_id"], event["branch"], event["event_id"], lines)
-        bill = self.store.bill(data["order_id"])
+        bill = self.store.bill(data["order_id"], event["branch"])
         if bill is not None:  # else the bill, when made, compares
             self._check_parts(bill)
 
@@ -253,7 +253,7 @@ class Biller:
             self._flag(bill["branch"], bill["order_id"], rule, detail)
 
     def callback_done(self, event: dict, data: dict) -> None:
-        bill = self.store.bill(data["order_id"])
+        bill = self.store.bill(data["order_id"], event["branch"])
         if bill is None:
             raise NotYetBilled(data["order_id"])
         self.store.record_callback(data["order_id"], event["event_id"], {
@@ -274,7 +274,7 @@ class Biller:
 
     def refund_requested(self, event: dict, data: dict) -> None:
         """A complaint's refund (退款) waits for approval like any other refund."""
-        bill = self.store.bill(data["order_id"])
+        bill = self.store.bill(data["order_id"], event["branch"])
         if bill is None:
             raise NotYetBilled(data["order_id"])
         refund_id = f"CMP-{data['complaint_id']}"

@@ -24,6 +24,7 @@ from nameko.events import EventDispatcher, EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer, QueueConsumer
 
+from services.common.domain.branches import refusal
 from services.common.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,30 @@ class ReliableEventHandler(EventHandler):
                            self.container.service_name, self.method_name)
         self.queue = subscription_queue(sub)
         Consumer.setup(self)
+
+    def handle_message(self, body, message) -> None:
+        """Branch isolation where an event enters: an event of a branch this deployment
+        does not serve, or naming another branch's objects, is dead-lettered with the reason
+        before any handler runs, so no consumer can act on it."""
+        reason = self.branch_refusal(body)
+        if reason is None:
+            super().handle_message(body, message)
+            return
+        try:
+            dead_letter(self.container.config["AMQP_URI"], self.container.service_name,
+                        message, reason)
+        except Exception:  # broker trouble: leave it to a redelivery
+            log.exception("could not dead-letter a refused event; requeueing")
+            self.queue_consumer.requeue_message(message)
+            return
+        log.error("refused event: %s", reason, extra={"queue": self.queue.name})
+        self.queue_consumer.ack_message(message)
+
+    def branch_refusal(self, body) -> str | None:
+        if not isinstance(body, dict) or "branch" not in body:
+            return None  # not an envelope: the handler's schema refuses it with the reason
+        return refusal(body.get("branch"), self.container.config.get("branches"),
+                       body.get("data"))
 
     def handle_message_processed(self, message, result=None, exc_info=None) -> None:
         if exc_info is None:

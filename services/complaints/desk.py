@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.clock import as_utc
+from services.common.domain.branches import belongs_to
 from services.common.domain.money import to_fen
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.outbox import new_event
@@ -31,6 +32,15 @@ SOURCE = "complaints"
 MAX_RACE_RETRIES = 5
 ZONE = "any"  # complaint commitments are the same in every zone
 REQUEST_TYPE = "complaint"
+
+
+def refuse_foreign_orders(order_ids: list[str], branch: str, field_name: str) -> None:
+    """An order of another branch is, to this branch, an order that does not exist: the
+    same 404 the gateway gives for another branch's order, so nothing leaks either way."""
+    foreign = [order_id for order_id in order_ids if not belongs_to(order_id, branch)]
+    if foreign:
+        raise NotFound(f"工单不存在 / order not found: {', '.join(foreign)}",
+                       {field_name: ["本分支没有这张工单 / No such order in this branch."]})
 
 
 def routed(kind: str) -> bool:
@@ -129,7 +139,7 @@ class ComplaintDesk:
                                (command.get("customer") or {}).get("phone"),
                                command.get("serial_number"), command["category"])
         for _ in range(MAX_RACE_RETRIES):
-            known = self.store.by_ref(ref) if ref else None
+            known = self.store.by_ref(ref, branch) if ref else None
             if known is not None:
                 return known, False
             case = self.store.by_matter(key)
@@ -149,12 +159,13 @@ class ComplaintDesk:
         """Fill the order, technician and service centre from the completions seen: the
         order given, else the unit's latest completed order."""
         command = {**command, "order_ids": list(command.get("order_ids") or [])}
+        refuse_foreign_orders(command["order_ids"], branch, "order_ids")
         if not command["order_ids"] and command.get("serial_number"):
             last = self.store.last_completion_of_unit(branch, command["serial_number"])
             if last is not None:
                 command["order_ids"] = [last["_id"]]
         if command["order_ids"]:
-            done = self.store.completion(command["order_ids"][0]) or {}
+            done = self.store.completion(command["order_ids"][0], branch) or {}
             command.setdefault("technician_id", None)
             command["technician_id"] = command["technician_id"] or done.get("technician_id")
             command["service_centre_id"] = command.get("service_centre_id") or done.get(
@@ -306,6 +317,7 @@ class ComplaintDesk:
             if order_id is None:
                 raise InvalidInput(f"a {kind} needs the order it concerns",
                                    {"order_id": ["Name the order."]})
+            refuse_foreign_orders([order_id], doc["branch"], "order_id")
             if kind == "reservice":
                 events = self._events(doc, "reservice_requested", order_id=order_id)
             else:

@@ -73,8 +73,8 @@ class ComplaintStore:
             query["branch"] = branch
         return self.complaints.find_one(query)
 
-    def by_ref(self, ref: str) -> dict[str, Any] | None:
-        return self.complaints.find_one({"source_refs": ref})
+    def by_ref(self, ref: str, branch: str) -> dict[str, Any] | None:
+        return self.complaints.find_one({"source_refs": ref, "branch": branch})
 
     def by_matter(self, key: str) -> dict[str, Any] | None:
         return self.complaints.find_one({"open_matter": key})
@@ -116,8 +116,8 @@ class ComplaintStore:
             return False
         return True
 
-    def completion(self, order_id: str) -> dict[str, Any] | None:
-        return self.completions.find_one({"_id": order_id})
+    def completion(self, order_id: str, branch: str) -> dict[str, Any] | None:
+        return self.completions.find_one({"_id": order_id, "branch": branch})
 
     def last_completion_of_unit(self, branch: str, serial: str) -> dict[str, Any] | None:
         return self.completions.find_one({"serial_number": serial, "branch": branch},

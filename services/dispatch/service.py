@@ -149,7 +149,7 @@ class DispatchService(ServiceBase):
                  "details": details}
         store = DispatchStore(self.db)
         for order_id in data.get("order_ids") or []:
-            store.note(order_id, event["event_id"], entry)
+            store.note(order_id, event["branch"], event["event_id"], entry)
 
     # -- queries ---------------------------------------------------------------------
     @rpc(expected_exceptions=AppError)

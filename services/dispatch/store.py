@@ -224,11 +224,11 @@ class DispatchStore:
             raise OrderNotYetKnown(order_id)
         return result.modified_count == 1
 
-    def note(self, order_id: str, event_id: str, entry: dict[str, Any]) -> bool:
+    def note(self, order_id: str, branch: str, event_id: str, entry: dict[str, Any]) -> bool:
         """A fact from another service on the order's timeline, once per event. False for
         a redelivery or an order this deployment does not hold."""
         result = self.orders.update_one(
-            {"_id": order_id, "applied_events": {"$ne": event_id}},
+            {"_id": order_id, "branch": branch, "applied_events": {"$ne": event_id}},
             {"$push": {"timeline": entry, "applied_events": {"$each": [event_id],
                                                              "$slice": -20}}})
         return result.modified_count == 1

@@ -186,15 +186,15 @@ class IntakeDesk:
         return IntakeResult(doc, created=True, events=events)
 
     # -- follow-ups: a repeat repair (返修) or a re-service ordered by a complaint --------
-    def create_follow_up(self, original_id: str, kind: str, ref: str,
+    def create_follow_up(self, original_id: str, branch: str, kind: str, ref: str,
                          now: datetime) -> IntakeResult:
         """A new order for the same customer and unit, linked to ``original_id``, at least
         high priority, dispatched again. ``kind`` + ``ref`` (the callback task or the
         complaint) identify it, so a redelivered request makes no second order; if the
         customer already has an open order for the unit, that one is the follow-up."""
-        original = self.store.by_order_id(original_id)
-        if original is None:
-            raise NotFound(f"order {original_id} not found")
+        original = self.store.by_order_id(original_id, branch)
+        if original is None:  # dead-lettered with the reason: nothing is made elsewhere
+            raise NotFound(f"order {original_id} not found in branch {branch}")
         follow_up_id = f"{kind}:{ref}"
         for _ in range(MAX_INSERT_ATTEMPTS):
             known = self.store.by_call_id(follow_up_id) or self.store.open_order(

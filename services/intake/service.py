@@ -88,20 +88,23 @@ class IntakeService(ServiceBase):
         event = _ENVELOPE.load(envelope)
         data = event["data"]
         if data.get("outcome") == "not_fixed":
-            self._follow_up(data["order_id"], "repeat_repair", data["task_id"])
+            self._follow_up(data["order_id"], event["branch"], "repeat_repair",
+                            data["task_id"])
 
     @reliable_handler("complaints", "reservice_requested")
     def on_reservice_requested(self, envelope: dict) -> None:
-        data = _ENVELOPE.load(envelope)["data"]
-        self._follow_up(data["order_id"], "reservice", data["complaint_id"])
+        event = _ENVELOPE.load(envelope)
+        data = event["data"]
+        self._follow_up(data["order_id"], event["branch"], "reservice", data["complaint_id"])
 
-    def _follow_up(self, original_id: str, kind: str, ref: str) -> None:
+    def _follow_up(self, original_id: str, branch: str, kind: str, ref: str) -> None:
         now = self.clock.now()
         desk = self._desk(now)
-        result = desk.create_follow_up(original_id, kind, ref, now)
+        result = desk.create_follow_up(original_id, branch, kind, ref, now)
         self.relay_now(REQUESTS, result.order["_id"], result.events, desk.claim_until)
 
     def _finish(self, envelope: dict, status: str) -> None:
         event = _ENVELOPE.load(envelope)
-        IntakeStore(self.db).finish(event["data"]["order_id"], status, event["event_id"],
-                                    event["occurred_at"], completed=status == "completed")
+        IntakeStore(self.db).finish(event["data"]["order_id"], event["branch"], status,
+                                    event["event_id"], event["occurred_at"],
+                                    completed=status == "completed")

@@ -82,7 +82,7 @@ class IntakeStore:
             return False
         return result.modified_count == 1
 
-    def finish(self, order_id: str, status: str, event_id: str, at: datetime,
+    def finish(self, order_id: str, branch: str, status: str, event_id: str, at: datetime,
                completed: bool) -> bool:
         """Closes the open matter once per event (the event id guards redeliveries)."""
         update: dict[str, Any] = {"$set": {"status": status}, "$unset": {"open_key": ""},
@@ -91,5 +91,5 @@ class IntakeStore:
         if completed:
             update["$set"]["completed_at"] = at
         result = self.requests.update_one(
-            {"_id": order_id, "applied_events": {"$ne": event_id}}, update)
+            {"_id": order_id, "branch": branch, "applied_events": {"$ne": event_id}}, update)
         return result.modified_count == 1
