@@ -1,28 +1,51 @@
 """After a scenario: what became of every request, and whether the stores agree.
 
 lost        acknowledged (or recovered) but no order holds its call id
-duplicated  more than one order for one call id, or one order twice in dispatch
+duplicated  more than one order for one call id; an order of the run without a call id
+            (every request of the load carries one); two orders, in intake or in
+            dispatch, for the same request (same phone, unit, request type, description)
 The invariants: every stored order reached dispatch exactly once; no technician's
 counters disagree with the orders they hold; every outbox has drained; every
-dead-lettered message carries its reason."""
+dead-lettered message carries its reason. And the run itself must have tested something:
+enough requests acknowledged, and every fault struck while requests were in flight."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import requests
 from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from chaos.lifecycle import PART
-from chaos.load import Ledger
+from chaos.lifecycle import PART, Journey
+from chaos.load import Attempt, Ledger
+from chaos.windows import Window
 from services.common.config import SERVICE_NAMES
 from services.common.messaging import dead_letter_queue
 from services.dispatch.domain.lifecycle import HELD_STATES
 
 MET_COUNTER = "aftersales_milestone_met"  # driven orders reach their milestones in time
+# Every request must be acknowledged in the end (on its first try or a retry). "Nothing
+# lost" speaks only of acknowledged requests, so a refused request is one the run proves
+# nothing about; and every fault is over before the retries, which go on for two minutes:
+# a request still refused then means the system did not come back. CHAOS_MIN_ACKED lowers
+# the share for a run that tolerates some.
+MIN_ACKED_SHARE = 1.0
+# Requests a fault's window must overlap. At 40 requests/s one or two are in flight at any
+# instant, so five shows the fault met the load itself rather than brushing its last reply.
+MIN_IN_FLIGHT = 5
+# A milestone counted just before a kill (or a store fault) may be seen done by the driver
+# only after its HTTP call timed out (10 s) and its next look (0.5 s) came back.
+COUNT_SLACK_SECONDS = 15.0
+# What two orders for one request share; each request of the load names its own unit.
+# A follow-up carries its original's phone and unit but its own kind and description.
+REQUEST_FIELDS = {"customer.phone": 1, "product.serial_number": 1, "product.category": 1,
+                  "request_type": 1, "description": 1, "follow_up_of": 1,
+                  "follow_up_kind": 1, "call_ids": 1}
 
 
 @dataclass
@@ -37,9 +60,11 @@ class Verdict:
         return not (self.lost or self.duplicated or self.problems)
 
 
-def classify(system, ledger: Ledger, seconds: float = 120) -> Verdict:
+def classify(system, ledger: Ledger, seconds: float = 120,
+             min_acked: float = MIN_ACKED_SHARE) -> Verdict:
     """Waits (up to ``seconds``) for what the feed's queue still holds to be taken."""
     verdict = Verdict(ledger.by_outcome())
+    verdict.problems += acknowledged_problems(ledger, min_acked)
     client = system.client()
     try:
         intake = system.db(client, "intake")["requests"]
@@ -55,10 +80,64 @@ def classify(system, ledger: Ledger, seconds: float = 120) -> Verdict:
         for attempt in ledger.attempts:
             if attempt.order_id is None:  # sent through the feed
                 attempt.order_id = order_of.get(attempt.call_id)
-        verdict.problems += _dispatch_problems(system, client, ledger)
+        orders = list(_find_in(intake, "product.serial_number", _serials(ledger),
+                               REQUEST_FIELDS))
+        verdict.duplicated += [f"intake: {d}" for d in intake_duplicates(orders)]
+        found, problems = _dispatch_problems(system, client, ledger, orders)
+        verdict.duplicated += found
+        verdict.problems += problems
     finally:
         client.close()
     return verdict
+
+
+def acknowledged_problems(ledger: Ledger, min_share: float = MIN_ACKED_SHARE) -> list[str]:
+    """Too few requests acknowledged (first try or retry): the run proved too little."""
+    sent = len(ledger.attempts)
+    acked = sum(a.acked for a in ledger.attempts)
+    if sent == 0:
+        return ["no request was sent"]
+    if acked >= min_share * sent:
+        return []
+    return [f"only {acked} of {sent} requests acknowledged (at least {min_share:.0%})"]
+
+
+def _serials(ledger: Ledger) -> list[str]:
+    return [a.body["product"]["serial_number"] for a in ledger.attempts]
+
+
+def request_key(order: dict) -> tuple:
+    """Which request an order answers: the customer's phone (its digits, as intake's open
+    key reads it), the unit (serial, or category without one), the request's type and
+    wording, and for a follow-up the order it follows and why."""
+    phone = "".join(ch for ch in str(order.get("customer", {}).get("phone", ""))
+                    if ch.isdigit())[-11:]
+    product = order.get("product", {})
+    unit = product.get("serial_number") or f"cat:{product.get('category')}"
+    return (phone, unit, order.get("request_type"), order.get("description"),
+            order.get("follow_up_of"), order.get("follow_up_kind"))
+
+
+def intake_duplicates(orders: list[dict]) -> list[str]:
+    """Intake's orders of the run that no request asked for once: a repeat of a request
+    another order answers, or an order without a call id (every request of the load, and
+    every follow-up, carries one)."""
+    return duplicated_orders(orders) + [f"order {o['_id']} has no call id"
+                                        for o in orders if not o.get("call_ids")]
+
+
+def duplicated_orders(orders: Iterable[dict]) -> list[str]:
+    """Every order made for a request another order already answers (whatever their ids
+    and call ids: a second order for one call, made without its call id, is found too)."""
+    first: dict[tuple, str] = {}
+    found = []
+    for order in sorted(orders, key=lambda o: o["_id"]):
+        key = request_key(order)
+        if key in first:
+            found.append(f"order {order['_id']} repeats order {first[key]}")
+        else:
+            first[key] = order["_id"]
+    return found
 
 
 def _held(intake, call_ids: list[str]) -> tuple[Counter, dict[str, str]]:
@@ -80,23 +159,70 @@ def _find_in(collection, field_name: str, values: list, projection: dict,
                                    projection)
 
 
-def _dispatch_problems(system, client, ledger: Ledger, seconds: float = 120) -> list[str]:
-    """Every acknowledged order reaches dispatch once (waiting for the queues to drain)."""
-    order_ids = {a.order_id for a in ledger.attempts if a.order_id}
+def _dispatch_problems(system, client, ledger: Ledger, intake_orders: list[dict],
+                       seconds: float = 120) -> tuple[list[str], list[str]]:
+    """Every order of the run reaches dispatch once (waiting for the queues to drain):
+    the duplicated orders found there, and the other problems."""
     orders = system.db(client, "dispatch")["orders"]
+    expected = {o["_id"] for o in intake_orders} | {a.order_id for a in ledger.attempts
+                                                    if a.order_id}
     deadline = time.monotonic() + seconds
-    while True:
-        seen = Counter(doc["_id"] for doc in _find_in(orders, "_id", list(order_ids),
-                                                      {"_id": 1}))
-        missing = order_ids - set(seen)
-        if not missing or time.monotonic() > deadline:
+    while True:  # by id (indexed) while waiting; by unit once, to find copies too
+        seen = {o["_id"] for o in _find_in(orders, "_id", list(expected), {"_id": 1})}
+        if expected <= seen or time.monotonic() > deadline:
             break
         time.sleep(1)
-    problems = [f"{len(missing)} order(s) never reached dispatch"] if missing else []
-    twice = [order_id for order_id, n in seen.items() if n > 1]
-    if twice:
-        problems.append(f"{len(twice)} order(s) twice in dispatch")
+    held = list(_find_in(orders, "product.serial_number", _serials(ledger), REQUEST_FIELDS))
+    return ([f"dispatch: {d}" for d in duplicated_orders(held)],
+            dispatch_problems(expected, held))
+
+
+def dispatch_problems(expected: set[str], held: list[dict]) -> list[str]:
+    """Orders of the run that never reached dispatch, and any dispatch holds that intake
+    never made (a copy under an id of its own)."""
+    ids = {o["_id"] for o in held}
+    problems = []
+    if missing := expected - ids:
+        problems.append(f"{len(missing)} order(s) never reached dispatch")
+    if strangers := ids - expected:
+        problems.append(f"{len(strangers)} order(s) in dispatch that intake never made: "
+                        f"{', '.join(sorted(strangers)[:5])}")
     return problems
+
+
+def in_flight(attempts: Iterable[Attempt], start: float, end: float) -> int:
+    """Requests in flight during [start, end]: some try of theirs was sent at or before the
+    window's end and answered (acknowledged or failed) at or after its start."""
+    return sum(any(t.sent_at <= end and t.answered_at >= start for t in a.tries)
+               for a in attempts)
+
+
+def window_problems(windows: list[Window], attempts: list[Attempt], expect_fault: bool,
+                    min_in_flight: int = MIN_IN_FLIGHT) -> list[str]:
+    """Each fault must have struck while requests were in flight: a fault before or after
+    the load tests nothing."""
+    if expect_fault and not windows:
+        return ["the fault recorded no window"]
+    zero = min((t.sent_at for a in attempts for t in a.tries), default=0.0)
+    problems = []
+    for window in windows:
+        if window.end is None:
+            problems.append(f"fault {window.label} never ended")
+            continue
+        count = in_flight(attempts, window.start, window.end)
+        if count < min_in_flight:
+            problems.append(f"fault {window.label} ({window.start - zero:.1f}-"
+                            f"{window.end - zero:.1f} s) met {count} request(s) in flight, "
+                            f"fewer than {min_in_flight}")
+    return problems
+
+
+def describe_windows(windows: list[Window], attempts: list[Attempt]) -> list[str]:
+    """Each window, from the burst's first request, and the requests in flight in it."""
+    zero = min((t.sent_at for a in attempts for t in a.tries), default=0.0)
+    return [f"{w.label}: {w.start - zero:.1f}-{(w.end or w.start) - zero:.1f} s, "
+            f"{in_flight(attempts, w.start, w.end or w.start)} in flight"
+            for w in windows]
 
 
 def invariants(system, seconds: float = 120) -> list[str]:
@@ -245,6 +371,18 @@ def _answer_problems(dbs, journey) -> list[str]:
     return []
 
 
+class Reading(NamedTuple):
+    count: float  # milestones counted as met by one dispatch replica, so far
+    pid: int | None  # the replica's process: another one counts from zero again
+
+
+def counter_readings(system) -> dict[str, Reading]:
+    """Each dispatch replica's met counter, with the process that counted it."""
+    pids = dict(zip(system.metrics_urls("dispatch"), system.pids("dispatch"), strict=False))
+    counted = outcome_counts(list(pids))
+    return {url: Reading(count, pids[url]) for url, count in counted.items()}
+
+
 def outcome_counts(urls: list[str]) -> dict[str, float]:
     """Milestones counted as met so far, per dispatch replica's /metrics (the sweeper's
     breaches of orders nobody drives would blur the comparison)."""
@@ -260,17 +398,49 @@ def outcome_counts(urls: list[str]) -> dict[str, float]:
     return counted
 
 
-def outcome_problems(before: dict[str, float], after: dict[str, float], reached: int,
-                     may_miss: bool) -> list[str]:
-    """Each milestone reached is counted once: the replicas' counters rose by exactly the
-    milestones reached — or by no more, when a count may have been missed (a replica died
-    and its counter restarted from zero, or the store applied a write whose reply it lost,
-    so the step failed uncounted and its retry found it done). A replica not read both
-    times is left out."""
+def counted_rise(readings: list[dict[str, Reading]]) -> float:
+    """What the replicas counted across readings in time order (the first before the
+    burst, the last after it, between them those taken just before a kill). A replica's
+    count restarts from zero in a new process, so what it counted before dying is the
+    rise up to its last reading. A replica is counted from the first reading it answered."""
     rose = 0.0
-    for url in before.keys() & after.keys():
-        then, now = before[url], after[url]
-        rose += now - then if now >= then else now  # a restarted replica counts from zero
-    if rose == reached or (may_miss and rose < reached):
+    for url in {url for reading in readings for url in reading}:
+        seen = [reading[url] for reading in readings if url in reading]
+        for then, now in zip(seen, seen[1:], strict=False):
+            restarted = now.pid != then.pid or now.count < then.count
+            rose += now.count if restarted else now.count - then.count
+    return rose
+
+
+def may_go_uncounted(journeys: Iterable[Journey], windows: Iterable[Window],
+                     slack: float = COUNT_SLACK_SECONDS) -> int:
+    """Milestones whose count a fault may have lost: those seen reached from the start of a
+    window that may lose counts to ``slack`` seconds after its end."""
+    spans = [(w.start, (w.end or w.start) + slack) for w in windows if w.may_lose_counts]
+    return sum(any(start <= at <= end for start, end in spans)
+               for journey in journeys for at in journey.reached_at)
+
+
+def outcome_problems(readings: list[dict[str, Reading]], reached: int,
+                     may_miss: int = 0) -> list[str]:
+    """Each milestone reached is counted once: the replicas' counters rose by exactly the
+    milestones reached, never more; and by no fewer than those reached outside the faults'
+    reach — ``may_miss`` milestones were reached near a window in which a count could be
+    lost (a dispatch replica died with its counters, or the store applied a write whose
+    reply it lost, so the step failed uncounted and its retry found it done). What a
+    killed replica counted before its kill is in the reading taken just before it."""
+    rose = counted_rise(readings)
+    floor = reached - may_miss
+    if floor <= rose <= reached:
         return []
-    return [f"commitment outcomes counted {rose:g} times for {reached} milestones reached"]
+    expected = f"{reached}" if may_miss == 0 else f"{floor} to {reached}"
+    restarts = restarted(readings)
+    return [f"commitment outcomes counted {rose:g} times for {reached} milestones reached "
+            f"(expected {expected})"
+            + (f"; restarted: {', '.join(restarts)}" if restarts else "")]
+
+
+def restarted(readings: list[dict[str, Reading]]) -> list[str]:
+    """The replicas whose process changed between readings (a kill, or a crash)."""
+    return sorted({url for then, now in zip(readings, readings[1:], strict=False)
+                   for url in then.keys() & now.keys() if then[url].pid != now[url].pid})

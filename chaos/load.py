@@ -29,6 +29,16 @@ PURCHASED = (date.today() - timedelta(days=90)).isoformat()
 
 
 @dataclass
+class Try:
+    """One sending of a request: when it went out and when its answer (or failure) came,
+    on ``time.monotonic()`` (the clock the faults' windows use)."""
+
+    sent_at: float
+    answered_at: float
+    ok: bool
+
+
+@dataclass
 class Attempt:
     call_id: str
     body: dict
@@ -38,6 +48,7 @@ class Attempt:
     first_ok: bool = False
     retries: int = 0
     error: str | None = None
+    tries: list[Try] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
@@ -75,10 +86,12 @@ class Channels:
     feed: FeedPublisher
 
     def send(self, attempt: Attempt, timeout: float) -> bool:
+        sent_at = time.monotonic()
         if attempt.channel == "feed":
             ok = _publish(self.feed, attempt, timeout)
         else:
             ok = _post(self.api, attempt, timeout)
+        attempt.tries.append(Try(sent_at, time.monotonic(), ok))
         attempt.acked = attempt.acked or ok
         return ok
 

@@ -1,56 +1,131 @@
-"""The faults, each run while a burst of requests is under way."""
+"""The faults, each run while a burst of requests is under way. Each records its
+windows (from when it strikes to when the system is whole again) in the FaultLog it is
+given, and fits what it does into the burst still to come (``log.left()``), so that the
+checker can prove it met requests in flight."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import requests
 from kombu import Connection
 
+from chaos.checks import counter_readings
+from chaos.windows import FaultLog, Window
 from schemas.events import SUBSCRIPTIONS
 from services.common.config import SERVICE_NAMES
 from services.common.faults import KILL_AFTER_PUBLISH_VAR
-from services.common.messaging import event_exchange
+from services.common.messaging import dead_letter_queue_name, event_exchange, queue_depths
 from services.common.outbox import new_event
 
-Fault = Callable[["object"], None]  # takes the ChaosSystem
+Fault = Callable[["object", FaultLog], None]  # takes the ChaosSystem and the log
+LOAD_SHARE = 0.8  # faults spread over this share of the burst still to come, so the last
+#                  one still meets a fifth of it
 
 
-def no_fault(system) -> None:
+def no_fault(system, log: FaultLog) -> None:
     """The same burst with nothing failing: the reference row."""
 
 
-def broker_stop_start_app(system) -> None:
-    system.broker.stop_app()
-    time.sleep(5)
-    system.broker.start_app()
+def broker_stop_start_app(system, log: FaultLog) -> None:
+    with log.window("broker stop_app/start_app"):
+        system.broker.stop_app()
+        time.sleep(5)
+        system.broker.start_app()
 
 
-def broker_full_restart(system) -> None:
-    system.broker.restart()
+def broker_full_restart(system, log: FaultLog) -> None:
+    with log.window("broker restart"):
+        system.broker.restart()
 
 
-def kill_each_service(system) -> None:
-    """kill -9 of one replica of every process in turn; the keeper restarts each."""
-    for name in (*SERVICE_NAMES, "gateway"):
-        system.supervisor.kill(system.processes(name)[0])
-        time.sleep(2)
+def _kill(system, log: FaultLog, key: str) -> threading.Thread:
+    """kill -9 of one process; its window stays open until the keeper's replacement
+    answers /health (closed by the returned thread). Before killing a dispatch replica,
+    its counters are read: what it counted until then is not lost with it."""
+    window = log.open(f"kill -9 {key}", may_lose_counts=key.startswith("dispatch#"))
+    if key.startswith("dispatch#"):
+        log.add_reading(counter_readings(system))
+    old_pid = system.supervisor.children[key].pid
+    system.supervisor.kill(key)
+    waiter = threading.Thread(target=_close_when_replaced,
+                              args=(system, log, window, key, old_pid))
+    waiter.start()
+    return waiter
 
 
-def kill_relay_between_publish_and_mark(system, seconds: float = 15) -> None:
-    """For a while, the first replicas of intake and dispatch die (kill -9) after 5 % of
-    their confirmed publishes, before marking them sent; restarted, they die again."""
+def _close_when_replaced(system, log: FaultLog, window: Window, key: str,
+                         old_pid: int) -> None:
+    """If the replacement never serves, the window stays open and the checker reports a
+    fault that never ended."""
+    if _replaced(system, key, old_pid):
+        log.close(window)
+
+
+def _replaced(system, key: str, old_pid: int, seconds: float = 120) -> bool:
+    """Until a new process for ``key`` answers /health (False after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        process = system.supervisor.children.get(key)
+        if process is not None and process.pid != old_pid and _healthy(system.health_url(key)):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def kill_each_service(system, log: FaultLog) -> None:
+    """kill -9 of one replica of every process in turn, the kills spread over the burst
+    still to come (each replacement may still be starting when the next kill comes: the
+    other replica serves meanwhile); the keeper restarts each."""
+    names = (*SERVICE_NAMES, "gateway")
+    gap = max(0.3, log.left() * LOAD_SHARE / len(names))
+    waiters = []
+    for name in names:
+        waiters.append(_kill(system, log, system.processes(name)[0]))
+        time.sleep(gap)
+    for waiter in waiters:
+        waiter.join()
+
+
+def kill_relay_between_publish_and_mark(system, log: FaultLog, seconds: float = 15) -> None:
+    """For a while (at most ``seconds``, within the burst), the first replicas of intake
+    and dispatch die (kill -9) after 5 % of their confirmed publishes, before marking them
+    sent; restarted, they die again. One window: from the first kill until healthy
+    replacements serve again."""
+    seconds = min(seconds, max(3.0, log.left() * LOAD_SHARE))
+    window = log.open("kill -9 relay after publish", may_lose_counts=True)
+    log.add_reading(counter_readings(system))
+    keys = [system.processes(name)[0] for name in ("intake", "dispatch")]
     system.supervisor.env[KILL_AFTER_PUBLISH_VAR] = "0.05"
     try:
-        for name in ("intake", "dispatch"):
-            system.supervisor.kill(system.processes(name)[0])
+        for key in keys:
+            system.supervisor.kill(key)
         time.sleep(seconds)
     finally:
         system.supervisor.env.pop(KILL_AFTER_PUBLISH_VAR, None)
-        for name in ("intake", "dispatch"):  # back to healthy processes
-            system.supervisor.kill(system.processes(name)[0])
+        old = {key: system.supervisor.children[key].pid for key in keys}
+        for key in keys:  # back to healthy processes
+            _kill_if_alive(system, key)
+    if all(_replaced(system, key, old[key]) for key in keys):
+        log.close(window)
+
+
+def _kill_if_alive(system, key: str) -> None:
+    """A process that killed itself is restarted by the keeper, healthy, anyway."""
+    with contextlib.suppress(ProcessLookupError):
+        system.supervisor.kill(key)
 
 
 def _fail_point(system, mode, data: dict) -> None:
@@ -62,30 +137,53 @@ def _fail_point(system, mode, data: dict) -> None:
         client.close()
 
 
-def store_fails_writes(system, seconds: float = 4) -> None:
+def store_fails_writes(system, log: FaultLog, seconds: float = 4) -> None:
     """Every insert and update fails for a few seconds (a primary stepping down)."""
-    _fail_point(system, "alwaysOn", {"failCommands": ["insert", "update", "findAndModify"],
-                                     "errorCode": 11602})  # InterruptedDueToReplStateChange
-    time.sleep(seconds)
-    _fail_point(system, "off", {})
+    failing = {"failCommands": ["insert", "update", "findAndModify"],
+               "errorCode": 11602}  # InterruptedDueToReplStateChange
+    with log.window("store fails writes", may_lose_counts=True):
+        _fail_point(system, "alwaysOn", failing)
+        time.sleep(seconds)
+        _fail_point(system, "off", {})
 
 
-def store_restart(system) -> None:
-    system.restart_store()
+def store_restart(system, log: FaultLog) -> None:
+    with log.window("store restart", may_lose_counts=True):
+        system.restart_store()
 
 
-def slow_handlers(system) -> None:
+def slow_handlers(system, log: FaultLog) -> None:
     """Inserts block for longer than two heartbeat intervals: RPC and event handlers run
-    long while their connections must stay alive, and each effect still happens once."""
+    long while their connections must stay alive, and each effect still happens once. The
+    next six inserts block: under load they come at once, so the window is one block."""
     block_ms = int(system.settings["HEARTBEAT"] * 2.5 * 1000)
+    start = time.monotonic()
     _fail_point(system, {"times": 6}, {"failCommands": ["insert"], "blockConnection": True,
                                        "blockTimeMS": block_ms})
+    log.record("6 inserts blocked", start, time.monotonic() + block_ms / 1000)
 
 
-def poison_messages(system) -> None:
+def poison_messages(system, log: FaultLog, seconds: float = 60) -> None:
     """Into every consumed queue: a body that is not JSON, an envelope that breaks the
     contract, and a well-formed event about an order nobody knows (retried until the
-    delivery limit). Each must end in the consumer's dead-letter queue, with a reason."""
+    delivery limit). Each must end in the consumer's dead-letter queue, with a reason.
+    The window lasts until the first two of each queue are dead-lettered (the third may
+    be taken as a no-op): the consumers handled poison alongside the load until then."""
+    queues = {dead_letter_queue_name(sub.service) for sub in SUBSCRIPTIONS}
+    expected = {name: 2 * sum(dead_letter_queue_name(sub.service) == name
+                              for sub in SUBSCRIPTIONS) for name in queues}
+    before = queue_depths(system.broker.uri, sorted(queues))
+    with log.window("poison messages"):
+        _publish_poison(system)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            now = queue_depths(system.broker.uri, sorted(queues))
+            if all(now.get(q, 0) - before.get(q, 0) >= n for q, n in expected.items()):
+                break
+            time.sleep(0.5)
+
+
+def _publish_poison(system) -> None:
     with Connection(system.broker.uri, connect_timeout=10,
                     transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()

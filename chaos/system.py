@@ -129,6 +129,16 @@ class ChaosSystem:
                    for index in range(1, REPLICAS[name]))]
         return [f"http://127.0.0.1:{port}/metrics" for port in ports]
 
+    def health_url(self, key: str) -> str:
+        """The /health of one process (``name#index``): /health answers once its
+        consumers are running."""
+        name, index = key.split("#")
+        if name == "gateway":
+            return f"{self.api}/health"
+        port = (self.settings["metrics_ports"][name] if index == "0" else
+                replica_port(self.supervisor.env, name, int(index)))
+        return f"http://127.0.0.1:{port}/health"
+
     def pids(self, name: str) -> list[int]:
         return [self.supervisor.children[key].pid for key in self.processes(name)]
 
