@@ -7,7 +7,6 @@ from datetime import timedelta
 from functools import lru_cache
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from schemas.billing import (
@@ -37,9 +36,9 @@ from services.billing.domain.schedule import FeeSchedule
 from services.billing.metrics import billing_metric_definitions
 from services.billing.store import ANOMALIES, BILLS, BillingStore, ensure_indexes
 from services.common.base import ServiceBase
+from services.common.branch_guard import branch_rpc
 from services.common.config import read_yaml
 from services.common.contracts import load, plain
-from services.common.errors import AppError
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
@@ -107,7 +106,7 @@ class BillingService(ServiceBase):
         finally:
             self._finish(biller)
 
-    @rpc
+    @branch_rpc
     def status(self) -> dict:
         self.db.command("ping")
         return {"service": self.name, "ready": True}
@@ -143,32 +142,32 @@ class BillingService(ServiceBase):
         self._run("sweep_unconsumed")
 
     # -- quotes and the completion check ---------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def check_completion(self, order_id: str, branch: str, facts: dict) -> dict:
         return self._biller().check_completion(order_id, load(BillingFacts(), facts))
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def create_quote(self, payload: dict, branch: str, actor: dict) -> dict:
         quote = self._biller().make_quote(load(QuoteIn(), payload), branch, actor)
         return _out(_QUOTE_OUT, quote, "quote_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def approve_quote(self, quote_id: str, payload: dict, branch: str, actor: dict) -> dict:
         approval = load(ApprovalIn(), payload)
         return _out(_QUOTE_OUT, self._biller().approve_quote(quote_id, branch, approval,
                                                              actor), "quote_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_quote(self, quote_id: str, branch: str, actor: dict) -> dict:
         return _out(_QUOTE_OUT, self._biller()._own_quote(quote_id, branch, actor),
                     "quote_id")
 
     # -- bills -----------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_bill(self, bill_id: str, branch: str, actor: dict) -> dict:
         return _out(_BILL_OUT, self._biller()._bill(bill_id, branch, actor), "bill_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_bills(self, params: dict, branch: str) -> dict:
         query_in = load(BillQuery(), params)
         query: dict = {"branch": branch}
@@ -181,17 +180,17 @@ class BillingService(ServiceBase):
         return self._page(BillingStore(self.db).bills, query, query_in, "completed_at",
                           _BILL_OUT, "bill_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def pay_bill(self, bill_id: str, payload: dict, branch: str, actor: dict) -> dict:
         bill = self._run("pay", bill_id, branch, load(PaymentIn(), payload), actor)
         return _out(_BILL_OUT, bill, "bill_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def request_refund(self, bill_id: str, payload: dict, branch: str, actor: dict) -> dict:
         bill = self._run("request_refund", bill_id, branch, load(RefundIn(), payload), actor)
         return _out(_BILL_OUT, bill, "bill_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def decide_refund(self, bill_id: str, refund_id: str, approve: bool, payload: dict,
                       branch: str, actor: dict) -> dict:
         note = load(DecisionIn(), payload)["note"]
@@ -199,7 +198,7 @@ class BillingService(ServiceBase):
         return _out(_BILL_OUT, bill, "bill_id")
 
     # -- anomalies and settlement ----------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_anomalies(self, params: dict, branch: str) -> dict:
         query_in = load(AnomalyQuery(), params)
         query: dict = {"branch": branch}
@@ -209,7 +208,7 @@ class BillingService(ServiceBase):
         return self._page(BillingStore(self.db).anomalies, query, query_in, "detected_at",
                           _ANOMALY_OUT, "anomaly_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_earnings(self, params: dict, branch: str) -> dict:
         query_in = load(EarningQuery(), params)
         query: dict = {"branch": branch}
@@ -219,7 +218,7 @@ class BillingService(ServiceBase):
         return self._page(BillingStore(self.db).earnings, query, query_in, "created_at",
                           _EARNING_OUT, "order_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def run_settlement(self, payload: dict, branch: str) -> dict:
         month = load(SettlementRunIn(), payload)["month"]
         lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])
@@ -228,18 +227,18 @@ class BillingService(ServiceBase):
         return {"month": month, "items": [_out(_STATEMENT_OUT, d, "statement_id")
                                           for d in docs]}
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_statements(self, branch: str) -> dict:
         docs = BillingStore(self.db).statements.find({"branch": branch},
                                                      sort=[("_id", 1)], limit=500)
         return {"items": [_out(_STATEMENT_OUT, d, "statement_id") for d in docs]}
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def pay_statement(self, statement_id: str, branch: str) -> dict:
         return _out(_STATEMENT_OUT, self._run("pay_statement", statement_id, branch),
                     "statement_id")
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def fee_schedule(self) -> dict:
         """The version in force now, in fen, for display."""
         version = self.schedule.version_at(self.clock.now())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from schemas.callbacks import (
@@ -25,9 +24,10 @@ from services.callbacks.desk import CallbackDesk, Policy
 from services.callbacks.metrics import RATES, callback_metric_definitions
 from services.callbacks.store import TASKS, CallbackStore, ensure_indexes
 from services.common.base import ServiceBase
+from services.common.branch_guard import branch_rpc
 from services.common.contracts import load, plain
 from services.common.domain.money import yuan
-from services.common.errors import AppError, InvalidInput
+from services.common.errors import InvalidInput
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
@@ -121,7 +121,7 @@ class CallbacksService(ServiceBase):
         self._desk().complaint_opened(event["branch"], _COMPLAINT.load(event["data"]))
 
     # -- staff -----------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_tasks(self, params: dict, branch: str) -> dict:
         query_in = load(_TASK_QUERY, params)
         query: dict = {"branch": branch}
@@ -130,24 +130,24 @@ class CallbacksService(ServiceBase):
                 query[key] = query_in[key]
         return self._page(query, query_in)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_task(self, task_id: str, branch: str) -> dict:
         return dump_task(self._desk().task(task_id, branch))
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def claim_next(self, branch: str, staff: str) -> dict | None:
         task = self._desk().claim_next(branch, staff)
         return None if task is None else dump_task(task)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def claim(self, task_id: str, branch: str, staff: str) -> dict:
         return dump_task(self._desk().claim(task_id, branch, staff))
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def release(self, task_id: str, branch: str, staff: str) -> dict:
         return dump_task(self._desk().release(task_id, branch, staff))
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def record_call(self, task_id: str, payload: dict, branch: str, staff: str) -> dict:
         answers = load(_ANSWERS, payload)
         desk = self._desk()
@@ -156,14 +156,14 @@ class CallbacksService(ServiceBase):
         finally:
             self._finish(desk)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def reschedule(self, task_id: str, payload: dict, branch: str, staff: str) -> dict:
         command = load(_RESCHEDULE, payload)
         return dump_task(self._desk().reschedule(task_id, branch, staff, command["at"],
                                                  command["reason"]))
 
     # -- HQ audit ----------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_audits(self, params: dict, branch: str) -> dict:
         query_in = load(_AUDIT_QUERY, params)
         query: dict = {"branch": branch, "audit.state": query_in["state"] or {"$exists": True}}
@@ -171,17 +171,17 @@ class CallbacksService(ServiceBase):
             query["audit.discrepancies.0"] = {"$exists": query_in["discrepancy"]}
         return self._page(query, query_in)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def record_audit(self, task_id: str, payload: dict, branch: str, auditor: str) -> dict:
         answers = load(_ANSWERS, payload)
         return dump_task(self._desk().audit(task_id, branch, auditor, answers))
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def report(self, params: dict, branch: str) -> dict:
         month, rates = self._desk().month_rates(branch, load(_REPORT_QUERY, params)["month"])
         return {"branch": branch, "month": month, **rates.__dict__}
 
-    @rpc
+    @branch_rpc
     def board_figures(self, branch: str) -> dict:
         """The wallboard's satisfaction figure: this month's satisfied share of reached
         callbacks (None until someone was reached)."""
@@ -190,7 +190,7 @@ class CallbacksService(ServiceBase):
                 "reached": rates.reached}
 
     # -- schedules -------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def create_schedule(self, payload: dict, branch: str) -> dict:
         spec = load(_SCHEDULE, payload)
         if spec.get("until") and spec["until"] < spec["first_run_at"]:
@@ -198,7 +198,7 @@ class CallbacksService(ServiceBase):
                                {"until": ["Must be after first_run_at."]})
         return _schedule_out(self._desk().add_schedule(spec, branch))
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_schedules(self, branch: str) -> list[dict]:
         return [_schedule_out(doc) for doc in CallbackStore(self.db).schedules(branch)]
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
@@ -25,10 +24,11 @@ from schemas.complaints import (
 from schemas.events import EventEnvelope
 from schemas.fields import DISPLAY_TZ
 from services.common.base import ServiceBase
+from services.common.branch_guard import branch_rpc
 from services.common.clock import as_utc
 from services.common.config import ConfigError, read_yaml
 from services.common.contracts import load, plain
-from services.common.errors import AppError, NotFound
+from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
@@ -162,14 +162,14 @@ class ComplaintsService(ServiceBase):
             "serial_number": data.get("serial_number")})
 
     # -- commands and queries ----------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def open_complaint(self, payload: dict, branch: str, by: str = "staff") -> dict:
         command = load(_IN, payload)
         ref = f"client:{command['reference']}" if command["reference"] else None
         doc, created = self._open({**command, "source": "manual"}, branch, ref, by)
         return dump(doc, created=created)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def step(self, complaint_id: str, action: str, payload: dict, actor: dict) -> dict:
         schema = STEP_SCHEMAS.get(action)
         if schema is None:
@@ -181,14 +181,14 @@ class ComplaintsService(ServiceBase):
         finally:
             self._finish(desk)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_complaint(self, complaint_id: str, branch: str) -> dict:
         doc = ComplaintStore(self.db).get(complaint_id, branch)
         if doc is None:
             raise NotFound(f"complaint {complaint_id} not found")
         return dump(doc)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_complaints(self, params: dict, branch: str) -> dict:
         query_in = load(_QUERY, params)
         query: dict[str, Any] = {"branch": branch}
@@ -207,7 +207,7 @@ class ComplaintsService(ServiceBase):
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump(doc) for doc in docs]}
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def report(self, params: dict, branch: str) -> dict:
         """One branch's month: counts by category and responsibility, penalty points, the
         complaint rate against its target."""
@@ -235,7 +235,7 @@ class ComplaintsService(ServiceBase):
             "by_category": by_category, "by_responsibility": by_responsibility,
             "penalty_points": points})
 
-    @rpc
+    @branch_rpc
     def board_figures(self, branch: str) -> dict:
         """The wallboard's complaint figures: cases not yet closed, and opened today
         (the branch's local day)."""
@@ -243,7 +243,7 @@ class ComplaintsService(ServiceBase):
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return ComplaintStore(self.db).board_counts(branch, midnight)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_received(self, order_id: str, branch: str) -> dict:
         doc = self.db[RECEIVED].find_one({"_id": order_id, "branch": branch}, {"request": 0})
         if doc is None:

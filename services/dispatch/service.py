@@ -7,7 +7,7 @@ from datetime import timedelta
 import eventlet
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
@@ -18,9 +18,9 @@ from schemas.orders import STEP_SCHEMAS, OrderQuery
 from schemas.reports import ReportPeriod
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.base import ServiceBase
+from services.common.branch_guard import branch_rpc
 from services.common.contracts import dump_order, load
 from services.common.errors import (
-    AppError,
     Conflict,
     InvalidInput,
     NotFound,
@@ -152,14 +152,14 @@ class DispatchService(ServiceBase):
             store.note(order_id, event["branch"], event["event_id"], entry)
 
     # -- queries ---------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_order(self, order_id: str, branch: str) -> dict:
         doc = DispatchStore(self.db).get(order_id, branch)
         if doc is None:
             raise NotFound(f"order {order_id} not found")
         return dump_order(doc)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_orders(self, params: dict, branch: str, technician_id: str | None = None) -> dict:
         query_in = load(_QUERY, params)
         query: dict = {"branch": branch}
@@ -181,14 +181,14 @@ class DispatchService(ServiceBase):
                 "items": [dump_order(doc) for doc in docs]}
 
     # -- figures for the wallboard and the operator report ------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def board_figures(self, branch: str) -> dict:
         """Open orders by state, overdue by milestone, today's on-time share."""
         now = self.clock.now()
         status = self._dispatcher().open_milestone_status([branch])
         return reports.board(self.db, branch, now, status)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def compliance_report(self, since: str, until: str, branches: list[str] | None = None
                           ) -> dict:
         """Met / breached per branch, zone and milestone for outcomes in [since, until)."""
@@ -198,7 +198,7 @@ class DispatchService(ServiceBase):
         return reports.compliance(self.db, served, period["since"], period["until"])
 
     # -- steps -----------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def step(self, order_id: str, action: str, payload: dict, actor: dict) -> dict:
         schema = STEP_SCHEMAS.get(action)
         if schema is None:
@@ -242,7 +242,7 @@ class DispatchService(ServiceBase):
                            {"quote": verdict["reasons"]})
 
     # -- technicians -----------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def create_technician(self, payload: dict, branch: str) -> dict:
         tech = load(_TECH_IN, payload)
         self._check_shift(tech["shift"])
@@ -255,7 +255,7 @@ class DispatchService(ServiceBase):
         self._drain(branch)
         return self._tech_out(doc)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def update_technician(self, technician_id: str, payload: dict, branch: str) -> dict:
         changes = load(_TECH_PATCH, payload)
         if not changes:
@@ -268,14 +268,14 @@ class DispatchService(ServiceBase):
         self._drain(branch)
         return self._tech_out(store.technician(technician_id))
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_technician(self, technician_id: str, branch: str) -> dict:
         doc = DispatchStore(self.db).technician(technician_id, branch)
         if doc is None:
             raise NotFound(f"technician {technician_id} not found")
         return self._tech_out(doc)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def list_technicians(self, branch: str) -> list[dict]:
         docs = DispatchStore(self.db).technicians.find({"branch": branch}, sort=[("_id", 1)])
         return [self._tech_out(doc) for doc in docs]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas.events import EventEnvelope
 from schemas.feeds import FeedRequestIn
 from schemas.orders import ServiceRequestIn
 from services.common.base import ServiceBase
+from services.common.branch_guard import branch_rpc
 from services.common.contracts import dump_order, load
-from services.common.errors import AppError, NotFound
+from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
@@ -42,7 +42,7 @@ class IntakeService(ServiceBase):
         return IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"],
                           self.claim_until(now), self.order_numbers)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def create_request(self, payload: dict, acting_branch: str | None = None) -> dict:
         return self._take(load(_REQUEST_IN, payload), acting_branch)
 
@@ -67,7 +67,7 @@ class IntakeService(ServiceBase):
                                      "created" if result.created else "existing").inc()
         return dump_order(result.order, created=result.created)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def get_request(self, order_id: str, branch: str | None = None) -> dict:
         doc = IntakeStore(self.db).by_order_id(order_id, branch)
         if doc is None:

@@ -4,7 +4,6 @@ of each job."""
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from schemas.events import EventEnvelope
@@ -23,6 +22,7 @@ from schemas.inventory import (
     TransferIn,
 )
 from services.common.base import ServiceBase
+from services.common.branch_guard import branch_rpc
 from services.common.config import read_yaml
 from services.common.contracts import load
 from services.common.errors import AppError
@@ -74,18 +74,18 @@ class InventoryService(ServiceBase):
         finally:
             self._finish(keeper)
 
-    @rpc
+    @branch_rpc
     def status(self) -> dict:
         self.db.command("ping")
         return {"service": self.name, "ready": True}
 
     # -- commands ----------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def request_parts(self, order: dict, payload: dict, by: str) -> dict:
         """``order``: the dispatch order the gateway checked (branch, holder, status)."""
         return self._run("request_parts", order, load(PartsRequestIn(), payload), by)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def stock_command(self, command: str, payload: dict, branch: str, by: str) -> dict:
         """receive | reserve | release | transfer | purchase | request | count."""
         schema = SCHEMAS.get(command)
@@ -95,24 +95,24 @@ class InventoryService(ServiceBase):
                   "request": "create_request"}.get(command, command)
         return self._run(method, branch, load(schema(), payload), by)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def transfer_step(self, transfer_id: str, step: str, branch: str, by: str) -> dict:
         if step not in ("send", "receive"):
             raise AppError(f"unknown transfer step {step}")
         return self._run(f"{step}_transfer", branch, transfer_id, by)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def decide_request(self, request_id: str, approve: bool, payload: dict, branch: str,
                        by: str) -> dict:
         note = load(DecisionIn(), payload)["note"]
         return self._run("decide", branch, request_id, approve, by, note)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def return_old_part(self, order_id: str, payload: dict, branch: str, by: str) -> dict:
         return self._run("return_old_part", branch, order_id, load(OldPartReturnIn(), payload),
                          by)
 
-    @rpc
+    @branch_rpc
     def load_opening_stock(self, branch: str) -> int:
         """Demo data: the configured opening stock, received through the ledger (once)."""
         keeper = self._keeper()
@@ -124,28 +124,28 @@ class InventoryService(ServiceBase):
             self._finish(keeper)
 
     # -- queries -----------------------------------------------------------------------
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def parts(self) -> list[dict]:
         return queries.parts(self.catalogue)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def job(self, order_id: str, branch: str) -> dict:
         return self._keeper().job_view(order_id, branch)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def stock(self, params: dict, branch: str) -> dict:
         return queries.stock(self._keeper(), load(StockQuery(), params), branch)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def movements(self, params: dict, branch: str) -> dict:
         return queries.movements(self._keeper(), load(MovementQuery(), params), branch)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def listing(self, what: str, params: dict, branch: str) -> dict:
         """backorders | transfers | requests | writeoffs, filtered by status / overdue."""
         return queries.listing(self._keeper(), what, load(StatusQuery(), params), branch)
 
-    @rpc(expected_exceptions=AppError)
+    @branch_rpc
     def valuation(self, branch: str) -> dict:
         return self._keeper().valuation(branch)
 
