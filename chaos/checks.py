@@ -415,8 +415,10 @@ def counted_rise(readings: list[dict[str, Reading]]) -> float:
 def may_go_uncounted(journeys: Iterable[Journey], windows: Iterable[Window],
                      slack: float = COUNT_SLACK_SECONDS) -> int:
     """Milestones whose count a fault may have lost: those seen reached from the start of a
-    window that may lose counts to ``slack`` seconds after its end."""
-    spans = [(w.start, (w.end or w.start) + slack) for w in windows if w.may_lose_counts]
+    window that may lose counts to ``slack`` seconds after the last moment it could (its
+    kill, or its end)."""
+    spans = [(w.start, (w.lost_by or w.end or w.start) + slack)
+             for w in windows if w.may_lose_counts]
     return sum(any(start <= at <= end for start, end in spans)
                for journey in journeys for at in journey.reached_at)
 
@@ -438,6 +440,12 @@ def outcome_problems(readings: list[dict[str, Reading]], reached: int,
     return [f"commitment outcomes counted {rose:g} times for {reached} milestones reached "
             f"(expected {expected})"
             + (f"; restarted: {', '.join(restarts)}" if restarts else "")]
+
+
+def outcome_summary(readings: list[dict[str, Reading]], reached: int,
+                    may_miss: int = 0) -> str:
+    return (f"milestones reached {reached}, counted {counted_rise(readings):g}, "
+            f"at least {reached - may_miss} required")
 
 
 def restarted(readings: list[dict[str, Reading]]) -> list[str]:

@@ -31,7 +31,8 @@ class Row:
     dead_letters: int
     completed: int  # orders driven to completion (during the burst and just after it)
     seconds: float
-    windows: list[str] = field(default_factory=list)  # each fault's window, in flight
+    # Each fault's window with the requests it met, and the milestone count.
+    notes: list[str] = field(default_factory=list)
 
 
 def run_scenario(system: ChaosSystem, name: str, count: int, rate: float,
@@ -66,13 +67,14 @@ def run_scenario(system: ChaosSystem, name: str, count: int, rate: float,
     verdict.problems += checks.downstream_problems(system, life.journeys)
     completed = sum(j.completed for j in life.journeys)
     readings += [*log.readings, checks.counter_readings(system)]
-    verdict.problems += checks.outcome_problems(
-        readings, sum(j.reached for j in life.journeys),
-        may_miss=checks.may_go_uncounted(life.journeys, log.windows))
+    reached = sum(j.reached for j in life.journeys)
+    may_miss = checks.may_go_uncounted(life.journeys, log.windows)
+    verdict.problems += checks.outcome_problems(readings, reached, may_miss)
     verdict.problems += checks.invariants(system)
     dead = sum(len(v) for v in checks.dead_letters(system).values())
     return Row(name, verdict, dead, completed, time.monotonic() - started,
-               checks.describe_windows(log.windows, ledger.attempts))
+               [*checks.describe_windows(log.windows, ledger.attempts),
+                checks.outcome_summary(readings, reached, may_miss)])
 
 
 def min_acked() -> float:
@@ -95,9 +97,10 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def windows(rows: list[Row]) -> str:
-    """Where each fault struck, from its burst's first request, and what it met."""
-    return "\n".join(f"{row.scenario}: {w}" for row in rows for w in row.windows)
+def notes(rows: list[Row]) -> str:
+    """Where each fault struck, from its burst's first request, and what it met; then the
+    milestones reached and counted."""
+    return "\n".join(f"{row.scenario}: {note}" for row in rows for note in row.notes)
 
 
 def run(names: list[str], count: int, rate: float, base: Path) -> list[Row]:
@@ -108,8 +111,7 @@ def run(names: list[str], count: int, rate: float, base: Path) -> list[Row]:
         for name in names:
             rows.append(run_scenario(system, name, count, rate))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
-            if rows[-1].windows:
-                print(windows(rows[-1:]), flush=True)
+            print(notes(rows[-1:]), flush=True)
     finally:
         system.stop()
     return rows
@@ -127,8 +129,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="aftersales-chaos-") as base:
         rows = run(names, count, rate, Path(base))
     print("\n" + table(rows))
-    if any(row.windows for row in rows):
-        print("\nfault windows (seconds from each burst's first request):\n" + windows(rows))
+    print("\nfault windows (seconds from each burst's first request), milestones:\n"
+          + notes(rows))
     return 0 if all(row.verdict.ok for row in rows) else 1
 
 

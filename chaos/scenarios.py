@@ -53,6 +53,7 @@ def _kill(system, log: FaultLog, key: str) -> threading.Thread:
         log.add_reading(counter_readings(system))
     old_pid = system.supervisor.children[key].pid
     system.supervisor.kill(key)
+    window.lost_by = time.monotonic()
     waiter = threading.Thread(target=_close_when_replaced,
                               args=(system, log, window, key, old_pid))
     waiter.start()
@@ -90,11 +91,14 @@ def kill_each_service(system, log: FaultLog) -> None:
     still to come (each replacement may still be starting when the next kill comes: the
     other replica serves meanwhile); the keeper restarts each."""
     names = (*SERVICE_NAMES, "gateway")
-    gap = max(0.3, log.left() * LOAD_SHARE / len(names))
+    start = time.monotonic()
+    gap = log.left() * LOAD_SHARE / len(names)
     waiters = []
-    for name in names:
+    for index, name in enumerate(names):
+        # On a fixed timetable: a kill that took long (reading dispatch's counters on a
+        # loaded machine) must not push the later ones past the burst.
+        time.sleep(max(0.0, start + index * gap - time.monotonic()))
         waiters.append(_kill(system, log, system.processes(name)[0]))
-        time.sleep(gap)
     for waiter in waiters:
         waiter.join()
 

@@ -24,6 +24,9 @@ class Window:
     # with it; the store applies a write whose reply it loses, so the step's retry finds
     # it done and counts nothing).
     may_lose_counts: bool = False
+    # The last moment a count can be lost: a killed process counts nothing after its kill,
+    # however long its replacement takes. None: until the window's end.
+    lost_by: float | None = None
 
 
 class FaultLog:

@@ -85,6 +85,14 @@ def test_only_milestones_reached_near_a_window_that_may_lose_counts_may_go_uncou
     assert may_go_uncounted(journeys, windows, slack=15) == 2
 
 
+def test_a_killed_replica_loses_no_count_after_its_kill_however_long_its_restart():
+    journeys = [Journey("SH-1", "satisfied", reached_at=[19.0, 30.0, 40.0])]
+    # Killed at 18.5; its replacement served at 60. Only 19.0 and 30.0 (within 15 s of
+    # the kill) may have been counted by the dead process.
+    kill = Window("kill -9 dispatch#0", 18.0, 60.0, may_lose_counts=True, lost_by=18.5)
+    assert may_go_uncounted(journeys, [kill], slack=15) == 2
+
+
 # -- acknowledged requests --------------------------------------------------------------
 def ledger_of(acked: int, failed: int) -> Ledger:
     return Ledger([Attempt(f"c-{i}", {}, acked=i < acked, first_ok=i < acked)
