@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI imports what a command needs only when it runs
+    from services.ops.supervisor import Supervisor
 
 
 def _service_class(name: str):
@@ -60,14 +65,18 @@ def serve(name: str) -> int:
                 raise
 
 
-def _stop_on_signals() -> None:
+def _stop_on_signals(action: Callable[[], None] | None = None) -> None:
     """Ctrl-C, and SIGTERM from a service manager or ``kill``, both stop every process
     cleanly (even when the shell started us with SIGINT ignored, as it does for
-    background jobs)."""
+    background jobs). Until the system is up they interrupt start-up; after that they
+    call ``action``, which only asks the restart loop to end, so a signal can never land
+    between starting a child and recording it (that child would outlive us)."""
     import signal
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        if action is None:
+            raise KeyboardInterrupt
+        action()
 
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
@@ -76,13 +85,18 @@ def _stop_on_signals() -> None:
 def run_system(args: argparse.Namespace) -> int:
     from services.common.config import ConfigError, load_settings
     from services.ops.infra import EmbeddedMongo, InfraError, default_var_dir, ensure_broker
-    from services.ops.seed import seed_if_empty
-    from services.ops.supervisor import Supervisor, health_urls
+    from services.ops.supervisor import (
+        Supervisor,
+        embedded_store_restarter,
+        health_urls,
+        metrics_port,
+    )
 
     _stop_on_signals()
     env = dict(os.environ)
     mongo = None
     try:
+        own_port = metrics_port(env)
         settings = load_settings()
         ensure_broker(settings["AMQP_URI"])
         if "MONGO_URI" not in os.environ:
@@ -90,30 +104,71 @@ def run_system(args: argparse.Namespace) -> int:
             env["MONGO_URI"] = mongo.start()
             print(f"documents: embedded MongoDB-wire server, data in {mongo.data_dir}")
         settings = load_settings(environ=env)
-    except (ConfigError, InfraError) as exc:
+    except (ConfigError, InfraError, ValueError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
+        if mongo is not None:
+            mongo.stop()
         return 2
     supervisor = Supervisor(env, log_dir=default_var_dir() / "log" if args.quiet else None)
+    if not _serve_own_metrics(supervisor, settings["http"]["host"], own_port):
+        if mongo is not None:
+            mongo.stop()
+        return 2
     gateway = f"http://127.0.0.1:{settings['http']['gateway_port']}"
     try:
+        if mongo is not None and mongo.process is not None:  # None: a previous run's store
+            supervisor.adopt("store", mongo.process, embedded_store_restarter(mongo))
         supervisor.start()
         supervisor.wait_ready(health_urls(settings))
-        seeded = seed_if_empty(settings)
-        _print_banner(gateway, settings, seeded)
-        supervisor.watch()
+        seeded = _seed(settings)
+        _print_banner(gateway, settings, seeded, own_port)
+        _stop_on_signals(supervisor.request_stop)
+        supervisor.supervise()
+        print("\nstopping ...")
     except KeyboardInterrupt:
         print("\nstopping ...")
     except RuntimeError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 1
     finally:
+        _stop_on_signals(supervisor.request_stop)  # a second Ctrl-C must not cut the stop
         supervisor.stop()
         if mongo is not None:
             mongo.stop()
     return 0
 
 
-def _print_banner(gateway: str, settings: dict, seeded: int) -> None:
+def _seed(settings: dict, seconds: float = 30) -> int:
+    """Demo data on an empty deployment. A service answers /health once its web server
+    is up, which can be a moment before its RPC queue is bound; the broker then returns
+    the call (UnknownService) without delivering it, so calling again is safe."""
+    import time
+
+    from nameko.exceptions import UnknownService
+
+    from services.ops.seed import seed_if_empty
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return seed_if_empty(settings)
+        except UnknownService:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _serve_own_metrics(supervisor: Supervisor, host: str, port: int) -> bool:
+    try:
+        supervisor.metrics.serve(host, port)
+    except OSError as exc:
+        print(f"cannot start: the runner's /metrics on {host}:{port}: {exc.strerror} "
+              "(set SUPERVISOR_METRICS_PORT)", file=sys.stderr)
+        return False
+    return True
+
+
+def _print_banner(gateway: str, settings: dict, seeded: int, own_port: int) -> None:
     example = ('{"customer":{"name":"王先生","phone":"13812345678","address":"黄浦区南京东路1号",'
                '"region_code":"310101"},"product":{"category":"gas_water_heater",'
                '"serial_number":"GWH-0001","purchase_date":"2026-03-01"},'
@@ -126,7 +181,8 @@ def _print_banner(gateway: str, settings: dict, seeded: int) -> None:
           f"-d '{example}'")
     for name, port in settings["metrics_ports"].items():
         print(f"  metrics:     {name:<11} http://127.0.0.1:{port}/metrics")
-    print("Ctrl-C stops everything.\n", flush=True)
+    print(f"  supervisor:  http://127.0.0.1:{own_port}/metrics   (restarts, processes up)")
+    print("A process that dies is restarted. Ctrl-C stops everything.\n", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
