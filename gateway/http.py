@@ -14,11 +14,13 @@ from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Response
 
 from gateway.auth import Caller, authenticate, authorize, load_tokens
+from schemas.fields import unicode_errors
 from services.common.base import ConfigProvider
 from services.common.errors import (
     APP_ERRORS,
     AppError,
     GatewayTimeout,
+    InvalidInput,
     TooLarge,
     UnsupportedMedia,
 )
@@ -126,4 +128,10 @@ class GatewayBase:
             raise AppError("the body must be a JSON object")
         if _depth(body) > MAX_JSON_DEPTH:
             raise AppError("the body is nested too deeply")
+        # A "\ud800" escape decodes to a lone surrogate, which no service could store
+        # (BSON is UTF-8) and no answer could carry: refused here, by field.
+        invalid = unicode_errors(body)
+        if invalid:
+            raise InvalidInput("请求含无效的 Unicode 字符。The body holds invalid Unicode.",
+                               invalid)
         return body

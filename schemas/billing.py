@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from schemas.fields import ORDER_ID, SAFE_ID, LocalDateTime, Text
+from schemas.fields import ORDER_ID, SAFE_ID, LocalDateTime, Pattern, Text
 from schemas.orders import (
     CAUSES,
     DECIDED_WARRANTY,
@@ -19,7 +19,7 @@ ANOMALY_RULES = ("charge_on_covered", "off_schedule", "parts_not_consumed",
                  "consumed_not_billed", "no_approval", "duplicate_bill", "paid_differs")
 BILL_STATES = ("open", "paid", "settled")
 EARNING_STATES = ("pending", "released", "in_statement", "paid")
-MONTH = validate.Regexp(r"^20\d\d-(0[1-9]|1[0-2])$", error="Use YYYY-MM.")
+MONTH = Pattern(r"^20\d\d-(0[1-9]|1[0-2])$", error="Use YYYY-MM.")
 PAGE = {"page": fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000)),
         "page_size": fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))}
 
@@ -41,7 +41,7 @@ class QuoteIn(StrictSchema):
 class ApprovalIn(StrictSchema):
     """The customer's approval of a quote: who, and how (when is the server's clock)."""
 
-    approved_by = Text(required=True, validate=validate.Length(min=1, max=50))
+    approved_by = Text(required=True, one_line=True, validate=validate.Length(min=1, max=50))
     method = fields.String(required=True,
                            validate=validate.OneOf(("signature", "sms", "app", "verbal")))
 

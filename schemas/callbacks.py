@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.fields import PHONE, REGION_CODE, SAFE_ID, LocalDateTime, Text
+from schemas.fields import PHONE, REGION_CODE, SAFE_ID, LocalDateTime, Pattern, Text
 from schemas.orders import StrictSchema
 
 TASK_KINDS = ("first", "second", "maintenance_visit", "inspection", "long_term_care",
@@ -74,21 +74,21 @@ class AuditQuery(StrictSchema):
 
 class ReportQuery(StrictSchema):
     month = fields.String(load_default=None,
-                          validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
-                                                   error="Use YYYY-MM."))
+                          validate=Pattern(r"^\d{4}-(0[1-9]|1[0-2])$",
+                                           error="Use YYYY-MM."))
 
 
 class ScheduleCustomerIn(StrictSchema):
-    name = Text(required=True, validate=validate.Length(min=1, max=50))
+    name = Text(required=True, one_line=True, validate=validate.Length(min=1, max=50))
     phone = fields.String(required=True, validate=PHONE)
-    address = Text(required=True, validate=validate.Length(min=2, max=200))
+    address = Text(required=True, one_line=True, validate=validate.Length(min=2, max=200))
     region_code = fields.String(load_default=None, validate=REGION_CODE)
 
 
 class ScheduleProductIn(StrictSchema):
-    category = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{2,40}$"))
+    category = fields.String(required=True, validate=Pattern(r"^[a-z_]{2,40}$"))
     serial_number = fields.String(load_default=None, validate=SAFE_ID)
-    model = Text(load_default=None, validate=validate.Length(max=50))
+    model = Text(load_default=None, one_line=True, validate=validate.Length(max=50))
 
 
 class ScheduleIn(StrictSchema):
@@ -100,7 +100,7 @@ class ScheduleIn(StrictSchema):
     until = fields.AwareDateTime(load_default=None)
     customer = fields.Nested(ScheduleCustomerIn, load_default=None)
     product = fields.Nested(ScheduleProductIn, load_default=None)
-    category = fields.String(load_default=None, validate=validate.Regexp(r"^[a-z_]{2,40}$"))
+    category = fields.String(load_default=None, validate=Pattern(r"^[a-z_]{2,40}$"))
     note = Text(load_default=None, validate=validate.Length(max=500))
 
     @validates_schema

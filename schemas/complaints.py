@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.fields import ORDER_ID, PHONE, SAFE_ID, LocalDateTime, Text
+from schemas.fields import ORDER_ID, PHONE, SAFE_ID, LocalDateTime, Pattern, Text
 from schemas.orders import CHANNELS, StrictSchema
 from services.complaints.domain.rules import (
     CATEGORIES,
@@ -17,16 +17,16 @@ from services.complaints.domain.rules import (
     STATUSES,
 )
 
-COMPLAINT_ID = validate.Regexp(r"^CP-[A-Z]{2,8}-\d{8}-\d{4,}$",
-                               error="Not a valid complaint number.")
+COMPLAINT_ID = Pattern(r"^CP-[A-Z]{2,8}-\d{8}-\d{4,}$",
+                       error="Not a valid complaint number.")
 AUTO_CHANNELS = ("callback",)  # opened by the system, not by a person
 STEP_ACTIONS = ("acknowledge", "conclude", "resolve", "confirm", "reopen")
 
 
 class ComplaintCustomerIn(StrictSchema):
-    name = Text(required=True, validate=validate.Length(min=1, max=50))
+    name = Text(required=True, one_line=True, validate=validate.Length(min=1, max=50))
     phone = fields.String(required=True, validate=PHONE)
-    address = Text(load_default=None, validate=validate.Length(max=200))
+    address = Text(load_default=None, one_line=True, validate=validate.Length(max=200))
 
 
 class ComplaintIn(StrictSchema):
@@ -104,7 +104,7 @@ class ComplaintQuery(StrictSchema):
 
 
 class ReportQuery(StrictSchema):
-    month = fields.String(load_default=None, validate=validate.Regexp(
+    month = fields.String(load_default=None, validate=Pattern(
         r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM."))
 
 

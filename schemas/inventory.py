@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.fields import ORDER_ID, SAFE_ID, Text
+from schemas.fields import ORDER_ID, SAFE_ID, Pattern, Text
 from schemas.orders import PartLineIn, StrictSchema
 
-LOCATION_ID = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{1,31}$", error="Not a location id.")
-SKU = validate.Regexp(r"^[A-Z0-9][A-Z0-9-]{1,31}$", error="Not a part number (SKU).")
+LOCATION_ID = Pattern(r"^[A-Z0-9][A-Z0-9-]{1,31}$", error="Not a location id.")
+SKU = Pattern(r"^[A-Z0-9][A-Z0-9-]{1,31}$", error="Not a part number (SKU).")
 QUANTITY = validate.Range(min=1, max=10000)
 REQUEST_KINDS = ("requisition", "scrap")
 REQUEST_STATES = ("pending", "approved", "rejected")
@@ -38,7 +38,7 @@ class ReceiptIn(StrictSchema):
     reject_reason = Text(load_default=None, validate=validate.Length(max=500))
     purchase_id = fields.String(load_default=None, validate=SAFE_ID)
     receipt_id = fields.String(load_default=None, validate=SAFE_ID)  # retries: same id
-    delivery_note = Text(load_default=None, validate=validate.Length(max=100))
+    delivery_note = Text(load_default=None, one_line=True, validate=validate.Length(max=100))
 
     @validates_schema
     def _inspection(self, data, **kwargs):

@@ -9,11 +9,22 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    pre_load,
     validate,
     validates_schema,
 )
 
-from schemas.fields import ORDER_ID, PHONE, REGION_CODE, SAFE_ID, LocalDateTime, Text
+from schemas.fields import (
+    ORDER_ID,
+    PHONE,
+    REGION_CODE,
+    SAFE_ID,
+    LocalDateTime,
+    PastDate,
+    Pattern,
+    Text,
+    refuse_invalid_unicode,
+)
 
 CHANNELS = ("hotline", "web", "letter", "fax", "media", "email", "chat", "walk_in", "12315")
 REQUEST_TYPES = ("installation", "repair", "maintenance", "return_exchange", "consultation",
@@ -33,22 +44,30 @@ class StrictSchema(Schema):
         unknown = RAISE
         ordered = True
 
+    @pre_load
+    def _valid_unicode(self, data, **kwargs):
+        # Before any field: an unknown key with a lone surrogate would otherwise come back
+        # as the key of an "Unknown field." error that cannot be encoded.
+        refuse_invalid_unicode(data)
+        return data
+
 
 class CustomerIn(StrictSchema):
-    name = Text(required=True, validate=validate.Length(min=1, max=50))
+    name = Text(required=True, one_line=True, validate=validate.Length(min=1, max=50))
     phone = fields.String(required=True, validate=PHONE)
-    address = Text(required=True, validate=validate.Length(min=2, max=200))
+    address = Text(required=True, one_line=True, validate=validate.Length(min=2, max=200))
     region_code = fields.String(required=True, validate=REGION_CODE)
     vip = fields.Boolean(load_default=False)
 
 
 class ProductIn(StrictSchema):
-    category = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{2,40}$"))
-    brand = Text(load_default=None, validate=validate.Length(max=50))
-    model = Text(load_default=None, validate=validate.Length(max=50))
+    category = fields.String(required=True, validate=Pattern(r"^[a-z_]{2,40}$"))
+    brand = Text(load_default=None, one_line=True, validate=validate.Length(max=50))
+    model = Text(load_default=None, one_line=True, validate=validate.Length(max=50))
     serial_number = fields.String(load_default=None, validate=SAFE_ID)
-    purchase_date = fields.Date(load_default=None)
-    installation_date = fields.Date(load_default=None)
+    # Days of the past: from the appliances' floor up to today (schemas/fields.py).
+    purchase_date = PastDate(load_default=None)
+    installation_date = PastDate(load_default=None)
     invoice_number = fields.String(load_default=None, validate=SAFE_ID)
 
     @validates_schema

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.fields import SAFE_ID, Text
+from schemas.fields import SAFE_ID, Pattern, Text
 from schemas.orders import ZONES, StrictSchema
 
-CERT = validate.Regexp(r"^[a-z_]{2,30}$", error="Certificates are lower-case codes.")
+CERT = Pattern(r"^[a-z_]{2,30}$", error="Certificates are lower-case codes.")
 
 
 class TechnicianIn(StrictSchema):
     technician_id = fields.String(required=True, validate=SAFE_ID)
-    name = Text(required=True, validate=validate.Length(min=1, max=50))
+    name = Text(required=True, one_line=True, validate=validate.Length(min=1, max=50))
     certificates = fields.List(fields.String(validate=CERT), required=True,
                                validate=validate.Length(max=20))
     zones = fields.List(fields.String(validate=validate.OneOf(ZONES)), required=True,
                         validate=validate.Length(min=1, max=3))
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    shift = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{2,20}$"))
+    shift = fields.String(required=True, validate=Pattern(r"^[a-z_]{2,20}$"))
     cap = fields.Integer(required=True, validate=validate.Range(min=1, max=20))
     active = fields.Boolean(load_default=True)
     # Authorised service centre the technician works for (网点); none: a branch employee,
@@ -28,13 +28,13 @@ class TechnicianIn(StrictSchema):
 
 
 class TechnicianPatch(StrictSchema):
-    name = Text(validate=validate.Length(min=1, max=50))
+    name = Text(one_line=True, validate=validate.Length(min=1, max=50))
     certificates = fields.List(fields.String(validate=CERT), validate=validate.Length(max=20))
     zones = fields.List(fields.String(validate=validate.OneOf(ZONES)),
                         validate=validate.Length(min=1, max=3))
     lat = fields.Float(validate=validate.Range(min=-90, max=90))
     lon = fields.Float(validate=validate.Range(min=-180, max=180))
-    shift = fields.String(validate=validate.Regexp(r"^[a-z_]{2,20}$"))
+    shift = fields.String(validate=Pattern(r"^[a-z_]{2,20}$"))
     cap = fields.Integer(validate=validate.Range(min=1, max=20))
     active = fields.Boolean()
     service_centre_id = fields.String(allow_none=True, validate=SAFE_ID)

@@ -1,6 +1,8 @@
 """Who may see and do what, and bad input turned into clear errors that change nothing."""
 
 import concurrent.futures
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -100,6 +102,78 @@ def test_bad_request_bodies_are_clear_errors_and_store_nothing(api, case, body, 
     assert response.status_code == status, response.text
     assert field in response.json()["fields"], response.json()
     assert _order_count(api) == before
+
+
+def _shanghai_tomorrow() -> str:
+    return str(datetime.now(ZoneInfo("Asia/Shanghai")).date() + timedelta(days=1))
+
+
+def _with_key(body: dict, where: str | None, key: str) -> dict:
+    (body[where] if where else body)[key] = "x"
+    return body
+
+
+# Input that used to be stored, or to fail inside a service (a lone surrogate cannot be
+# written to the database), each with the path of the field-level message.
+INVALID_INPUT = [
+    ("surrogate in the name", request_body(customer__name="\ud800"), "customer.name"),
+    ("surrogate after text", request_body(customer__name="王\udfff"), "customer.name"),
+    ("surrogate in the address", request_body(customer__address="南京东路\udc00号"),
+     "customer.address"),
+    ("surrogate in the description", request_body(description="漏水\ud83d"), "description"),
+    ("surrogate in the model", request_body(product__model="\ude00\ud83d"), "product.model"),
+    ("surrogate as a key", _with_key(request_body(), None, "\ud800"), "\\ud800"),
+    ("surrogate in a nested key", _with_key(request_body(), "product", "mo\udc00del"),
+     "product.mo\\udc00del"),
+    ("NUL in the name", request_body(customer__name="王\x00先生"), "customer.name"),
+    ("C1 control in the address", request_body(customer__address="南京东路\x9b1号"),
+     "customer.address"),
+    ("newline in the name", request_body(customer__name="王\n先生"), "customer.name"),
+    *[(f"name of U+{ord(ch):04X} only", request_body(customer__name=ch * 2), "customer.name")
+      for ch in "\u200b\u200c\u200d\ufeff\u2060"],
+    ("zero widths and spaces", request_body(customer__name=" \u200b\u3000\u2060 "),
+     "customer.name"),
+    ("combining marks alone", request_body(customer__name="\u0301\u0308"), "customer.name"),
+    ("zero-width description", request_body(description="\u200b\u200b"), "description"),
+    ("purchase in year 1", request_body(product__purchase_date="0001-01-01"),
+     "product.purchase_date"),
+    ("purchase in 1979", request_body(product__purchase_date="1979-12-31"),
+     "product.purchase_date"),
+    ("installation in 1900", request_body(product__installation_date="1900-01-01",
+                                          product__purchase_date=None),
+     "product.installation_date"),
+    ("purchase tomorrow", request_body(product__purchase_date=_shanghai_tomorrow()),
+     "product.purchase_date"),
+]
+
+
+def _message_at(fields: dict, path: str) -> str:
+    node = fields
+    for key in path.split("."):
+        assert key in node, (path, fields)
+        node = node[key]
+    return " ".join(node)
+
+
+@pytest.mark.parametrize("case,body,path", INVALID_INPUT, ids=[c[0] for c in INVALID_INPUT])
+def test_invalid_text_and_dates_are_a_field_level_422_and_store_nothing(api, case, body,
+                                                                       path):
+    before = _order_count(api)
+    response = api.post("/api/v1/requests", body, "agent")
+    assert response.status_code == 422, response.text
+    message = _message_at(response.json()["fields"], path)
+    assert "\u4e00" <= message[0] <= "\u9fff", message  # Chinese first, English second
+    assert _order_count(api) == before
+
+
+@pytest.mark.parametrize("name", ["\ud800", "\u200b\u200d", "\u0301"])
+def test_technician_names_need_a_visible_valid_character(api, name):
+    body = {"technician_id": "E2E-NONAME", "name": name, "certificates": ["gas"],
+            "zones": ["standard"], "lat": 31.2, "lon": 121.4, "shift": "always", "cap": 1}
+    response = api.post("/api/v1/technicians", body)
+    assert response.status_code == 422, response.text
+    assert "name" in response.json()["fields"]
+    assert api.get("/api/v1/technicians/E2E-NONAME").status_code == 404
 
 
 @pytest.mark.parametrize("data,content_type,status", [
