@@ -4,7 +4,10 @@ import json
 import logging
 import sys
 
+import pytest
+
 from services.common.logs import JsonFormatter
+from tests.unit.masking_table import ADDRESSES, NOT_PERSONAL, PHONES, surviving_runs
 
 MOBILE = "13812345678"
 LANDLINE = "021-87654321"
@@ -78,3 +81,48 @@ def test_street_address_in_free_text_is_masked():
     assert "南京东路" not in line and "502室" not in line
     assert entry["msg"] == "customer at 上海市黄浦区**** asked for a visit"
     assert entry["ctx"]["note"] == "客户住上海市黄浦区****，下午在家"
+
+
+# -- every format of the masking table, through the formatter ----------------------------
+def written(entry: dict) -> str:
+    """What a line says besides its own timestamp (whose digits are no customer's)."""
+    return json.dumps({k: v for k, v in entry.items() if k != "ts"}, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(("phone", "kept"), PHONES)
+def test_every_phone_format_is_masked_in_the_line(phone, kept):
+    record = make_record("客户 %s 来电", phone,
+                         extra={"note": f"请回电{phone}", "customer": {"phone": phone}})
+    line, entry = render(record)
+    assert phone not in line
+    assert surviving_runs(phone, written(entry)) == []
+    assert "****" + kept in entry["msg"] and "****" + kept in entry["ctx"]["note"]
+
+
+@pytest.mark.parametrize(("address", "kept", "street"), ADDRESSES)
+def test_every_address_format_is_masked_in_the_line(address, kept, street):
+    record = make_record("customer at %s asked for a visit", address,
+                         extra={"note": f"客户住{address}，下午在家",
+                                "customer": {"address": address}})
+    line, entry = render(record)
+    assert address not in line and street not in line
+    assert not any(c.isdigit() for c in written(entry))  # no house or room number
+    assert kept in entry["msg"] and kept in entry["ctx"]["note"]
+
+
+@pytest.mark.parametrize("text", NOT_PERSONAL)
+def test_numbers_that_are_not_personal_are_logged_as_they_are(text):
+    _, entry = render(make_record("%s", text, extra={"ref": text}))
+    assert entry["msg"] == text and entry["ctx"] == {"ref": text}
+
+
+def test_every_format_in_one_exception_is_masked():
+    values = [p for p, _ in PHONES] + [a for a, _, _ in ADDRESSES]
+    try:
+        raise ValueError("; ".join(values))
+    except ValueError:
+        record = make_record("lookup failed", exc_info=sys.exc_info(), level=logging.ERROR)
+    line, entry = render(record)
+    for value in values:
+        assert value not in line
+        assert surviving_runs(value, entry["exc"]) == []

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from services.common.privacy import mask_address, mask_personal, mask_phone, mask_text
@@ -17,7 +17,9 @@ class TestMaskPhone:
         ("13812345678", "138****5678"),
         ("021-12345678", "021****5678"),
         ("0755-1234567", "075****4567"),
-        ("1234567", "123****4567"),
+        ("010-1234567", "010****4567"),
+        ("+86 21 6487 1234", "021****1234"),   # the country code is not a digit shown
+        ("021-64871234-808", "021****1234"),   # nor the extension
     ])
     def test_keeps_first_three_and_last_four_digits(self, phone, masked):
         assert mask_phone(phone) == masked
@@ -25,6 +27,10 @@ class TestMaskPhone:
     def test_short_numbers_fully_hidden(self):
         assert mask_phone("12345") == "*****"
         assert mask_phone("12-34") == "****"
+        assert mask_phone("1234567") == "*******"  # first three and last four: all of it
+
+    def test_local_numbers_keep_the_last_four(self):
+        assert mask_phone("6487 1234") == "****1234"
 
     @pytest.mark.parametrize("empty", [None, ""])
     def test_empty_passes_through(self, empty):
@@ -53,11 +59,26 @@ class TestMaskAddress:
     @settings(max_examples=200, deadline=None)
     @given(address=st.text(min_size=1, max_size=200))
     def test_at_most_a_third_and_six_characters_kept(self, address):
+        assume(re.search("[\u4e00-\u9fff]", address) or not re.search("[A-Za-z]{2}", address))
         masked = mask_address(address)
         assert masked.endswith("****")
         kept = masked[:-4]
         assert address.startswith(kept)
         assert len(kept) <= min(6, len(address) // 3)
+        assert not any(c.isdigit() for c in kept)  # a house number never leads
+
+    @settings(max_examples=200, deadline=None)
+    @given(address=st.text(alphabet="ABCDEQuSistrcoadLn 0123456789,.'-", min_size=2,
+                            max_size=80))
+    def test_latin_addresses_keep_no_number(self, address):
+        masked = mask_address(address)
+        assert "****" in masked
+        assert not any(c.isdigit() for c in masked)
+
+    def test_latin_addresses_keep_their_districts(self):
+        assert (mask_address("No. 1 Nanjing East Road, Huangpu District, Shanghai")
+                == "****, Huangpu District, Shanghai")
+        assert mask_address("Huangpu Qu Nanjing Dong Lu 1 Hao") == "Huangpu Qu ****"
 
 
 class TestMaskText:
@@ -72,6 +93,9 @@ class TestMaskText:
         ("tel 0755-1234567", "tel 0755-****4567"),
         ("tel 0755 1234 5678", "tel 0755-****5678"),
         ("two: 13812345678, 13987654321", "two: 138****5678, 139****4321"),
+        ("手机１３８１２３４５６７８", "手机１３８****５６７８"),  # kept as written
+        ("Tel:+86-21-6487-1234 转 8001", "Tel:021-****1234 转 ****"),
+        ("TEL-13812345678", "TEL-138****5678"),
     ])
     def test_hides_mobiles_and_landlines(self, text, masked):
         assert mask_text(text) == masked
@@ -89,6 +113,9 @@ class TestMaskText:
         "12345678901234",               # too long for a phone number
         "11812345678",                  # not a mainland mobile prefix
         "code 310101, 3 units",
+        "serial GWH-0808 2028-01-10",   # a serial's 0 is no area code
+        "port 18476 310101",            # numbers side by side, not grouped as a phone
+        "¥265,193.01 310101",
     ])
     def test_leaves_other_numbers_alone(self, text):
         assert mask_text(text) == text
@@ -175,6 +202,16 @@ class TestMaskAddressInText:
     ])
     def test_other_text_stays_readable(self, text):
         assert mask_text(text) == text
+
+    @pytest.mark.parametrize(("text", "masked"), [
+        ("客户在Room 1203等", "客户在****等"),
+        ("请到Huangpu Qu Nanjing Dong Lu 1 Hao维修", "请到Huangpu Qu ****维修"),
+        ("住No. 1 Nanjing East Road，电话021-64871234", "住****，电话021-****1234"),
+        ("mobile 139-1234-5678, Apt 1203, 88 Xinhua Rd., Changning District, Shanghai",
+         "mobile 139****5678, ****, Changning District, Shanghai"),
+    ])
+    def test_english_and_pinyin_addresses_in_chinese_text(self, text, masked):
+        assert mask_text(text) == masked
 
     def test_address_then_phone_are_both_hidden(self):
         masked = mask_text("南京东路1号3单元502室，电话13812345678")
