@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.lifecycle import PART, Journey
 from chaos.load import Attempt, Ledger
-from chaos.windows import Window
+from chaos.windows import PROCESS, STORE, Window
 from services.common.config import SERVICE_NAMES
 from services.common.messaging import dead_letter_queue
 from services.dispatch.domain.lifecycle import HELD_STATES
@@ -413,12 +413,13 @@ def counted_rise(readings: list[dict[str, Reading]]) -> float:
 
 
 def may_go_uncounted(journeys: Iterable[Journey], windows: Iterable[Window],
-                     slack: float = COUNT_SLACK_SECONDS) -> int:
+                     dispatch_restarted: bool, slack: float = COUNT_SLACK_SECONDS) -> int:
     """Milestones whose count a fault may have lost: those seen reached from the start of a
     window that may lose counts to ``slack`` seconds after the last moment it could (its
-    kill, or its end)."""
-    spans = [(w.start, (w.lost_by or w.end or w.start) + slack)
-             for w in windows if w.may_lose_counts]
+    kill, or its end). A count dies with a process only: windows that lose counts that way
+    lose none if no dispatch replica restarted."""
+    spans = [(w.start, (w.lost_by or w.end or w.start) + slack) for w in windows
+             if w.loses_counts == STORE or (w.loses_counts == PROCESS and dispatch_restarted)]
     return sum(any(start <= at <= end for start, end in spans)
                for journey in journeys for at in journey.reached_at)
 
@@ -444,8 +445,10 @@ def outcome_problems(readings: list[dict[str, Reading]], reached: int,
 
 def outcome_summary(readings: list[dict[str, Reading]], reached: int,
                     may_miss: int = 0) -> str:
+    restarts = restarted(readings)
     return (f"milestones reached {reached}, counted {counted_rise(readings):g}, "
-            f"at least {reached - may_miss} required")
+            f"at least {reached - may_miss} required"
+            + (f"; dispatch restarted: {', '.join(restarts)}" if restarts else ""))
 
 
 def restarted(readings: list[dict[str, Reading]]) -> list[str]:

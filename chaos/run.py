@@ -1,8 +1,11 @@
-"""Runs scenarios one after another on one system and prints the table.
+"""Runs scenarios one after another on one system (the cluster's on a second one, on
+three broker nodes) and prints the table.
 
     make chaos                                  # every scenario, 2,000 requests each
     CHAOS_REQUESTS=300 CHAOS_SCENARIOS="no fault,store restart" make chaos
     CHAOS_MIN_ACKED=0.95 make chaos             # tolerate 5 % of requests never acknowledged
+    CHAOS_SCENARIOS="broker cluster: kill -9 a node" make chaos
+    CHAOS_KEEP=/some/folder make chaos          # keep the processes' logs there
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chaos import checks, load
+from chaos.cluster import BrokerCluster
 from chaos.lifecycle import Lifecycle
-from chaos.scenarios import SCENARIOS, no_fault
-from chaos.system import ChaosSystem
+from chaos.scenarios import CLUSTER_SCENARIOS, SCENARIOS, no_fault
+from chaos.system import ChaosSystem, broker_ports
 from chaos.windows import FaultLog
 
 FAULT_AT_SHARE = 0.3  # the fault strikes once this share of the burst has been sent
+ALL_SCENARIOS = {**SCENARIOS, **CLUSTER_SCENARIOS}
+CLUSTER_NODES = 3  # one may die and the quorum queues keep a majority
 
 
 @dataclass
@@ -48,8 +54,9 @@ def run_scenario(system: ChaosSystem, name: str, count: int, rate: float,
     life = Lifecycle(system.api, ledger, every=drive_every)
     burst_done = threading.Event()
     driver = threading.Thread(target=life.run, args=(burst_done,))
-    log = FaultLog(ends_at=time.monotonic() + count / rate)
-    fault = threading.Timer(count / rate * FAULT_AT_SHARE, SCENARIOS[name],
+    log = FaultLog(ends_at=time.monotonic() + count / rate,
+                   reader=lambda: checks.counter_readings(system))
+    fault = threading.Timer(count / rate * FAULT_AT_SHARE, ALL_SCENARIOS[name],
                             args=(system, log))
     driver.start()
     fault.start()
@@ -63,12 +70,13 @@ def run_scenario(system: ChaosSystem, name: str, count: int, rate: float,
         channels.feed.close()
     verdict = checks.classify(system, ledger, min_acked=min_acked())
     verdict.problems += checks.window_problems(log.windows, ledger.attempts,
-                                               expect_fault=SCENARIOS[name] is not no_fault)
+                                               expect_fault=ALL_SCENARIOS[name] is not no_fault)
     verdict.problems += checks.downstream_problems(system, life.journeys)
     completed = sum(j.completed for j in life.journeys)
     readings += [*log.readings, checks.counter_readings(system)]
     reached = sum(j.reached for j in life.journeys)
-    may_miss = checks.may_go_uncounted(life.journeys, log.windows)
+    may_miss = checks.may_go_uncounted(life.journeys, log.windows,
+                                       dispatch_restarted=bool(checks.restarted(readings)))
     verdict.problems += checks.outcome_problems(readings, reached, may_miss)
     verdict.problems += checks.invariants(system)
     dead = sum(len(v) for v in checks.dead_letters(system).values())
@@ -104,7 +112,21 @@ def notes(rows: list[Row]) -> str:
 
 
 def run(names: list[str], count: int, rate: float, base: Path) -> list[Row]:
-    system = ChaosSystem(base, orders=count * len(names))
+    """The single-node scenarios on one system, then the cluster's on another."""
+    single = [n for n in names if n in SCENARIOS]
+    cluster = [n for n in names if n in CLUSTER_SCENARIOS]
+    rows = []
+    if single:
+        rows += run_on(ChaosSystem(base / "single", orders=count * len(single)), single,
+                       count, rate)
+    if cluster:
+        broker = BrokerCluster(broker_ports(CLUSTER_NODES))
+        rows += run_on(ChaosSystem(base / "cluster", orders=count * len(cluster),
+                                   broker=broker), cluster, count, rate)
+    return rows
+
+
+def run_on(system: ChaosSystem, names: list[str], count: int, rate: float) -> list[Row]:
     rows = []
     try:
         system.start()
@@ -120,14 +142,19 @@ def run(names: list[str], count: int, rate: float, base: Path) -> list[Row]:
 def main() -> int:
     count = int(os.environ.get("CHAOS_REQUESTS", "2000"))
     rate = float(os.environ.get("CHAOS_RATE", "40"))
-    names = [n.strip() for n in os.environ.get("CHAOS_SCENARIOS", ",".join(SCENARIOS))
+    names = [n.strip() for n in os.environ.get("CHAOS_SCENARIOS", ",".join(ALL_SCENARIOS))
              .split(",") if n.strip()]
-    unknown = [n for n in names if n not in SCENARIOS]
+    unknown = [n for n in names if n not in ALL_SCENARIOS]
     if unknown:
-        print(f"unknown scenario(s): {unknown}; known: {list(SCENARIOS)}", file=sys.stderr)
+        print(f"unknown scenario(s): {unknown}; known: {list(ALL_SCENARIOS)}",
+              file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="aftersales-chaos-") as base:
-        rows = run(names, count, rate, Path(base))
+    keep = os.environ.get("CHAOS_KEEP")  # a folder to keep the processes' logs in
+    if keep:
+        rows = run(names, count, rate, Path(keep))
+    else:
+        with tempfile.TemporaryDirectory(prefix="aftersales-chaos-") as base:
+            rows = run(names, count, rate, Path(base))
     print("\n" + table(rows))
     print("\nfault windows (seconds from each burst's first request), milestones:\n"
           + notes(rows))

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import requests
 from kombu import Connection
 
-from chaos.checks import counter_readings
-from chaos.windows import FaultLog, Window
+from chaos.cluster import BrokerCluster
+from chaos.windows import PROCESS, STORE, FaultLog, Window
 from schemas.events import SUBSCRIPTIONS
 from services.common.config import SERVICE_NAMES
 from services.common.faults import KILL_AFTER_PUBLISH_VAR
@@ -32,25 +32,30 @@ def no_fault(system, log: FaultLog) -> None:
     """The same burst with nothing failing: the reference row."""
 
 
+# A broker outage may take a service process with it: an event handler that finishes
+# after its connection died fails to acknowledge, and nameko's container exits on that
+# error (the keeper restarts it, the message is delivered again). A dispatch replica's
+# counters go with it, so these windows may lose counts that way.
+BROKER_LOSES_COUNTS = PROCESS
+
+
 def broker_stop_start_app(system, log: FaultLog) -> None:
-    with log.window("broker stop_app/start_app"):
+    with log.window("broker stop_app/start_app", BROKER_LOSES_COUNTS):
         system.broker.stop_app()
         time.sleep(5)
         system.broker.start_app()
 
 
 def broker_full_restart(system, log: FaultLog) -> None:
-    with log.window("broker restart"):
+    with log.window("broker restart", BROKER_LOSES_COUNTS):
         system.broker.restart()
 
 
 def _kill(system, log: FaultLog, key: str) -> threading.Thread:
     """kill -9 of one process; its window stays open until the keeper's replacement
-    answers /health (closed by the returned thread). Before killing a dispatch replica,
-    its counters are read: what it counted until then is not lost with it."""
-    window = log.open(f"kill -9 {key}", may_lose_counts=key.startswith("dispatch#"))
-    if key.startswith("dispatch#"):
-        log.add_reading(counter_readings(system))
+    answers /health (closed by the returned thread). A dispatch replica's counters are
+    read as its window opens: what it counted until then is not lost with it."""
+    window = log.open(f"kill -9 {key}", PROCESS if key.startswith("dispatch#") else None)
     old_pid = system.supervisor.children[key].pid
     system.supervisor.kill(key)
     window.lost_by = time.monotonic()
@@ -109,8 +114,7 @@ def kill_relay_between_publish_and_mark(system, log: FaultLog, seconds: float = 
     sent; restarted, they die again. One window: from the first kill until healthy
     replacements serve again."""
     seconds = min(seconds, max(3.0, log.left() * LOAD_SHARE))
-    window = log.open("kill -9 relay after publish", may_lose_counts=True)
-    log.add_reading(counter_readings(system))
+    window = log.open("kill -9 relay after publish", PROCESS)
     keys = [system.processes(name)[0] for name in ("intake", "dispatch")]
     system.supervisor.env[KILL_AFTER_PUBLISH_VAR] = "0.05"
     try:
@@ -145,14 +149,14 @@ def store_fails_writes(system, log: FaultLog, seconds: float = 4) -> None:
     """Every insert and update fails for a few seconds (a primary stepping down)."""
     failing = {"failCommands": ["insert", "update", "findAndModify"],
                "errorCode": 11602}  # InterruptedDueToReplStateChange
-    with log.window("store fails writes", may_lose_counts=True):
+    with log.window("store fails writes", STORE):
         _fail_point(system, "alwaysOn", failing)
         time.sleep(seconds)
         _fail_point(system, "off", {})
 
 
 def store_restart(system, log: FaultLog) -> None:
-    with log.window("store restart", may_lose_counts=True):
+    with log.window("store restart", STORE):
         system.restart_store()
 
 
@@ -206,6 +210,21 @@ def _publish_poison(system) -> None:
                              delivery_mode=2)
 
 
+def kill_a_cluster_node(system, log: FaultLog, down: float = 5) -> None:
+    """kill -9 of the cluster node every client is connected to (the first the URI
+    names), during the burst; after ``down`` seconds (or less, within the burst) it is
+    started again on its own data and rejoins. Clients move to the next node; the quorum
+    queues elect new leaders, the mirrored classic queues promote a mirror."""
+    cluster = system.broker
+    if not isinstance(cluster, BrokerCluster):
+        raise TypeError("this scenario needs a system on a BrokerCluster")
+    with log.window("kill -9 broker node 1 of 3, until it rejoined",
+                    BROKER_LOSES_COUNTS):
+        cluster.kill(0)
+        time.sleep(min(down, log.left() * LOAD_SHARE))
+        cluster.revive(0)
+
+
 SCENARIOS: dict[str, Fault] = {
     "no fault": no_fault,
     "broker stop_app/start_app": broker_stop_start_app,
@@ -216,4 +235,8 @@ SCENARIOS: dict[str, Fault] = {
     "store restart": store_restart,
     "poison messages": poison_messages,
     "slow handlers": slow_handlers,
+}
+# Run on a system of their own, on a three-node cluster (see run.py).
+CLUSTER_SCENARIOS: dict[str, Fault] = {
+    "broker cluster: kill -9 a node": kill_a_cluster_node,
 }

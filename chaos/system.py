@@ -36,6 +36,15 @@ def broker_port() -> int:
     raise RuntimeError("no free port pair for the chaos broker")
 
 
+def broker_ports(count: int) -> list[int]:
+    """``count`` AMQP ports as broker_port() picks them, no two the same."""
+    ports: list[int] = []
+    while len(ports) < count:
+        if (port := broker_port()) not in ports:
+            ports.append(port)
+    return ports
+
+
 def _free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -52,12 +61,13 @@ def free_port() -> int:
 
 
 class ChaosSystem:
-    def __init__(self, base: Path, orders: int = 2400) -> None:
+    def __init__(self, base: Path, orders: int = 2400, broker=None) -> None:
         """``orders``: how many the whole run will send; every one of them can be offered
-        (nothing is freed between scenarios, and the driven orders must be offered)."""
+        (nothing is freed between scenarios, and the driven orders must be offered).
+        ``broker``: a node of its own unless given (a BrokerCluster, say)."""
         self.base = base
         self.technicians = -(-orders // JOBS_EACH) + 10
-        self.broker = PrivateBroker(broker_port())
+        self.broker = broker if broker is not None else PrivateBroker(broker_port())
         self.mongo = EmbeddedMongo(base / "db", port=free_port(),
                                    extra_args=("--enable-test-commands",))
         self.prefix = f"chaos{uuid.uuid4().hex[:6]}"
@@ -155,8 +165,7 @@ class ChaosSystem:
                     "certificates": CERTIFICATES, "zones": ["intensive", "standard", "remote"],
                     "lat": 31.2 + index % 100 * 0.001, "lon": 121.4 + index // 100 * 0.001,
                     "shift": "always", "cap": JOBS_EACH, "service_centre_id": SERVICE_CENTRE}
-            response = requests.post(f"{self.api}/api/v1/technicians", json=body,
-                                     headers=headers, timeout=20)
+            response = _post_when_up(f"{self.api}/api/v1/technicians", body, headers)
             if response.status_code not in (201, 409):
                 raise RuntimeError(f"technician not registered: {response.text}")
 
@@ -165,7 +174,20 @@ class ChaosSystem:
         most one order in eight is driven)."""
         body = {"location": "SH-WH", "sku": PART, "accepted": min(slots // 4 + 50, 10000),
                 "receipt_id": "chaos-opening"}
-        response = requests.post(f"{self.api}/api/v1/stock/receipts", json=body, timeout=20,
-                                 headers={"Authorization": "Bearer demo-warehouse-sh"})
+        response = _post_when_up(f"{self.api}/api/v1/stock/receipts", body,
+                                 {"Authorization": "Bearer demo-warehouse-sh"})
         if response.status_code not in (200, 201):
             raise RuntimeError(f"parts not received: {response.text}")
+
+
+def _post_when_up(url: str, body: dict, headers: dict,
+                  seconds: float = 60) -> requests.Response:
+    """A 503 right after start-up: /health answers as soon as a service's web server does,
+    and its RPC queue may be declared and bound a moment later (on a cluster, where each
+    queue is replicated to every node, seconds later). Asked again until ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = requests.post(url, json=body, headers=headers, timeout=20)
+        if response.status_code != 503 or time.monotonic() > deadline:
+            return response
+        time.sleep(1)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+PROCESS = "process"
+STORE = "store"
 
 
 @dataclass
@@ -20,10 +23,10 @@ class Window:
     label: str
     start: float
     end: float | None = None  # None: the fault never reported being over
-    # A count of a milestone may be lost in this window (a dispatch replica's counters die
-    # with it; the store applies a write whose reply it loses, so the step's retry finds
-    # it done and counts nothing).
-    may_lose_counts: bool = False
+    # How a milestone's count may be lost in this window, if it may: PROCESS, a dispatch
+    # replica dies and its counters with it; STORE, the store applies a write whose reply
+    # it loses, so the step fails uncounted and its retry finds it done.
+    loses_counts: str | None = None
     # The last moment a count can be lost: a killed process counts nothing after its kill,
     # however long its replacement takes. None: until the window's end.
     lost_by: float | None = None
@@ -32,11 +35,13 @@ class Window:
 class FaultLog:
     """Shared by the fault's thread (and its helpers) and the checker."""
 
-    def __init__(self, ends_at: float) -> None:
+    def __init__(self, ends_at: float, reader: Callable[[], dict] | None = None) -> None:
         self.ends_at = ends_at  # when the burst sends its last request
         self.windows: list[Window] = []
-        # Dispatch counter readings taken by faults just before a kill, in time order:
-        # what a replica counted before it died is then still seen.
+        # Dispatch's counters, read by ``reader`` as each window that may lose counts
+        # opens, in time order: what a replica counted before the fault is still seen if
+        # the fault takes its process (and its counters) away.
+        self.reader = reader
         self.readings: list[dict] = []
         self._lock = threading.Lock()
 
@@ -44,10 +49,12 @@ class FaultLog:
         """Seconds of the burst still to come."""
         return max(0.0, self.ends_at - time.monotonic())
 
-    def open(self, label: str, may_lose_counts: bool = False) -> Window:
-        window = Window(label, time.monotonic(), may_lose_counts=may_lose_counts)
+    def open(self, label: str, loses_counts: str | None = None) -> Window:
+        window = Window(label, time.monotonic(), loses_counts=loses_counts)
         with self._lock:
             self.windows.append(window)
+        if loses_counts and self.reader is not None:
+            self.add_reading(self.reader())
         return window
 
     @staticmethod
@@ -55,9 +62,9 @@ class FaultLog:
         window.end = time.monotonic()
 
     def record(self, label: str, start: float, end: float,
-               may_lose_counts: bool = False) -> Window:
+               loses_counts: str | None = None) -> Window:
         """A window whose end is known in advance (a fail point that lasts so long)."""
-        window = Window(label, start, end, may_lose_counts)
+        window = Window(label, start, end, loses_counts)
         with self._lock:
             self.windows.append(window)
         return window
@@ -67,8 +74,8 @@ class FaultLog:
             self.readings.append(reading)
 
     @contextmanager
-    def window(self, label: str, may_lose_counts: bool = False) -> Iterator[Window]:
-        opened = self.open(label, may_lose_counts)
+    def window(self, label: str, loses_counts: str | None = None) -> Iterator[Window]:
+        opened = self.open(label, loses_counts)
         try:
             yield opened
         finally:

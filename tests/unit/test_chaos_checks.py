@@ -13,7 +13,7 @@ from chaos.checks import (
 )
 from chaos.lifecycle import Journey
 from chaos.load import Attempt, Ledger, Try
-from chaos.windows import Window
+from chaos.windows import PROCESS, STORE, FaultLog, Window
 
 A, B = "http://a/metrics", "http://b/metrics"
 
@@ -79,18 +79,30 @@ def test_a_replica_read_only_once_is_left_out():
 def test_only_milestones_reached_near_a_window_that_may_lose_counts_may_go_uncounted():
     journeys = [Journey("SH-1", "satisfied", reached_at=[5.0, 20.0, 100.0]),
                 Journey("SH-2", "satisfied", reached_at=[31.0])]
-    windows = [Window("kill -9 dispatch#0", 18.0, 21.0, may_lose_counts=True),
-               Window("broker restart", 90.0, 110.0)]  # loses no count
+    windows = [Window("kill -9 dispatch#0", 18.0, 21.0, loses_counts=PROCESS),
+               Window("kill -9 intake#0", 90.0, 110.0)]  # loses no count
     # 20.0 falls in the kill's window, 31.0 within its slack (15 s) after; 5.0 before it.
-    assert may_go_uncounted(journeys, windows, slack=15) == 2
+    assert may_go_uncounted(journeys, windows, dispatch_restarted=True, slack=15) == 2
 
 
 def test_a_killed_replica_loses_no_count_after_its_kill_however_long_its_restart():
     journeys = [Journey("SH-1", "satisfied", reached_at=[19.0, 30.0, 40.0])]
     # Killed at 18.5; its replacement served at 60. Only 19.0 and 30.0 (within 15 s of
     # the kill) may have been counted by the dead process.
-    kill = Window("kill -9 dispatch#0", 18.0, 60.0, may_lose_counts=True, lost_by=18.5)
-    assert may_go_uncounted(journeys, [kill], slack=15) == 2
+    kill = Window("kill -9 dispatch#0", 18.0, 60.0, loses_counts=PROCESS, lost_by=18.5)
+    assert may_go_uncounted(journeys, [kill], dispatch_restarted=True, slack=15) == 2
+
+
+def test_no_count_dies_with_a_process_when_no_dispatch_replica_restarted():
+    # Bad: a broker outage that could have taken a dispatch replica with it, but none
+    # restarted; an undercount then is a count lost for no reason, not an allowance.
+    journeys = [Journey("SH-1", "satisfied", reached_at=[19.0, 30.0, 40.0])]
+    outage = Window("broker restart", 18.0, 30.0, loses_counts=PROCESS)
+    assert may_go_uncounted(journeys, [outage], dispatch_restarted=False) == 0
+    assert outcome_problems(readings({A: 10}, {A: 12}), reached=3, may_miss=0)
+    # A store fault loses counts without any restart.
+    store = Window("store fails writes", 18.0, 22.0, loses_counts=STORE)
+    assert may_go_uncounted(journeys, [store], dispatch_restarted=False, slack=15) == 2
 
 
 # -- acknowledged requests --------------------------------------------------------------
@@ -226,3 +238,14 @@ def test_a_fault_that_recorded_no_window_or_never_ended_fails():
     assert window_problems([], attempts, expect_fault=False) == []
     assert window_problems([Window("store restart", 3.0)], attempts, True) == [
         "fault store restart never ended"]
+
+
+def test_dispatch_counters_are_read_as_a_window_that_may_lose_counts_opens():
+    reads = []
+    log = FaultLog(ends_at=0.0, reader=lambda: reads.append(1) or {A: Reading(3, 1)})
+    with log.window("broker restart", PROCESS):
+        pass
+    with log.window("kill -9 intake#0"):
+        pass
+    assert log.readings == [{A: Reading(3, 1)}] and len(reads) == 1
+    assert all(w.end is not None and w.end >= w.start for w in log.windows)
