@@ -10,7 +10,9 @@ from functools import wraps
 from typing import Any
 
 import eventlet
-from nameko.exceptions import RemoteError
+from amqp.exceptions import AMQPError
+from kombu.exceptions import OperationalError
+from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
 
 from gateway.auth import Caller, authenticate, authorize, load_tokens
@@ -18,40 +20,74 @@ from schemas.fields import unicode_errors
 from services.common.base import ConfigProvider
 from services.common.errors import (
     APP_ERRORS,
+    RETRY_AFTER_SECONDS,
     AppError,
     GatewayTimeout,
     InvalidInput,
     TooLarge,
+    Unavailable,
     UnsupportedMedia,
+    store_outage,
 )
 from services.common.metrics import Metrics
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
 MAX_JSON_DEPTH = 20
+# The broker refused or dropped the connection while the call was being sent.
+BROKER_ERRORS = (OSError, OperationalError, AMQPError)
 
 
 def json_response(status: int, body: Any) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=JSON)
 
 
+def _error_response(status: int, body: dict) -> Response:
+    response = json_response(status, body)
+    if status == 503:  # an outage: tell clients when to come back instead of hammering
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def _error(exc: AppError) -> Response:
-    return json_response(exc.status, {"error": exc.code, "message": exc.message,
-                                      "fields": exc.fields})
+    return _error_response(exc.status, {"error": exc.code, "message": exc.message,
+                                        "fields": exc.fields})
 
 
 def _remote(exc: RemoteError) -> Response:
+    outage = store_outage(exc.exc_type, exc.value)
+    if outage is not None:
+        log.warning("a service's store is unavailable: %s", exc)
+        return _error(outage)
     cls = APP_ERRORS.get(exc.exc_type)
     if cls is None:
         log.error("service error: %s", exc)
-        return json_response(500, {"error": "internal", "message": "internal error"})
+        return json_response(500, {"error": "internal",
+                                   "message": "服务内部错误。internal error"})
     try:
         detail = json.loads(exc.value)
     except (TypeError, ValueError):
         detail = {"message": str(exc.value)}
-    return json_response(cls.status, {"error": detail.get("code", cls.code),
-                                      "message": detail.get("message"),
-                                      "fields": detail.get("fields", {})})
+    return _error_response(cls.status, {"error": detail.get("code", cls.code),
+                                        "message": detail.get("message"),
+                                        "fields": detail.get("fields", {})})
+
+
+def _broker_down(reason: object) -> Unavailable:
+    log.warning("the broker did not take an RPC: %s", reason)
+    return Unavailable("消息服务暂时不可用，请稍后重试。The message broker cannot be "
+                       "reached; try again later.")
+
+
+def _timed_out(seconds: float) -> GatewayTimeout:
+    return GatewayTimeout(f"服务在 {seconds:g} 秒内未应答，操作可能仍会完成，请先查询结果再重试。"
+                          f"No answer within {seconds:g} s; the operation may still "
+                          f"complete, check before trying again.")
+
+
+def _not_running(service: str) -> Unavailable:
+    return Unavailable(f"服务 {service} 未运行，请稍后重试。The {service} service is not "
+                       f"running; try again later.")
 
 
 def _depth(value: Any, level: int = 0) -> int:
@@ -100,14 +136,23 @@ class GatewayBase:
         return load_tokens(self.config["tokens_file"])
 
     def _call(self, method, *args) -> Any:
-        """RPC with a bounded wait."""
-        reply = method.call_async(*args)
+        """RPC with a bounded wait, sending included. A call the broker would not take is
+        a 503 (the service did not get it); one sent but unanswered is a 504 (it may
+        still complete)."""
         seconds = self.config["rpc_timeout_seconds"]
+        reply = None
         try:
             with eventlet.Timeout(seconds):
+                reply = method.call_async(*args)
                 return reply.result()
         except eventlet.Timeout:
-            raise GatewayTimeout(f"no answer within {seconds:g} s; try again") from None
+            if reply is None:
+                raise _broker_down(f"not sent within {seconds:g} s") from None
+            raise _timed_out(seconds) from None
+        except UnknownService:  # no queue for it: never deployed on this broker
+            raise _not_running(method.service_name) from None
+        except BROKER_ERRORS as exc:
+            raise _broker_down(exc) from None
 
     def _body(self, request) -> dict:
         if request.mimetype != JSON:

@@ -13,6 +13,7 @@ from nameko.web.handlers import http
 from gateway.http import GatewayBase, json_response
 from gateway.openapi import build_spec
 from gateway.routes import billing, board, callbacks, complaints, hq, inventory, orders
+from services.common.health import live, ready
 
 ROUTE_MODULES = (orders, inventory, billing, callbacks, complaints, board, hq)
 
@@ -38,9 +39,14 @@ class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, billing.Bill
     name = "gateway"
     permissions = _permissions()
 
-    @http("GET", "/health")
+    @live("GET", "/health/live")
+    def health_live(self, request):
+        """Liveness, answered without a worker (services/common/health.py)."""
+
+    @ready("GET", "/health")
+    @ready("GET", "/health/ready")
     def health(self, request):
-        return json_response(200, {"status": "ok"})
+        """Readiness (the gateway has no store: ready when live); without a worker."""
 
     @http("GET", "/metrics")
     def prometheus_metrics(self, request):

@@ -15,6 +15,7 @@ from nameko.web.handlers import http
 
 from schemas.events import SUBSCRIPTIONS
 from services.common.clock import Clock
+from services.common.health import live, ready
 from services.common.messaging import (
     Topology,
     consumed_dead_letter_queues,
@@ -99,10 +100,14 @@ class ServiceBase:
     def prometheus_metrics(self, request):
         return self.metrics.exposition()
 
-    @http("GET", "/health")
+    @live("GET", "/health/live")
+    def health_live(self, request):
+        """Liveness, answered without a worker (services/common/health.py)."""
+
+    @ready("GET", "/health")
+    @ready("GET", "/health/ready")
     def health_check(self, request):
-        self.db.command("ping")
-        return 200, {"Content-Type": "application/json"}, '{"status": "ok"}'
+        """Readiness: the store answers a ping. Answered without a worker."""
 
     def _relay(self) -> OutboxRelay:
         lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])

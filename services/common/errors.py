@@ -9,6 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pymongo.errors import ConnectionFailure
+
+# What a 503 tells the client to wait before trying again: about one server-selection
+# timeout of the store's client (services/common/mongo.py), the time a store needs to be
+# found again after it comes back.
+RETRY_AFTER_SECONDS = 5
+
 
 class AppError(Exception):
     status = 400
@@ -60,7 +67,8 @@ class UnsupportedMedia(AppError):
 
 
 class Unavailable(AppError):
-    """A service this step depends on did not answer; nothing was changed."""
+    """A service, the broker or a store this step depends on is out of reach; the
+    gateway answers 503 with Retry-After."""
 
     status = 503
     code = "unavailable"
@@ -80,8 +88,33 @@ def from_remote(exc_type: str, value: str) -> AppError | None:
 
 
 class GatewayTimeout(AppError):
+    """No answer in time: the call may still complete, so the client checks before
+    repeating it."""
+
     status = 504
     code = "timeout"
+
+
+def _names(cls: type) -> set[str]:
+    return {cls.__name__}.union(*(_names(sub) for sub in cls.__subclasses__()))
+
+
+# A service's store did not answer (no server found, connection lost or timed out, pool
+# exhausted): pymongo's ConnectionFailure family, by name because nameko passes only the
+# type's name. Read from pymongo itself, so a new kind of connection failure is included.
+STORE_OUTAGES = frozenset(_names(ConnectionFailure))
+
+
+def store_outage(exc_type: str | None, value: Any) -> Unavailable | None:
+    """An Unavailable for a remote store failure, else None. A service that re-raises a
+    RemoteError of another (dispatch asking billing) nests it: ``RemoteError`` whose text
+    begins with the inner type's name."""
+    while exc_type == "RemoteError" and isinstance(value, str) and value:
+        exc_type, _, value = value.partition(" ")
+    if exc_type not in STORE_OUTAGES:
+        return None
+    return Unavailable("数据存储暂时不可用，请稍后重试。The data store is unavailable; "
+                       "try again later.")
 
 
 APP_ERRORS: dict[str, type[AppError]] = {

@@ -1,6 +1,7 @@
 """The Kubernetes manifests: each branch overlay renders (tests/unit/kustomize.py) into
 objects valid for a pinned Kubernetes version, runs every process with the supervisor's
-command, probes /health on the process's port, and serves exactly its own branch."""
+command, probes the process's port (liveness /health/live, readiness /health/ready), and
+serves exactly its own branch."""
 
 from __future__ import annotations
 
@@ -57,8 +58,9 @@ def test_deployments_run_the_supervisor_command_with_probes_and_requests(rendere
         deployment = deployments[f"{branch.lower()}-{name}"]
         [container] = deployment["spec"]["template"]["spec"]["containers"]
         assert container["command"][1:] == serve_command(name)[1:], name
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert container[probe]["httpGet"] == {"path": "/health", "port": ports[name]}
+        for probe, path in (("readinessProbe", "/health/ready"),
+                            ("livenessProbe", "/health/live")):
+            assert container[probe]["httpGet"] == {"path": path, "port": ports[name]}, name
         assert container["ports"][0]["containerPort"] == ports[name]
         assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
 
