@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 import eventlet
-from amqp.exceptions import NotFound
+from amqp.exceptions import AMQPError, NotFound
 from kombu import Connection, Exchange, Queue
 from marshmallow import ValidationError
 from nameko.events import EventDispatcher, EventHandler
@@ -155,7 +155,26 @@ def dead_letter(amqp_uri: str, service: str, message, reason: str) -> None:
 
 
 class SafeQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, plus: undecodable messages are dead-lettered, not fatal."""
+    """nameko's queue consumer, plus: undecodable messages are dead-lettered, not fatal,
+    and an ack or requeue on a connection that just died is not fatal either."""
+
+    def ack_message(self, message) -> None:
+        self._settle(message, super().ack_message)
+
+    def requeue_message(self, message) -> None:
+        self._settle(message, super().requeue_message)
+
+    @staticmethod
+    def _settle(message, settle) -> None:
+        """nameko ignores only the built-in ConnectionError here; amqp raises its own when
+        a broker node dies under the channel, and the container would exit on it. The
+        broker has already taken the unacked message back and redelivers it, and every
+        handler is idempotent, so there is nothing left to do but log."""
+        try:
+            settle(message)
+        except (AMQPError, OSError) as exc:
+            log.warning("message not settled, the connection is gone; the broker "
+                        "redelivers it: %s: %s", type(exc).__name__, exc)
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
