@@ -11,6 +11,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 ERROR = {"description": "Error", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
 ERRORS = {str(code): ERROR for code in (400, 401, 403, 404, 409, 413, 415, 422, 504)}
+# A store or broker outage: nothing was changed; try again after the Retry-After seconds.
+ERRORS["503"] = {**ERROR, "description": "Unavailable (store or broker); see Retry-After",
+                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}}
 
 
 def json_body(schema: str) -> dict:
@@ -41,6 +44,9 @@ def build_spec(documenters: Iterable[Callable[[APISpec], None]]) -> dict:
         "fields": {"type": "object"}}})
     for document in documenters:
         document(spec)
-    spec.path("/health", operations={"get": {"summary": "Liveness",
-                                             "responses": {"200": {"description": "OK"}}}})
+    for path, summary in (("/health/live", "存活 / Liveness: the process answers"),
+                          ("/health/ready", "就绪 / Readiness: the process and its store"),
+                          ("/health", "就绪 / Readiness (the same as /health/ready)")):
+        spec.path(path, operations={"get": {"summary": summary, "responses": {
+            "200": {"description": "OK"}, "503": ERRORS["503"]}}})
     return spec.to_dict()
