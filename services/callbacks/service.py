@@ -196,7 +196,17 @@ class CallbacksService(ServiceBase):
         if spec.get("until") and spec["until"] < spec["first_run_at"]:
             raise InvalidInput("the schedule ends before it starts",
                                {"until": ["Must be after first_run_at."]})
+        self._refuse_foreign_region(spec, branch)
         return _schedule_out(self._desk().add_schedule(spec, branch))
+
+    def _refuse_foreign_region(self, spec: dict, branch: str) -> None:
+        """A customer of another branch's region is that branch's to call."""
+        code = (spec.get("customer") or {}).get("region_code")
+        region = self.reference.regions.get(code) if code else None
+        if code and (region is None or region.branch != branch):
+            raise InvalidInput("地区不属于本分支 / the region is not this branch's", {
+                "customer": {"region_code": [f"本分支({branch})的地区代码 / A region code "
+                                             f"of {branch}."]}})
 
     @branch_rpc
     def list_schedules(self, branch: str) -> list[dict]:

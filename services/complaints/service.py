@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
@@ -23,6 +24,7 @@ from schemas.complaints import (
 )
 from schemas.events import EventEnvelope
 from schemas.fields import DISPLAY_TZ
+from services.common.asking import ask
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.clock import as_utc
@@ -72,6 +74,7 @@ class ComplaintsService(ServiceBase):
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(complaint_metric_definitions)
     complaint_settings = ComplaintSettings()
+    dispatch = RpcProxy("dispatch")  # who the branch's technicians and centres are
 
     # -- plumbing --------------------------------------------------------------------
     def _desk(self) -> ComplaintDesk:
@@ -96,6 +99,20 @@ class ComplaintsService(ServiceBase):
             self.metrics.escalations.labels(branch, level).inc()
         for branch, party, points in effects.penalties:
             self.metrics.penalties.labels(branch, party).inc(points)
+
+    def _refuse_foreign_staff(self, named: dict[str, str | None], branch: str) -> None:
+        """A technician or service centre a person names must be the branch's own; those
+        taken from the branch's completions are already."""
+        ids = {field: staff for field, staff in named.items() if staff}
+        if not ids:
+            return
+        foreign = set(ask(self.dispatch.foreign_staff, sorted(set(ids.values())), branch,
+                          seconds=self.config["rpc_timeout_seconds"], who="dispatch"))
+        fields = {field: [f"本分支({branch})没有 {staff} / No such technician or service "
+                          f"centre in {branch}."]
+                  for field, staff in ids.items() if staff in foreign}
+        if fields:
+            raise NotFound("技术员或网点不存在 / technician or service centre not found", fields)
 
     def _open(self, command: dict, branch: str, ref: str | None, by: str) -> tuple[dict, bool]:
         desk = self._desk()
@@ -165,6 +182,8 @@ class ComplaintsService(ServiceBase):
     @branch_rpc
     def open_complaint(self, payload: dict, branch: str, by: str = "staff") -> dict:
         command = load(_IN, payload)
+        self._refuse_foreign_staff({key: command.get(key) for key in (
+            "technician_id", "service_centre_id")}, branch)
         ref = f"client:{command['reference']}" if command["reference"] else None
         doc, created = self._open({**command, "source": "manual"}, branch, ref, by)
         return dump(doc, created=created)
@@ -175,11 +194,25 @@ class ComplaintsService(ServiceBase):
         if schema is None:
             raise NotFound(f"unknown action {action}")
         command = load(schema(), payload or {})
+        if action == "conclude":
+            self._check_party(command, actor["branch"])
         desk = self._desk()
         try:
             return dump(desk.step(complaint_id, action, command, Actor(**actor)))
         finally:
             self._finish(desk)
+
+    def _check_party(self, command: dict, branch: str) -> None:
+        """The party held responsible: the branch itself, or its technician or centre (a
+        maker or a supplier, for product quality, is no branch's)."""
+        party, responsibility = command.get("party_id"), command["responsibility"]
+        if not party:
+            return
+        if responsibility == "branch" and party != branch:
+            raise NotFound("分支不符 / not this branch", {
+                "party_id": [f"只能是本分支 {branch} / Only {branch}."]})
+        if responsibility in ("technician", "service_centre"):
+            self._refuse_foreign_staff({"party_id": party}, branch)
 
     @branch_rpc
     def get_complaint(self, complaint_id: str, branch: str) -> dict:

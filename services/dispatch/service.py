@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import eventlet
-from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
@@ -17,6 +15,7 @@ from schemas.inventory import PartsLinesData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
 from schemas.reports import ReportPeriod
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
+from services.common.asking import ask
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.contracts import dump_order, load
@@ -24,8 +23,6 @@ from services.common.errors import (
     Conflict,
     InvalidInput,
     NotFound,
-    Unavailable,
-    from_remote,
 )
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
@@ -227,16 +224,8 @@ class DispatchService(ServiceBase):
                 "technician_id"):
             return
         facts = billing_facts(order, completion)
-        seconds = self.config["rpc_timeout_seconds"]
-        try:
-            with eventlet.Timeout(seconds):
-                verdict = self.billing.check_completion.call_async(
-                    order_id, order["branch"], facts).result()
-        except eventlet.Timeout:
-            raise Unavailable("billing did not answer; the order was not completed, "
-                              "try again") from None
-        except RemoteError as exc:
-            raise (from_remote(exc.exc_type, exc.value) or exc) from None
+        verdict = ask(self.billing.check_completion, order_id, order["branch"], facts,
+                      seconds=self.config["rpc_timeout_seconds"], who="billing")
         if not verdict["ok"]:
             raise Conflict("chargeable work needs the customer's approved quote",
                            {"quote": verdict["reasons"]})
@@ -248,6 +237,7 @@ class DispatchService(ServiceBase):
         self._check_shift(tech["shift"])
         doc = {"_id": tech.pop("technician_id"), "branch": branch, **tech}
         store = DispatchStore(self.db, self.roster)
+        self._check_centre(store, tech.get("service_centre_id"), branch)
         try:
             store.insert_technician(doc)
         except DuplicateKeyError:
@@ -263,10 +253,28 @@ class DispatchService(ServiceBase):
         if "shift" in changes:
             self._check_shift(changes["shift"])
         store = DispatchStore(self.db, self.roster)
+        self._check_centre(store, changes.get("service_centre_id"), branch)
         if not store.update_technician(technician_id, branch, changes):
             raise NotFound(f"technician {technician_id} not found")
         self._drain(branch)
         return self._tech_out(store.technician(technician_id))
+
+    @staticmethod
+    def _check_centre(store: DispatchStore, centre_id: str | None, branch: str) -> None:
+        """A service centre (网点) is known by its technicians: one whose technicians work
+        for another branch is not this branch's to staff."""
+        if centre_id and store.staff_branches([centre_id]).get(centre_id, {branch}) != {
+                branch}:
+            raise InvalidInput("网点不属于本分支 / the service centre is not this branch's", {
+                "service_centre_id": [f"本分支({branch})的网点 / A service centre of "
+                                      f"{branch}."]})
+
+    @branch_rpc
+    def foreign_staff(self, ids: list[str], branch: str) -> list[str]:
+        """The ids that are neither a technician nor a service centre of the branch (for
+        other services, which name technicians and centres but do not keep them)."""
+        known = DispatchStore(self.db).staff_branches(ids)
+        return sorted({staff for staff in ids if branch not in known.get(staff, set())})
 
     @branch_rpc
     def get_technician(self, technician_id: str, branch: str) -> dict:

@@ -315,6 +315,18 @@ class DispatchStore:
                                                   "slots_version": 1}})
             self.technicians_changed()
 
+    def staff_branches(self, ids: list[str]) -> dict[str, set[str]]:
+        """The branches each id belongs to, as a technician or as the service centre of
+        technicians (an id unknown here is absent)."""
+        found: dict[str, set[str]] = {}
+        for doc in self.technicians.find(
+                {"$or": [{"_id": {"$in": ids}}, {"service_centre_id": {"$in": ids}}]},
+                {"branch": 1, "service_centre_id": 1}):
+            for staff in (doc["_id"], doc.get("service_centre_id")):
+                if staff in ids:
+                    found.setdefault(staff, set()).add(doc["branch"])
+        return found
+
     def insert_technician(self, doc: dict[str, Any]) -> None:
         self.technicians.insert_one({**doc, "active_jobs": 0, "free_slots": doc["cap"],
                                      "slots_version": 0})

@@ -15,7 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.clock import as_utc
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.outbox import new_event
 from services.common.reference import Reference
 from services.intake.domain import priority as priority_rules
@@ -62,7 +62,7 @@ class IntakeDesk:
         # recent orders are read first anyway (repeat repairs), and answer most cases.
         serial = product.get("serial_number")
         for _ in range(MAX_INSERT_ATTEMPTS):
-            unit = self.store.same_unit(serial) if serial else []
+            unit = self.store.same_unit(serial, region.branch) if serial else []
             existing = self._existing(request, region.branch, unit, now, look_up=False)
             if existing is not None:
                 return existing
@@ -107,6 +107,10 @@ class IntakeDesk:
             known = next((d for d in unit if call_id in d.get("call_ids", [])), None)
             if known is None and look_up:
                 known = self.store.by_call_id(call_id)
+            if known is not None and known["branch"] != branch:
+                # Call ids are unique across branches: say it is taken, show nothing of it.
+                raise Conflict("来电编号已被使用 / this call_id is already in use",
+                               {"call_id": ["换一个来电编号 / Use another call_id."]})
         if known is None and rules.scope(request["request_type"]) == "dispatch":
             key = self._open_key(request, branch)
             known = next((d for d in unit if d.get("open_key") == key), None)

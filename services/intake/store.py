@@ -57,10 +57,12 @@ class IntakeStore:
             query["branch"] = branch
         return self.requests.find_one(query)
 
-    def same_unit(self, serial: str, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest orders for one serial number: its open matter and its repeats."""
-        return list(self.requests.find({"product.serial_number": serial},
-                                       {"open_key": 1, "completed_at": 1, "call_ids": 1},
+    def same_unit(self, serial: str, branch: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The branch's latest orders for one serial number: its open matter and its
+        repeats (another branch's history of the unit is not this branch's to see)."""
+        return list(self.requests.find({"product.serial_number": serial, "branch": branch},
+                                       {"open_key": 1, "completed_at": 1, "call_ids": 1,
+                                        "branch": 1},
                                        sort=[("received_at", DESCENDING)], limit=limit))
 
     def insert(self, doc: dict[str, Any], events: list[dict], due: datetime) -> None:

@@ -134,7 +134,10 @@ class Keeper:
                 errors[index] = {"sku": [f"Does not fit a {category}."]}
         if errors:
             raise InvalidInput("some parts cannot be supplied", {"parts": errors})
-        request_id = payload.get("request_id") or uuid.uuid4().hex[:12]
+        # The client's id makes a retry safe; prefixed with the order, the ids made from it
+        # (transfers, backorders, shortages) can never meet another order's, nor another
+        # branch's, whatever id a client picks.
+        request_id = f"{order['order_id']}-{payload.get('request_id') or uuid.uuid4().hex[:12]}"
         van = self.catalogue.vans.get(order.get("technician_id") or "")
         lines = {f"{request_id}-{i}": {"sku": line["sku"], "quantity": line["quantity"],
                                        "state": sourcing.SOURCING, "request_id": request_id,
