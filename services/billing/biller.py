@@ -18,6 +18,7 @@ from services.billing.domain.pricing import Job, Priced, PricingError, price
 from services.billing.domain.schedule import LOCAL_TZ, FeeSchedule
 from services.billing.store import ANOMALIES, BILLS, BillingStore, bill_id
 from services.common.clock import as_utc
+from services.common.domain.branches import branch_of
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.outbox import new_event
 
@@ -353,7 +354,10 @@ class Biller:
         if not serial or not fault_code:
             return False
         since = self.now - timedelta(days=self.schedule.coverage.repeat_free_labour_days)
-        return self.store.recent_same_fault(serial, fault_code, since, order_id)
+        # Only the order's own branch: another branch's bills are neither seen nor
+        # allowed to change a price here.
+        return self.store.recent_same_fault(serial, fault_code, since, order_id,
+                                            branch_of(order_id))
 
     def _price(self, job: Job, at: datetime | None = None) -> Priced:
         try:

@@ -103,9 +103,10 @@ class BillingStore:
         return self.bills.find_one({"_id": bid, "branch": branch})
 
     def recent_same_fault(self, serial: str, fault_code: str, since: datetime,
-                          order_id: str) -> bool:
-        """A bill of the same unit for the same fault completed since ``since``."""
-        found = self.bills.find({"serial_number": serial, "completed_at": {"$gte": since}},
+                          order_id: str, branch: str | None) -> bool:
+        """A bill of the branch for the same unit and fault completed since ``since``."""
+        found = self.bills.find({"serial_number": serial, "completed_at": {"$gte": since},
+                                 "branch": branch},
                                 {"fault_code": 1, "order_id": 1}, limit=20)
         return any(b.get("fault_code") == fault_code and b["order_id"] != order_id
                    for b in found)

@@ -192,6 +192,10 @@ class SafeQueueConsumer(QueueConsumer):
         return on_decode_error
 
 
+# A dead-letter publish that takes longer is given up and the message requeued.
+DEAD_LETTER_SECONDS = 30.0
+DEAD_LETTER_RETRY_PAUSE = 2.0
+
 # Failures that a retry cannot cure: dead-letter at once.
 PERMANENT_ERRORS = (ValidationError, AppError, KeyError, TypeError, ValueError)
 
@@ -215,15 +219,9 @@ class ReliableEventHandler(EventHandler):
         if reason is None:
             super().handle_message(body, message)
             return
-        try:
-            dead_letter(self.container.config["AMQP_URI"], self.container.service_name,
-                        message, reason)
-        except Exception:  # broker trouble: leave it to a redelivery
-            log.exception("could not dead-letter a refused event; requeueing")
-            self.queue_consumer.requeue_message(message)
-            return
-        log.error("refused event: %s", reason, extra={"queue": self.queue.name})
-        self.queue_consumer.ack_message(message)
+        # Off the consumer's thread, as a worker would be: publishing waits for the broker.
+        self.container.spawn_managed_thread(
+            lambda: self._dead_letter(message, reason, "refused event"))
 
     def branch_refusal(self, body) -> str | None:
         if not isinstance(body, dict) or "branch" not in body:
@@ -240,20 +238,27 @@ class ReliableEventHandler(EventHandler):
         exc = exc_info[1]
         if isinstance(exc, PERMANENT_ERRORS) or attempts >= limit:
             reason = f"{type(exc).__name__}: {exc} (after {attempts} attempt(s))"
-            try:
-                dead_letter(self.container.config["AMQP_URI"], self.container.service_name,
-                            message, reason)
-            except Exception:  # broker trouble: leave it to a redelivery
-                log.exception("could not dead-letter; requeueing")
-                self.queue_consumer.requeue_message(message)
-                return
-            log.error("dead-lettered event: %s", reason, extra={"queue": self.queue.name})
-            self.queue_consumer.ack_message(message)
+            self._dead_letter(message, reason, "dead-lettered event")
         else:
             # Exponential back-off (0.5, 1, 2, 4 s ...): a store or broker outage of several
             # seconds is ridden out before the message is dead-lettered.
             eventlet.sleep(min(0.25 * 2 ** attempts, 8.0))
             self.queue_consumer.requeue_message(message)
+
+    def _dead_letter(self, message, reason: str, what: str) -> None:
+        """To the DLQ with the reason, then acknowledged. If the broker cannot take it in
+        time, the message goes back to the queue after a pause, to be judged again."""
+        try:
+            with eventlet.Timeout(DEAD_LETTER_SECONDS):
+                dead_letter(self.container.config["AMQP_URI"], self.container.service_name,
+                            message, reason)
+        except (Exception, eventlet.Timeout):
+            log.exception("could not dead-letter (%s); requeueing", what)
+            eventlet.sleep(DEAD_LETTER_RETRY_PAUSE)
+            self.queue_consumer.requeue_message(message)
+            return
+        log.error("%s: %s", what, reason, extra={"queue": self.queue.name})
+        self.queue_consumer.ack_message(message)
 
 
 reliable_handler = ReliableEventHandler.decorator

@@ -100,17 +100,20 @@ class ComplaintsService(ServiceBase):
         for branch, party, points in effects.penalties:
             self.metrics.penalties.labels(branch, party).inc(points)
 
-    def _refuse_foreign_staff(self, named: dict[str, str | None], branch: str) -> None:
-        """A technician or service centre a person names must be the branch's own; those
-        taken from the branch's completions are already."""
-        ids = {field: staff for field, staff in named.items() if staff}
-        if not ids:
+    def _refuse_foreign_staff(self, technicians: dict[str, str | None],
+                              centres: dict[str, str | None], branch: str) -> None:
+        """A technician or service centre a person names must be the branch's (field →
+        id for each); those taken from the branch's completions are already."""
+        technicians = {field: tech for field, tech in technicians.items() if tech}
+        centres = {field: centre for field, centre in centres.items() if centre}
+        if not technicians and not centres:
             return
-        foreign = set(ask(self.dispatch.foreign_staff, sorted(set(ids.values())), branch,
+        foreign = set(ask(self.dispatch.foreign_staff, sorted(set(technicians.values())),
+                          sorted(set(centres.values())), branch,
                           seconds=self.config["rpc_timeout_seconds"], who="dispatch"))
-        fields = {field: [f"本分支({branch})没有 {staff} / No such technician or service "
+        fields = {field: [f"本分支({branch})没有 {named} / No such technician or service "
                           f"centre in {branch}."]
-                  for field, staff in ids.items() if staff in foreign}
+                  for field, named in {**technicians, **centres}.items() if named in foreign}
         if fields:
             raise NotFound("技术员或网点不存在 / technician or service centre not found", fields)
 
@@ -182,9 +185,11 @@ class ComplaintsService(ServiceBase):
     @branch_rpc
     def open_complaint(self, payload: dict, branch: str, by: str = "staff") -> dict:
         command = load(_IN, payload)
-        self._refuse_foreign_staff({key: command.get(key) for key in (
-            "technician_id", "service_centre_id")}, branch)
-        ref = f"client:{command['reference']}" if command["reference"] else None
+        self._refuse_foreign_staff({"technician_id": command.get("technician_id")},
+                                   {"service_centre_id": command.get("service_centre_id")},
+                                   branch)
+        # A client's reference is unique within its branch: another branch may pick the same.
+        ref = f"client:{branch}:{command['reference']}" if command["reference"] else None
         doc, created = self._open({**command, "source": "manual"}, branch, ref, by)
         return dump(doc, created=created)
 
@@ -211,8 +216,10 @@ class ComplaintsService(ServiceBase):
         if responsibility == "branch" and party != branch:
             raise NotFound("分支不符 / not this branch", {
                 "party_id": [f"只能是本分支 {branch} / Only {branch}."]})
-        if responsibility in ("technician", "service_centre"):
-            self._refuse_foreign_staff({"party_id": party}, branch)
+        if responsibility == "technician":
+            self._refuse_foreign_staff({"party_id": party}, {}, branch)
+        elif responsibility == "service_centre":
+            self._refuse_foreign_staff({}, {"party_id": party}, branch)
 
     @branch_rpc
     def get_complaint(self, complaint_id: str, branch: str) -> dict:

@@ -29,6 +29,7 @@ from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.dispatch import reports
 from services.dispatch.dispatcher import Actor, Dispatcher, billing_facts
+from services.dispatch.domain import staff
 from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
@@ -263,18 +264,25 @@ class DispatchService(ServiceBase):
     def _check_centre(store: DispatchStore, centre_id: str | None, branch: str) -> None:
         """A service centre (网点) is known by its technicians: one whose technicians work
         for another branch is not this branch's to staff."""
-        if centre_id and store.staff_branches([centre_id]).get(centre_id, {branch}) != {
-                branch}:
+        if centre_id and not staff.centre_is_branchs(
+                store.centre_branches([centre_id]).get(centre_id, set()), branch):
             raise InvalidInput("网点不属于本分支 / the service centre is not this branch's", {
                 "service_centre_id": [f"本分支({branch})的网点 / A service centre of "
                                       f"{branch}."]})
 
     @branch_rpc
-    def foreign_staff(self, ids: list[str], branch: str) -> list[str]:
-        """The ids that are neither a technician nor a service centre of the branch (for
-        other services, which name technicians and centres but do not keep them)."""
-        known = DispatchStore(self.db).staff_branches(ids)
-        return sorted({staff for staff in ids if branch not in known.get(staff, set())})
+    def foreign_staff(self, technician_ids: list[str], centre_ids: list[str],
+                      branch: str) -> list[str]:
+        """The ids another service may not name for the branch (it names technicians and
+        centres but does not keep them): a technician who is not the branch's; a service
+        centre whose technicians all work for other branches."""
+        store = DispatchStore(self.db)
+        technicians = store.technician_branches(technician_ids)
+        centres = store.centre_branches(centre_ids)
+        return sorted(
+            {tech for tech in technician_ids if branch not in technicians.get(tech, set())}
+            | {centre for centre in centre_ids
+               if not staff.centre_is_branchs(centres.get(centre, set()), branch)})
 
     @branch_rpc
     def get_technician(self, technician_id: str, branch: str) -> dict:

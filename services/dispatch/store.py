@@ -315,16 +315,18 @@ class DispatchStore:
                                                   "slots_version": 1}})
             self.technicians_changed()
 
-    def staff_branches(self, ids: list[str]) -> dict[str, set[str]]:
-        """The branches each id belongs to, as a technician or as the service centre of
-        technicians (an id unknown here is absent)."""
+    def technician_branches(self, ids: list[str]) -> dict[str, set[str]]:
+        """The branch of each technician id known here (an unknown id is absent)."""
+        return {doc["_id"]: {doc["branch"]}
+                for doc in self.technicians.find({"_id": {"$in": ids}}, {"branch": 1})}
+
+    def centre_branches(self, ids: list[str]) -> dict[str, set[str]]:
+        """The branches whose technicians staff each service centre (a centre nobody
+        staffs is absent)."""
         found: dict[str, set[str]] = {}
-        for doc in self.technicians.find(
-                {"$or": [{"_id": {"$in": ids}}, {"service_centre_id": {"$in": ids}}]},
-                {"branch": 1, "service_centre_id": 1}):
-            for staff in (doc["_id"], doc.get("service_centre_id")):
-                if staff in ids:
-                    found.setdefault(staff, set()).add(doc["branch"])
+        for doc in self.technicians.find({"service_centre_id": {"$in": ids}},
+                                         {"branch": 1, "service_centre_id": 1}):
+            found.setdefault(doc["service_centre_id"], set()).add(doc["branch"])
         return found
 
     def insert_technician(self, doc: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.events import SUBSCRIPTIONS
 from services.common.clock import as_utc
+from services.common.domain.branches import belongs_to
 from services.common.domain.money import yuan
 from services.common.domain.parts import Part
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -120,6 +121,8 @@ class Keeper:
     def request_parts(self, order: dict, payload: dict, by: str) -> dict:
         """Reserve each part from the technician's van, else the nearest location with
         stock (a transfer to the van), else backorder it; tell dispatch of a shortage."""
+        if not belongs_to(order["order_id"], order["branch"]):  # a caller's mixed facts
+            raise NotFound(f"order {order['order_id']} not found")
         if order["status"] not in sourcing.REQUESTABLE_STATES:
             raise Conflict(f"parts cannot be requested for an order that is "
                            f"{order['status']}", {"status": [
@@ -138,7 +141,7 @@ class Keeper:
         # (transfers, backorders, shortages) can never meet another order's, nor another
         # branch's, whatever id a client picks.
         request_id = f"{order['order_id']}-{payload.get('request_id') or uuid.uuid4().hex[:12]}"
-        van = self.catalogue.vans.get(order.get("technician_id") or "")
+        van = self.catalogue.van_of(order.get("technician_id"), order["branch"])
         lines = {f"{request_id}-{i}": {"sku": line["sku"], "quantity": line["quantity"],
                                        "state": sourcing.SOURCING, "request_id": request_id,
                                        "requested_at": self.now, "by": by}
@@ -469,7 +472,7 @@ class Keeper:
         if job is not None and job.get("consumption"):
             return False
         completion = data.get("completion") or {}
-        van = self.catalogue.vans.get(data.get("technician_id") or "")
+        van = self.catalogue.van_of(data.get("technician_id"), branch)
         plan = (job or {}).get("consumption_plan")
         if plan is None:
             plan = self._store_plan(branch, order_id, data, self._plan(

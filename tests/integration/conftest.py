@@ -1,13 +1,16 @@
 """One service at a time, in this process, against the real broker and Mongo-wire server."""
 
 import contextlib
+import time
 from datetime import datetime, timedelta
 
+import eventlet
 import pytest
 from kombu import Connection
 from nameko.containers import ServiceContainer
 
 from services.common.config import load_settings
+from services.common.messaging import dead_letter_queue
 from services.common.mongo import connect
 from tests.conftest import free_port
 
@@ -68,3 +71,25 @@ def order_created_data(order_id: str, now: datetime) -> dict:
             "product": {"category": "electric_water_heater"}, "description": "不加热",
             "warranty": {"status": "unknown"},
             "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}
+
+
+def wait_for(predicate, seconds: float = 20):
+    """What ``predicate`` returns once it is truthy, polled while the services work;
+    AssertionError when it never is."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        eventlet.sleep(0.1)
+    raise AssertionError(f"condition not met in {seconds} s")
+
+
+def drain_dead_letters(broker, service: str) -> list:
+    """Every message now in a service's dead-letter queue, taken off it."""
+    queue = dead_letter_queue(service)(broker.default_channel)
+    queue.declare()
+    found = []
+    while (message := queue.get(no_ack=True)) is not None:
+        found.append(message)
+    return found

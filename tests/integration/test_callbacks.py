@@ -2,7 +2,6 @@
 store: tasks and consequences once under redelivery, atomic claims, the attempt ladder,
 the commitment sweeper, HQ sampling, and schedules run once with two replicas."""
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import eventlet
@@ -20,6 +19,7 @@ from services.common.outbox import new_event
 from services.common.reference import load_reference
 from services.dispatch.service import DispatchService
 from tests.conftest import free_port
+from tests.integration.conftest import wait_for
 from tests.integration.test_services import _set_clock, _waiting
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -51,16 +51,6 @@ def _publish(broker, source: str, kind: str, data: dict, times: int = 2) -> dict
     return event
 
 
-def _wait(predicate, seconds: float = 20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        eventlet.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 @pytest.fixture
 def tasks(mongo, settings):
     return mongo[f"{settings['db_prefix']}_callbacks"].tasks
@@ -86,11 +76,11 @@ def _consequences_once_under_redelivery(container, settings, broker, tasks):
     _publish(broker, "dispatch", "order_completed", _completed("SH-20261120-000001"))
     _publish(broker, "billing", "bill_settled", {"order_id": "SH-20261120-000001",
                                                  "bill_id": "B-1", "total_fen": 15000})
-    task = _wait(lambda: tasks.find_one({"_id": "CB-SH-20261120-000001"}))
+    task = wait_for(lambda: tasks.find_one({"_id": "CB-SH-20261120-000001"}))
     assert task["due_at"] == T0 + timedelta(hours=4)  # 4 h after completion
     assert task["deadline"] == T0 + timedelta(hours=72)  # the 72 h commitment
     db = tasks.database
-    _wait(lambda: db.bills.find_one({"_id": "SH-20261120-000001"}))
+    wait_for(lambda: db.bills.find_one({"_id": "SH-20261120-000001"}))
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         claimed = rpc.callbacks.claim_next("SH", "SH-CB01")
         assert claimed["task_id"] == task["_id"] and claimed["customer"]["phone"]
@@ -108,7 +98,7 @@ def _consequences_once_under_redelivery(container, settings, broker, tasks):
     assert (done["paid"], done["billed"]) == ("200.00", "150.00")
     assert done["milestone"]["outcome"] == "met"
     _publish(broker, "dispatch", "order_completed", _completed("SH-20261120-000001"))
-    events = _wait(lambda: _waiting(broker, subscription_queue(DONE_FOR_DISPATCH)))
+    events = wait_for(lambda: _waiting(broker, subscription_queue(DONE_FOR_DISPATCH)))
     eventlet.sleep(1.5)  # anything more would have been relayed by now
     events += _waiting(broker, subscription_queue(DONE_FOR_DISPATCH))
     assert len(events) == 1
@@ -119,11 +109,11 @@ def _consequences_once_under_redelivery(container, settings, broker, tasks):
     # A complaint about the order: a second follow-up 7 days after the first, once.
     _publish(broker, "complaints", "complaint_opened", {
         "complaint_id": "CP-1", "order_ids": ["SH-20261120-000001"], "category": "charges"})
-    second = _wait(lambda: tasks.find_one({"_id": "CB2-SH-20261120-000001"}))
+    second = wait_for(lambda: tasks.find_one({"_id": "CB2-SH-20261120-000001"}))
     assert second["status"] == "open" and second["reasons"] == ["complaint:CP-1"]
     assert second["due_at"] == T0 + timedelta(hours=5, days=7)
     metrics = next(d for d in container.dependencies if d.__class__.__name__ == "Metrics")
-    _wait(lambda: 'aftersales_callback_satisfaction_ratio{branch="SH"} 0.0' in
+    wait_for(lambda: 'aftersales_callback_satisfaction_ratio{branch="SH"} 0.0' in
           metrics.handle.exposition()[2])
 
 
@@ -131,7 +121,7 @@ def _unreachable_three_times_and_the_breach_counted_once(container, settings, br
     clock = _set_clock(container, T0 + timedelta(hours=4))
     _publish(broker, "dispatch", "order_completed", _completed("SH-20261120-000002"))
     _publish(broker, "dispatch", "order_completed", _completed("SH-20261120-000003"))
-    _wait(lambda: tasks.count_documents({}) == 4)
+    wait_for(lambda: tasks.count_documents({}) == 4)
     seen = []
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         for hours in (4, 24, 48):  # the planned calls: +4 h, next day, the day after
@@ -140,7 +130,7 @@ def _unreachable_three_times_and_the_breach_counted_once(container, settings, br
             seen.append(rpc.callbacks.record_call(task["task_id"], {"reached": False}, "SH",
                                                   "SH-CB01"))
         clock.set(T0 + timedelta(hours=73))  # past the other task's deadline
-        _wait(lambda: tasks.find_one({"_id": "CB-SH-20261120-000003",
+        wait_for(lambda: tasks.find_one({"_id": "CB-SH-20261120-000003",
                                       "milestone.outcome": "breached"}))
         eventlet.sleep(2.5)  # another sweep: the breach must not be counted again
         late = rpc.callbacks.claim("CB-SH-20261120-000003", "SH", "SH-CB02")
@@ -157,7 +147,7 @@ def _unreachable_three_times_and_the_breach_counted_once(container, settings, br
     assert _metric(exposition, 'aftersales_callbacks_completed_total{branch="SH",'
                                      'outcome="unreachable"}') == 1
     # The repeat repair asked for a second follow-up, 7 days after the first callback.
-    second = _wait(lambda: tasks.find_one({"_id": "CB2-SH-20261120-000003"}))
+    second = wait_for(lambda: tasks.find_one({"_id": "CB2-SH-20261120-000003"}))
     assert second["status"] == "open" and second["reasons"] == ["repeat_repair"]
     assert second["due_at"] == T0 + timedelta(hours=73, days=7)
 
@@ -167,7 +157,7 @@ def _two_staff_never_get_the_same_task(settings, broker, tasks):
     for n in range(6):
         _publish(broker, "dispatch", "order_completed",
                  _completed(f"SH-20261120-0001{n:02d}"), times=1)
-    _wait(lambda: tasks.count_documents({"kind": "first"}) == 6)
+    wait_for(lambda: tasks.count_documents({"kind": "first"}) == 6)
 
     def claim_all(staff: str) -> list[str]:
         got = []
@@ -194,7 +184,7 @@ def test_two_replicas_run_a_campaign_once_and_never_share_a_claim(start_service,
     for n in range(4):
         _publish(broker, "dispatch", "order_completed",
                  _completed(f"SH-20261120-0002{n:02d}"), times=1)
-    _wait(lambda: tasks.database.units.count_documents({}) == 10)
+    wait_for(lambda: tasks.database.units.count_documents({}) == 10)
     run_at = datetime.now(UTC) - timedelta(minutes=1)
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         rpc.callbacks.create_schedule({
@@ -211,7 +201,7 @@ def test_two_replicas_run_a_campaign_once_and_never_share_a_claim(start_service,
                 "first_run_at": run_at.isoformat()}, "SH")
     assert twice.value.exc_type == "Conflict"
     schedules = tasks.database.schedules
-    _wait(lambda: schedules.count_documents({"runs": {"$gte": 1}}) == 2)
+    wait_for(lambda: schedules.count_documents({"runs": {"$gte": 1}}) == 2)
     eventlet.sleep(2.5)  # both replicas' timers have run again
     campaign = list(tasks.find({"schedule_id": "AC-PRESUMMER"}))
     assert len(campaign) == 10 and {t["kind"] for t in campaign} == {"campaign"}
@@ -270,7 +260,7 @@ def test_dispatch_closes_a_completed_order_once(start_service, settings, broker,
         _publish(broker, "callbacks", "callback_done", {
             "order_id": order_id, "task_id": f"CB-{order_id}", "outcome": outcome,
             "reached": outcome != "unreachable", "fixed": outcome == "satisfied"})
-    _wait(lambda: orders.count_documents({"timeline.step": {"$in": ["closed", "callback"]}})
+    wait_for(lambda: orders.count_documents({"timeline.step": {"$in": ["closed", "callback"]}})
           == 3)
     eventlet.sleep(1.5)  # the second copies have been consumed by now
     verified = orders.find_one({"_id": "SH-20261120-000401"})

@@ -3,11 +3,9 @@ callbacks and intake (linked, once), deadlines swept up the escalation ladder wi
 breach counted once, repeats, penalties, resolutions, reopening and the report. Every
 triggering event is delivered twice."""
 
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import eventlet
 import pytest
 import requests
 from nameko.exceptions import RemoteError
@@ -20,6 +18,7 @@ from services.common.messaging import Subscription, event_exchange, subscription
 from services.common.outbox import new_event
 from services.complaints.service import ComplaintsService
 from tests.conftest import free_port
+from tests.integration.conftest import wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FRIDAY = datetime(2026, 11, 20, 16, 0, tzinfo=SHANGHAI)
@@ -69,19 +68,9 @@ def _publish_twice(broker, source: str, kind: str, data: dict) -> None:
         producer.publish(event, exchange=event_exchange(source), routing_key=kind)
 
 
-def _wait(probe, seconds: float = 20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        eventlet.sleep(0.2)
-    raise AssertionError("condition never met")
-
-
 def _relayed(db, complaint_id: str) -> None:
     """Every event of the complaint is published and marked sent: nothing more can come."""
-    _wait(lambda: db.complaints.find_one({"_id": complaint_id, "outbox": []}))
+    wait_for(lambda: db.complaints.find_one({"_id": complaint_id, "outbox": []}))
 
 
 def _drain(broker, sub: Subscription) -> list[dict]:
@@ -115,13 +104,13 @@ def test_unhappy_callback_opens_one_linked_complaint_and_missed_deadlines_escala
     _publish_twice(broker, "dispatch", "order_completed", {
         "order_id": ORDER, "technician_id": "SH-T01", "serial_number": "GWH-9",
         "completion": {"completed_at": (FRIDAY - timedelta(days=2)).isoformat()}})
-    _wait(lambda: db.completions.find_one({"_id": ORDER}))
+    wait_for(lambda: db.completions.find_one({"_id": ORDER}))
     _publish_twice(broker, "callbacks", "callback_done", {
         "order_id": ORDER, "task_id": "CB-OK", "outcome": "satisfied", "satisfaction": 5})
     _publish_twice(broker, "callbacks", "callback_done", {
         "order_id": ORDER, "task_id": "CB-1", "outcome": "dissatisfied", "reached": True,
         "fixed": True, "on_time": True, "attitude": 1, "satisfaction": 2})
-    case = _wait(lambda: db.complaints.find_one({"source_refs": "callback:CB-1"}))
+    case = wait_for(lambda: db.complaints.find_one({"source_refs": "callback:CB-1"}))
     assert case["order_ids"] == [ORDER] and case["technician_id"] == "SH-T01"
     assert case["category"] == "attitude" and case["channel"] == "callback"
     assert case["deadlines"]["complaint_ack"] == FRIDAY + timedelta(hours=24)
@@ -132,14 +121,14 @@ def test_unhappy_callback_opens_one_linked_complaint_and_missed_deadlines_escala
         "order_id": "SH-20261120-000011", "channel": "hotline", "description": "师傅态度差",
         "customer": {"name": "周女士", "phone": "13911112222", "address": "徐汇区1号"},
         "product": {"category": "gas_water_heater", "serial_number": "GWH-9"}})
-    _wait(lambda: db.received.find_one({"complaint_id": case["_id"]}))
+    wait_for(lambda: db.received.find_one({"complaint_id": case["_id"]}))
     assert db.complaints.count_documents({}) == 1
 
     clocks.set(FRIDAY + timedelta(hours=24, minutes=1))  # acknowledgement missed
-    _wait(lambda: db.complaints.find_one({"_id": case["_id"],
+    wait_for(lambda: db.complaints.find_one({"_id": case["_id"],
                                           "escalation_level": "supervisor"}))
     clocks.set(datetime(2026, 11, 25, 16, 1, tzinfo=SHANGHAI))  # investigation missed
-    done = _wait(lambda: db.complaints.find_one({"_id": case["_id"],
+    done = wait_for(lambda: db.complaints.find_one({"_id": case["_id"],
                                                  "escalation_level": "hq"}))
     assert [e["level"] for e in done["escalations"]] == ["supervisor", "hq"]
     assert done["milestones"]["complaint_ack"]["outcome"] == "breached"
@@ -176,7 +165,7 @@ def test_handler_flow_repeat_penalty_resolutions_reopen_and_report(
     _publish_twice(broker, "dispatch", "order_completed", {
         "order_id": ORDER, "technician_id": "SH-T02", "serial_number": "AC-1",
         "completion": {"completed_at": FRIDAY.isoformat()}})
-    _wait(lambda: db.completions.find_one({"_id": ORDER}))
+    wait_for(lambda: db.completions.find_one({"_id": ORDER}))
     handler = {"role": "complaint_handler", "branch": "SH"}
     body = {"channel": "hotline", "category": "repair_quality", "description": "修了又坏",
             "customer": _customer(), "order_ids": [ORDER], "reference": "call-1"}

@@ -3,20 +3,16 @@ store: for every subscription, an SH event naming SZ objects is dead-lettered wi
 cross-branch reason by every consumer, and nothing is written anywhere. The same event of
 the right branch does reach the objects, so the test can see a write when one happens."""
 
-import time
 from datetime import UTC, datetime
 
 import eventlet
 import pytest
-from kombu import Exchange, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from schemas.events import SUBSCRIPTIONS
 from services.billing.service import BillingService
 from services.callbacks.service import CallbacksService
 from services.common.messaging import (
-    DEAD_LETTER_EXCHANGE,
-    dead_letter_queue_name,
     event_exchange,
 )
 from services.common.outbox import new_event
@@ -24,6 +20,7 @@ from services.complaints.service import ComplaintsService
 from services.dispatch.service import DispatchService
 from services.intake.service import IntakeService
 from services.inventory.service import InventoryService
+from tests.integration.conftest import drain_dead_letters, wait_for
 
 SERVICES = (IntakeService, DispatchService, InventoryService, BillingService,
             CallbacksService, ComplaintsService)
@@ -70,27 +67,6 @@ def _snapshot(mongo, prefix: str) -> dict:
     return found
 
 
-def _dead_letters(broker, service: str) -> list:
-    queue = Queue(dead_letter_queue_name(service),
-                  exchange=Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True),
-                  routing_key=service, durable=True)(broker.default_channel)
-    queue.declare()
-    found = []
-    while (message := queue.get(no_ack=True)) is not None:
-        found.append(message)
-    return found
-
-
-def _wait(predicate, seconds: float = 30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        eventlet.sleep(0.2)
-    raise AssertionError("condition never met")
-
-
 def _quiet_snapshot(mongo, prefix: str) -> dict:
     """A snapshot that stays the same for two seconds: the system has settled."""
     last = _snapshot(mongo, prefix)
@@ -117,11 +93,11 @@ def test_every_consumer_refuses_an_event_naming_another_branchs_objects(
     sz_order = system
     assert sz_order.startswith("SZ-")
     prefix = settings["db_prefix"]
-    _wait(lambda: mongo[f"{prefix}_dispatch"].orders.find_one({"_id": sz_order}))
-    _wait(lambda: mongo[f"{prefix}_billing"].orders.find_one({"_id": sz_order}))
+    wait_for(lambda: mongo[f"{prefix}_dispatch"].orders.find_one({"_id": sz_order}))
+    wait_for(lambda: mongo[f"{prefix}_billing"].orders.find_one({"_id": sz_order}))
     before = _quiet_snapshot(mongo, prefix)
     for service in SERVICES:  # only this test's letters count
-        _dead_letters(broker, service.name)
+        drain_dead_letters(broker, service.name)
 
     sent: dict[str, str] = {}
     producer = broker.Producer(serializer="json")
@@ -136,14 +112,14 @@ def test_every_consumer_refuses_an_event_naming_another_branchs_objects(
 
     def all_refused() -> bool:
         for service in SERVICES:
-            for message in _dead_letters(broker, service.name):
+            for message in drain_dead_letters(broker, service.name):
                 event_type = sent.get(message.payload.get("event_id"))
                 if event_type is not None:
                     refused[(service.name, event_type)] = message.headers["x-failure-reason"]
         return expected <= set(refused)
 
     try:
-        _wait(all_refused, seconds=60)
+        wait_for(all_refused, seconds=60)
     except AssertionError:
         pytest.fail(f"not refused: {sorted(expected - set(refused))}")
     for (service, event_type), reason in refused.items():
@@ -159,10 +135,10 @@ def test_an_event_of_a_branch_this_deployment_does_not_serve_is_refused(
     start_service(DispatchService)
     event = new_event("order_created", "intake", "GZ", {"order_id": "GZ-20261202-000001"},
                       datetime.now(UTC))
-    _dead_letters(broker, "dispatch")
+    drain_dead_letters(broker, "dispatch")
     broker.Producer(serializer="json").publish(
         event, exchange=event_exchange("intake"), routing_key="order_created")
-    letters = _wait(lambda: _dead_letters(broker, "dispatch"))
+    letters = wait_for(lambda: drain_dead_letters(broker, "dispatch"))
     assert "GZ is not served here" in letters[0].headers["x-failure-reason"]
     assert mongo[f"{settings['db_prefix']}_dispatch"].orders.count_documents({}) == 0
 
@@ -172,10 +148,10 @@ def test_the_same_event_of_the_right_branch_reaches_the_order(system, settings, 
     """The control: were the check missing, the snapshot above would have seen this."""
     sz_order = system
     orders = mongo[f"{settings['db_prefix']}_dispatch"].orders
-    _wait(lambda: orders.find_one({"_id": sz_order}))
+    wait_for(lambda: orders.find_one({"_id": sz_order}))
     event = new_event("complaint_opened", "complaints", "SZ",
                       {"complaint_id": "CP-SZ-20261202-0001", "order_ids": [sz_order],
                        "category": "attitude"}, datetime.now(UTC))
     broker.Producer(serializer="json").publish(
         event, exchange=event_exchange("complaints"), routing_key="complaint_opened")
-    _wait(lambda: orders.find_one({"_id": sz_order, "timeline.step": "complaint_opened"}))
+    wait_for(lambda: orders.find_one({"_id": sz_order, "timeline.step": "complaint_opened"}))

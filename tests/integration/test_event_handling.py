@@ -1,17 +1,12 @@
 """Event consumption on the real broker: bounded retries, a reasoned dead-letter queue for
 failures and undecodable messages, and the rest keep flowing."""
 
-import time
-
 import eventlet
-from kombu import Exchange, Queue
+from kombu import Exchange
 from nameko.web.handlers import http  # noqa: F401 (a service needs no web entrypoint)
 
-from services.common.messaging import (
-    DEAD_LETTER_EXCHANGE,
-    dead_letter_queue_name,
-    reliable_handler,
-)
+from services.common.messaging import reliable_handler
+from tests.integration.conftest import drain_dead_letters, wait_for
 
 PROBE = Exchange("probe.events", type="topic", durable=True)
 HANDLED: list = []
@@ -36,26 +31,6 @@ def _publish(broker, body, **kwargs):
                               **kwargs)
 
 
-def _dead_letters(broker) -> list:
-    queue = Queue(dead_letter_queue_name("probe_consumer"),
-                  exchange=Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True),
-                  routing_key="probe_consumer", durable=True)(broker.default_channel)
-    queue.declare()
-    found = []
-    while (message := queue.get(no_ack=True)) is not None:
-        found.append(message)
-    return found
-
-
-def _wait(predicate, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        eventlet.sleep(0.1)
-    return False
-
-
 def test_failures_are_dead_lettered_with_reason_and_others_flow(start_service, broker):
     HANDLED.clear()
     ATTEMPTS.clear()
@@ -68,13 +43,14 @@ def test_failures_are_dead_lettered_with_reason_and_others_flow(start_service, b
              content_encoding="binary")
     for n in range(3, 8):
         _publish(broker, {"n": n}, serializer="json")
-    assert _wait(lambda: sorted(HANDLED) == [3, 4, 5, 6, 7])
+    wait_for(lambda: sorted(HANDLED) == [3, 4, 5, 6, 7])
     dead = []
-    assert _wait(lambda: len(dead.extend(_dead_letters(broker)) or dead) >= 4)
+    wait_for(lambda: len(dead.extend(drain_dead_letters(broker, "probe_consumer")) or dead) >= 4)
     reasons = sorted(m.headers["x-failure-reason"] for m in dead)
     assert any(r.startswith("ConnectionError") and "after 3 attempt(s)" in r for r in reasons)
     assert any(r.startswith("ValueError") and "after 1 attempt(s)" in r for r in reasons)
     assert sum(r.startswith("undecodable message") for r in reasons) == 2
     assert ATTEMPTS[1] == 3 and ATTEMPTS[2] == 1  # bounded retries; permanent not retried
     eventlet.sleep(1)
-    assert _dead_letters(broker) == [] and ATTEMPTS[1] == 3  # nothing loops afterwards
+    # nothing loops afterwards
+    assert drain_dead_letters(broker, "probe_consumer") == [] and ATTEMPTS[1] == 3

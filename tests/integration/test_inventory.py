@@ -2,7 +2,6 @@
 consumption on completion (once, whatever the redeliveries), bad input refused with the
 ledger unchanged."""
 
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +17,7 @@ from services.inventory.service import InventoryService
 from services.inventory.settings import load_catalogue
 from services.inventory.store import InventoryStore
 from tests.conftest import free_port
+from tests.integration.conftest import wait_for
 
 DISPATCH_EVENTS = Exchange("dispatch.events", type="topic", durable=True)
 
@@ -40,16 +40,6 @@ def _assert_ledger_matches(doc):
     assert doc["on_hand"] == sum(e["on_hand"] for e in doc["ledger"])
     assert doc["reserved"] == sum(e["reserved"] for e in doc["ledger"])
     assert doc["available"] == doc["on_hand"] - doc["reserved"] >= 0
-
-
-def _wait(predicate, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        eventlet.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def test_hundred_reservations_for_ten_parts_on_two_replicas(start_service, settings, mongo):
@@ -107,7 +97,7 @@ def test_completion_consumes_what_it_reports_once_and_tracks_old_parts(
                                     [])
         _publish_completion(broker, order_id, [{"sku": "GWH-IGN-01", "quantity": 1}], [],
                             event_id=event["event_id"])  # a redelivery
-        _wait(lambda: (db.jobs.find_one({"_id": order_id}) or {}).get("consumption"))
+        wait_for(lambda: (db.jobs.find_one({"_id": order_id}) or {}).get("consumption"))
         eventlet.sleep(0.5)  # let the duplicate arrive too
         job = rpc.inventory.job(order_id, "SH")
         assert job["consumption"]["lines"] == [{"sku": "GWH-IGN-01", "quantity": 1}]

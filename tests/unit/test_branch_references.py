@@ -1,9 +1,13 @@
 """Which branch an id names, and why an event is refused: the first check wherever an id
 enters a service."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from services.callbacks.domain.schedules import task_id
 from services.common.domain.branches import belongs_to, branch_of, foreign_references, refusal
+from services.dispatch.domain.staff import centre_is_branchs
 
 
 @pytest.mark.parametrize(("object_id", "branch"), [
@@ -17,6 +21,7 @@ from services.common.domain.branches import belongs_to, branch_of, foreign_refer
     ("HQ-20261202-000001", "HQ"),
     ("Q-0123456789ab", None),                 # quotes and technicians carry no branch
     ("SH-T01", None),
+    ("SV-HVAC-20261202-123456", None),        # a scheduled visit: schedule, date, unit
     ("SH-2026120-000001", None),              # not a date: no branch read into it
     ("xSH-20261202-000001", None),            # lower case before: not a number's start
     (None, None),
@@ -58,3 +63,19 @@ def test_refusal_names_the_reason_and_lets_own_events_through():
     unserved = refusal("GZ", ["SH", "SZ"], {})
     assert unserved is not None and "GZ" in unserved
     assert refusal(None, ["SH"], {}) is not None
+
+
+def test_a_scheduled_visit_is_never_read_as_an_order_number():
+    visit = task_id("HVAC", datetime(2026, 12, 2, tzinfo=UTC), "123456")
+    assert visit == "SV-HVAC-20261202-123456"
+    assert foreign_references({"task_id": visit}, "SH") == []
+
+
+@pytest.mark.parametrize(("staffed_by", "branch", "may_name"), [
+    (set(), "SH", True),               # nobody staffs it yet: nobody's
+    ({"SH"}, "SH", True),
+    ({"SZ"}, "SH", False),             # another branch's technicians only
+    ({"SH", "SZ"}, "SH", True),
+])
+def test_a_centre_is_the_branchs_unless_only_others_staff_it(staffed_by, branch, may_name):
+    assert centre_is_branchs(staffed_by, branch) is may_name

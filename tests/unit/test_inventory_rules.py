@@ -80,6 +80,13 @@ def test_demo_catalogue_fits_the_reference_categories():
         Catalogue([], {"locations": [], "common_parts": ["AC-COMP-01"]})
 
 
+def test_a_technician_draws_only_on_a_van_of_the_orders_branch():
+    catalogue = load_catalogue({})
+    assert catalogue.van_of("SH-T01", "SH").location_id == "SH-VAN-T01"
+    assert catalogue.van_of("SH-T01", "SZ") is None    # the same id named by another branch
+    assert catalogue.van_of(None, "SH") is None
+
+
 def _loc(location_id: str, lat: float, lon: float) -> Location:
     return Location(location_id, "SH", "warehouse", location_id, lat, lon)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import calendar
 from datetime import datetime
 
+from services.common.domain.branches import SCHEDULED_VISIT_PREFIX
+
 KINDS = {
     "maintenance_visit": "monthly",
     "inspection": "quarterly",
@@ -46,5 +48,5 @@ def period_key(run_at: datetime) -> str:
 
 
 def task_id(schedule_id: str, run_at: datetime, unit_key: str | None = None) -> str:
-    base = f"SV-{schedule_id}-{period_key(run_at)}"
+    base = f"{SCHEDULED_VISIT_PREFIX}{schedule_id}-{period_key(run_at)}"
     return f"{base}-{unit_key}" if unit_key else base

@@ -18,6 +18,10 @@ from typing import Any
 # wherever it stands in a derived id.
 _BRANCH_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2,8})-\d{8}-\d{4,6}(?!\d)")
 
+# Scheduled visits' callback tasks (``SV-<schedule>-<YYYYMMDD>-<unit>``) carry no branch,
+# though a schedule id ending in capitals and a numeric unit look like an order number.
+SCHEDULED_VISIT_PREFIX = "SV-"
+
 # Keys whose values name one of our branch-numbered objects. Not every ``*_id``: call ids,
 # purchase and receipt ids come from outside and may look like anything.
 _REFERENCE_KEYS = frozenset({
@@ -27,7 +31,7 @@ _REFERENCE_KEYS = frozenset({
 
 def branch_of(object_id: Any) -> str | None:
     """The branch an id names, or None for ids that carry none (quotes, technicians)."""
-    if not isinstance(object_id, str):
+    if not isinstance(object_id, str) or object_id.startswith(SCHEDULED_VISIT_PREFIX):
         return None
     found = _BRANCH_NUMBER.search(object_id)
     return found.group(1) if found else None

@@ -65,5 +65,11 @@ class Catalogue:
         spec.update(self._location_levels.get(location.location_id, {}).get(sku, {}))
         return Levels(int(spec.get("reorder_point", 0)), int(spec.get("safety_stock", 0)))
 
+    def van_of(self, technician_id: str | None, branch: str) -> Location | None:
+        """The technician's van, only if it is the branch's: a technician id another
+        branch also uses never draws on, or returns parts to, that branch's van."""
+        van = self.vans.get(technician_id or "")
+        return van if van is not None and van.branch == branch else None
+
     def branch_locations(self, branch: str) -> list[Location]:
         return [loc for loc in self.locations.values() if loc.branch == branch]
