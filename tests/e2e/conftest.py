@@ -1,6 +1,7 @@
 """The whole system as separate processes (six services, two dispatch replicas, gateway),
 driven through HTTP."""
 
+import contextlib
 import os
 import shutil
 import time
@@ -114,8 +115,10 @@ def request_body(**overrides) -> dict:
     return body
 
 
-@pytest.fixture(scope="session")
-def system(amqp_uri, mongo_uri, tmp_path_factory):
+@contextlib.contextmanager
+def running_system(amqp_uri: str, mongo_uri: str, tmp_path_factory):
+    """The whole system (two dispatch replicas) on its own databases: (api, supervisor,
+    log folder)."""
     ports = {name: free_port() for name in ("gateway", "intake", "dispatch", "inventory",
                                              "billing", "callbacks", "complaints")}
     tokens_file = tmp_path_factory.mktemp("tokens") / "tokens.yaml"
@@ -145,13 +148,26 @@ def system(amqp_uri, mongo_uri, tmp_path_factory):
         supervisor.stop()
 
 
+@pytest.fixture(scope="session")
+def system(amqp_uri, mongo_uri, tmp_path_factory):
+    with running_system(amqp_uri, mongo_uri, tmp_path_factory) as running:
+        yield running
+
+
 @pytest.fixture
 def api(system):
     """The system's API; every open order and every technician is retired after the test,
     so tests do not feed each other's queues."""
     client = system[0]
     yield client
-    for token in ("dispatcher", "dispatcher_sz"):
+    retire_everything(client)
+
+
+def retire_everything(client: Api, tokens: tuple[str, ...] = ("dispatcher", "dispatcher_sz")
+                      ) -> None:
+    """No open order and no active technician left (for each dispatcher's branch), to
+    feed another test's queue."""
+    for token in tokens:
         for tech in client.get("/api/v1/technicians", token).json().get("items", []):
             if tech["active"]:
                 client.call("PATCH", f"/api/v1/technicians/{tech['technician_id']}", token,

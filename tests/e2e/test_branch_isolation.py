@@ -34,7 +34,9 @@ import pytest
 
 from gateway.service import openapi_document
 from services.common.mongo import connect
-from tests.e2e.conftest import OPEN_STATES, request_body
+from tests.conftest import fresh_vhost
+from tests.e2e.conftest import request_body, running_system
+from tests.e2e.conftest import retire_everything as retire_suite_leftovers
 
 # The world is built inside the first test that uses it: far more than one test's time.
 pytestmark = pytest.mark.timeout(2400)
@@ -946,20 +948,8 @@ def _times() -> dict[str, str]:
 
 
 def retire_everything(api) -> None:
-    """As the suite's ``api`` fixture does after each test: no open order and no active
-    technician left to feed another test's queue."""
-    for branch in (SH, SZ):
-        token = branch.token("dispatcher")
-        for tech in api.get("/api/v1/technicians", token).json().get("items", []):
-            if tech["active"]:
-                api.call("PATCH", f"/api/v1/technicians/{tech['technician_id']}", token,
-                         json={"active": False})
-        for status in OPEN_STATES:
-            page = api.get("/api/v1/orders", token,
-                           params={"status": status, "page_size": 100}).json()
-            for item in page.get("items", []):
-                api.post(f"/api/v1/orders/{item['order_id']}/cancel",
-                         {"reason": "test clean-up"}, token)
+    """As the suite's ``api`` fixture does after each test."""
+    retire_suite_leftovers(api, tuple(branch.token("dispatcher") for branch in (SH, SZ)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1061,6 +1051,15 @@ def judge(written: list[Written], attack: Attack, ids: set[str]) -> list[str]:
         elif named := names_sz(change.changed_values(), ids):
             problems.append(f"{change} now names SZ objects: {named[:10]}")
     return problems
+
+
+@pytest.fixture(scope="module")
+def system(mongo_uri, tmp_path_factory):
+    """A system of this module's own (its own databases and virtual host): the world it
+    builds (stock, completions, counters) is not left for the suite's other tests."""
+    with fresh_vhost() as amqp_uri, running_system(amqp_uri, mongo_uri,
+                                                   tmp_path_factory) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

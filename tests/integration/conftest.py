@@ -93,3 +93,15 @@ def drain_dead_letters(broker, service: str) -> list:
     while (message := queue.get(no_ack=True)) is not None:
         found.append(message)
     return found
+
+
+def next_message(bound_queue, seconds: float = 20):
+    """The next message on a bound queue (taken without an ack), waiting up to
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = bound_queue.get(no_ack=True)
+        if message is not None:
+            return message
+        time.sleep(0.05)
+    raise AssertionError(f"nothing arrived on {bound_queue.name}")

@@ -3,7 +3,6 @@ names with nothing visible and implausible dates are answered as field errors an
 dead-lettered, never stored and never retried."""
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 
@@ -14,6 +13,7 @@ from schemas.feeds import FEED_QUEUE
 from services.common.messaging import dead_letter_queue
 from services.intake.feeds import VALIDATION_HEADER
 from services.intake.service import IntakeService
+from tests.integration.conftest import next_message
 
 
 def _request(call_id: str) -> dict:
@@ -22,16 +22,6 @@ def _request(call_id: str) -> dict:
             "product": {"category": "range_hood", "serial_number": f"RH-{call_id}"},
             "request_type": "repair", "description": "油烟机不转", "channel": "hotline",
             "call_id": call_id}
-
-
-def _next(bound_queue, seconds: float = 20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        message = bound_queue.get(no_ack=True)
-        if message is not None:
-            return message
-        time.sleep(0.05)
-    raise AssertionError(f"nothing arrived on {bound_queue.name}")
 
 
 def _with(path: list[str], value) -> Callable[[dict], dict]:
@@ -71,12 +61,12 @@ def test_invalid_feed_requests_are_field_errors(start_service, broker, mongo, db
                                      content_type="application/json",
                                      content_encoding="utf-8", delivery_mode=2)
 
-    answer = _next(replies).payload
+    answer = next_message(replies).payload
     assert answer["ok"] is False and answer["error"] == "invalid_input", answer
     node = answer["fields"]
     for key in path:
         node = node[key]
     assert "\u4e00" <= node[0][0] <= "\u9fff", node  # Chinese first
-    dead = _next(dead_letter_queue("intake")(channel))
+    dead = next_message(dead_letter_queue("intake")(channel))
     assert path[0] in json.loads(dead.headers[VALIDATION_HEADER])
     assert mongo[f"{db_prefix}_intake"]["requests"].count_documents({"call_ids": call_id}) == 0

@@ -2,7 +2,6 @@
 call_id, invalid messages dead-lettered with their field errors."""
 
 import json
-import time
 import uuid
 
 from kombu import Queue
@@ -11,6 +10,7 @@ from schemas.feeds import FEED_QUEUE
 from services.common.messaging import dead_letter_queue
 from services.intake.feeds import VALIDATION_HEADER
 from services.intake.service import IntakeService
+from tests.integration.conftest import next_message
 
 
 def _request(call_id: str, **extra) -> dict:
@@ -21,16 +21,6 @@ def _request(call_id: str, **extra) -> dict:
             "call_id": call_id}
     body.update(extra)
     return body
-
-
-def _next(bound_queue, seconds: float = 20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        message = bound_queue.get(no_ack=True)
-        if message is not None:
-            return message
-        time.sleep(0.05)
-    raise AssertionError(f"nothing arrived on {bound_queue.name}")
 
 
 def test_feed_stores_answers_and_dead_letters(start_service, broker, mongo, db_prefix):
@@ -47,11 +37,11 @@ def test_feed_stores_answers_and_dead_letters(start_service, broker, mongo, db_p
                          content_encoding="utf-8", delivery_mode=2)
 
     send(_request("CTI-1"), "c1")
-    first = _next(replies)
+    first = next_message(replies)
     send(_request("CTI-1"), "c2")  # the CTI system sent the same call twice
-    second = _next(replies)
+    second = next_message(replies)
     send(_request("CTI-2", channel="pigeon", customer={"name": "x"}), "c3")
-    rejected = _next(replies)
+    rejected = next_message(replies)
 
     assert first.properties["correlation_id"] == "c1"
     assert first.payload["ok"] and first.payload["created"]
@@ -63,7 +53,7 @@ def test_feed_stores_answers_and_dead_letters(start_service, broker, mongo, db_p
     assert rejected.properties["correlation_id"] == "c3"
     assert rejected.payload["ok"] is False and rejected.payload["call_id"] == "CTI-2"
     assert "channel" in rejected.payload["fields"]
-    dead = _next(dead_letter_queue("intake")(channel))
+    dead = next_message(dead_letter_queue("intake")(channel))
     errors = json.loads(dead.headers[VALIDATION_HEADER])
     assert set(errors) >= {"channel", "customer"}
     assert dead.headers["x-original-routing-key"] == FEED_QUEUE
