@@ -12,6 +12,7 @@ from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.billing.service import BillingService
+from services.billing.store import BillingStore
 from services.common.base import ClockProvider
 from services.common.clock import FixedClock
 from services.common.messaging import event_exchange
@@ -219,3 +220,16 @@ def test_races_two_payments_one_bill_and_two_settlement_runs_one_month(start_ser
     # the grace period is over, the sweeper of one replica flags each of them once.
     _until(lambda: db.anomalies.count_documents({"rule": "parts_not_consumed"}) == 2)
     assert {a["order_id"] for a in db.anomalies.find()} == set(orders[1:])
+
+
+def test_a_repeat_fault_is_read_from_the_branchs_own_bills(mongo, db_prefix):
+    """Free labour for a repeat of the same fault on the same unit: another branch's bill
+    for a unit of the same serial neither counts nor shows through the price."""
+    store = BillingStore(mongo[f"{db_prefix}_billing"])
+    done = datetime(2026, 11, 10, tzinfo=UTC)
+    store.bills.insert_one({"_id": "BILL-SZ-20261101-000001", "branch": "SZ",
+                            "order_id": "SZ-20261101-000001", "serial_number": "GWH-77",
+                            "fault_code": "E1", "completed_at": done})
+    since = done.replace(day=1)
+    assert store.recent_same_fault("GWH-77", "E1", since, "SZ-20261120-000002", "SZ")
+    assert not store.recent_same_fault("GWH-77", "E1", since, "SH-20261120-000002", "SH")

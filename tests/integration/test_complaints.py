@@ -227,3 +227,19 @@ def test_handler_flow_repeat_penalty_resolutions_reopen_and_report(
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         later = rpc.complaints.open_complaint({**body, "reference": "call-3"}, "SH")
     assert later["created"] and later["complaint_id"] != cid
+
+
+def test_a_client_reference_is_unique_within_its_branch_only(complaints, settings):
+    """Two branches' call centres may pick the same reference: each opens its own case,
+    and a retry in either finds its own."""
+    body = {"channel": "hotline", "category": "charges", "description": "多收费",
+            "customer": _customer(), "reference": "ticket-0001"}
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        sh = rpc.complaints.open_complaint({**body, "order_ids": [ORDER]}, "SH")
+        sz = rpc.complaints.open_complaint(
+            {**body, "order_ids": ["SZ-20261118-000007"]}, "SZ")
+        sz_again = rpc.complaints.open_complaint(
+            {**body, "order_ids": ["SZ-20261118-000007"]}, "SZ")
+    assert sh["created"] and sz["created"] and not sz_again["created"]
+    assert (sh["branch"], sz["branch"]) == ("SH", "SZ")
+    assert sz_again["complaint_id"] == sz["complaint_id"] != sh["complaint_id"]
