@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from schemas.events import SUBSCRIPTIONS
 from services.billing.domain import checks
 from services.billing.domain.pricing import Job, Priced, PricingError, price
 from services.billing.domain.schedule import LOCAL_TZ, FeeSchedule
@@ -20,11 +17,10 @@ from services.billing.store import ANOMALIES, BILLS, BillingStore, bill_id
 from services.common.clock import as_utc
 from services.common.domain.branches import branch_of
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.outbox import new_event
+from services.common.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 SOURCE = "billing"
-ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 PARTS_GRACE = timedelta(hours=24)  # for inventory to report what an order consumed
 
 
@@ -33,27 +29,12 @@ class NotYetBilled(Exception):
     services may arrive in any order)."""
 
 
-@dataclass
-class Effects:
-    """What a call did, for the service to relay and to count."""
-
-    written: list[tuple[str, str, list[dict]]] = field(default_factory=list)
-    anomalies: list[tuple[str, str]] = field(default_factory=list)        # branch, rule
-    bills: list[tuple[str, str]] = field(default_factory=list)            # branch, coverage
-    settlement: list[tuple[str, str, int]] = field(default_factory=list)  # branch, state, fen
-
-
 class Biller:
-    def __init__(self, store: BillingStore, schedule: FeeSchedule, now: datetime,
-                 claim_until: datetime) -> None:
+    def __init__(self, store: BillingStore, schedule: FeeSchedule, uow: UnitOfWork) -> None:
         self.store = store
         self.schedule = schedule
-        self.now = now
-        self.claim_until = claim_until
-        self.effects = Effects()
-
-    def _events(self, branch: str, kind: str, **data: Any) -> list[dict]:
-        return [new_event(kind, SOURCE, branch, data, self.now)] if kind in ROUTED else []
+        self.uow = uow
+        self.now = uow.now
 
     # -- orders and quotes -----------------------------------------------------------
     def record_order(self, data: dict) -> bool:
@@ -127,12 +108,12 @@ class Biller:
         priced = self._price(self._job(order_id, facts), completed_at)
         quote = self.store.approved_quote(order_id)
         bill = self._bill_doc(event, data, priced, quote, completed_at)
-        events = (self._events(event["branch"], "bill_settled", order_id=order_id,
+        events = (self.uow.events(event["branch"], "bill_settled", order_id=order_id,
                                bill_id=bill["_id"], total_fen=0)
                   if bill["status"] == "settled" else [])
-        if self.store.insert_bill(bill, events, self.claim_until):
-            self.effects.written.append((BILLS, bill["_id"], events))
-            self.effects.bills.append((bill["branch"], bill["coverage"]))
+        if self.store.insert_bill(bill, events, self.uow.claim_until):
+            self.uow.wrote(BILLS, bill["_id"], events)
+            self.uow.count("bills", bill["branch"], bill["coverage"])
         else:
             bill = self.store.bill(order_id)
             if bill["completion_event"] != event["event_id"]:
@@ -179,7 +160,7 @@ class Biller:
                                    "state": "pending", "review": None,
                                    "statement_id": None, "created_at": self.now,
                                    "released_at": None}):
-            self.effects.settlement.append((bill["branch"], "pending", amount))
+            self.uow.count("settlement", bill["branch"], "pending", amount=amount)
 
     # -- payments and refunds --------------------------------------------------------
     def pay(self, bid: str, branch: str, payment: dict, actor: dict) -> dict:
@@ -189,13 +170,13 @@ class Biller:
                 f"The total is {bill['total_fen']} fen."]})
         record = {**payment, "receipt_no": f"RC-{bill['order_id']}", "paid_at": self.now,
                   "recorded_by": _label(actor)}
-        events = self._events(branch, "bill_settled", order_id=bill["order_id"],
+        events = self.uow.events(branch, "bill_settled", order_id=bill["order_id"],
                               bill_id=bid, total_fen=bill["total_fen"])
         if not self.store.pay(bid, branch, bill["total_fen"], record, events,
-                              self.claim_until):
+                              self.uow.claim_until):
             raise Conflict(f"bill {bid} is {self.store.bill_by_id(bid, branch)['status']}; "
                            "only an open bill can be paid")
-        self.effects.written.append((BILLS, bid, events))
+        self.uow.wrote(BILLS, bid, events)
         return self.store.bill_by_id(bid, branch)
 
     def request_refund(self, bid: str, branch: str, refund: dict, actor: dict,
@@ -266,8 +247,8 @@ class Biller:
         if checks.releases_earning(data.get("fixed"), data.get("satisfaction")):
             earning = self.store.release_earning(data["order_id"], self.now)
             if earning is not None:
-                self.effects.settlement.append((earning["branch"], "released",
-                                                earning["amount_fen"]))
+                self.uow.count("settlement", earning["branch"], "released",
+                               amount=earning["amount_fen"])
         else:
             reason = ("customer unreachable: for review" if data.get("outcome") ==
                       "unreachable" else f"callback: {data.get('outcome') or 'not verified'}")
@@ -294,13 +275,13 @@ class Biller:
     # -- anomalies -------------------------------------------------------------------
     def _flag(self, branch: str, order_id: str, rule: str, detail: dict) -> None:
         anomaly_id = f"{order_id}:{rule}"
-        events = self._events(branch, "charge_anomaly", order_id=order_id, rule=rule,
+        events = self.uow.events(branch, "charge_anomaly", order_id=order_id, rule=rule,
                               detail=detail)
         if self.store.add_anomaly({"_id": anomaly_id, "order_id": order_id, "branch": branch,
                                    "rule": rule, "detail": detail, "detected_at": self.now},
-                                  events, self.claim_until):
-            self.effects.written.append((ANOMALIES, anomaly_id, events))
-            self.effects.anomalies.append((branch, rule))
+                                  events, self.uow.claim_until):
+            self.uow.wrote(ANOMALIES, anomaly_id, events)
+            self.uow.count("anomalies", branch, rule)
             log.warning("abnormal charge", extra={"order_id": order_id, "rule": rule})
 
     # -- service-centre settlement ---------------------------------------------------
@@ -328,7 +309,7 @@ class Biller:
     def pay_statement(self, statement_id: str, branch: str) -> dict:
         if self.store.pay_statement(statement_id, branch, self.now):
             statement = self.store.statements.find_one({"_id": statement_id})
-            self.effects.settlement.append((branch, "paid", statement["total_fen"]))
+            self.uow.count("settlement", branch, "paid", amount=statement["total_fen"])
             return statement
         statement = self.store.statements.find_one({"_id": statement_id, "branch": branch})
         if statement is None:

@@ -5,24 +5,22 @@ with the task's outcome in the same single-document update."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.callbacks import ANSWER_KEYS
-from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.callbacks.domain import rules, schedules
-from services.callbacks.store import CallbackStore, queue_key
+from services.callbacks.store import TASKS, CallbackStore, queue_key
 from services.common.clock import as_utc
 from services.common.domain.commitments import parse_duration
 from services.common.domain.money import to_fen
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.outbox import new_event
 from services.common.reference import Reference
+from services.common.unit_of_work import Reached, UnitOfWork
 
 SOURCE = "callbacks"
-ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 MILESTONE = "callback"
 ORDER_KINDS = ("first", "second")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,30 +52,14 @@ class Policy:
                    str(spec.get("audit_salt", "")))
 
 
-@dataclass
-class Reached:
-    labels: tuple[str, str, str, str, str]  # branch, zone, milestone, request_type, priority
-    outcome: str | None  # met / breached, None when the sweeper counted it already
-    seconds: float
-
-
-@dataclass
-class Effects:
-    written: list[tuple[str, list[dict]]] = field(default_factory=list)
-    reached: list[Reached] = field(default_factory=list)
-    finished: list[tuple[str, str]] = field(default_factory=list)  # (branch, outcome)
-    created: int = 0
-
-
 class CallbackDesk:
     def __init__(self, store: CallbackStore, reference: Reference, policy: Policy,
-                 now: datetime, claim_until: datetime) -> None:
+                 uow: UnitOfWork) -> None:
         self.store = store
         self.reference = reference
         self.policy = policy
-        self.now = now
-        self.claim_until = claim_until  # events written here are relayed by the caller
-        self.effects = Effects()
+        self.uow = uow
+        self.now = uow.now
 
     # -- tasks from events -------------------------------------------------------------
     def task_from_completion(self, data: dict[str, Any]) -> bool:
@@ -105,7 +87,7 @@ class CallbackDesk:
         self._remember_unit(doc)
         created = self.store.insert_task(doc)
         if created:
-            self.effects.created += 1
+            self.uow.count("created")
             self._fill_pending_second(doc)
         return created
 
@@ -236,7 +218,7 @@ class CallbackDesk:
             attempt = {"at": self.now, "by": staff, "reached": answers["reached"],
                        "comment": answers.get("comment")}
             if answers["reached"]:
-                written = self._finish(task, attempt, self._answers(task, answers))
+                written = self._conclude(task, attempt, self._answers(task, answers))
             else:
                 written = self._unanswered(task, attempt)
             if written:
@@ -256,7 +238,7 @@ class CallbackDesk:
                             "claim": None, "claim_until": self.now, "preferred_at": at},
                    "$push": {"reschedules": {"at": self.now, "by": staff, "to": at,
                                              "reason": reason}}}
-        if not self.store.update(task, changes, [], self.claim_until):
+        if not self.store.update(task, changes, [], self.uow.claim_until):
             raise Conflict("the task changed meanwhile; try again")
         return self.store.get(task_id)
 
@@ -277,14 +259,14 @@ class CallbackDesk:
         following = rules.next_attempt_due(as_utc(task["plan_at"]), self.policy.offsets, made,
                                            self.now)
         if following is None:
-            return self._finish(task, attempt, None)
+            return self._conclude(task, attempt, None)
         changes = {"$set": {"due_at": following,
                             "queue_key": queue_key(task["branch"], following),
                             "claim": None, "claim_until": self.now},
                    "$push": {"attempts": attempt}}
-        return self.store.update(task, changes, [], self.claim_until)
+        return self.store.update(task, changes, [], self.uow.claim_until)
 
-    def _finish(self, task: dict, attempt: dict, answers: dict | None) -> bool:
+    def _conclude(self, task: dict, attempt: dict, answers: dict | None) -> bool:
         """The task's outcome, its metrics and its one event, in one write."""
         sets: dict[str, Any] = {"status": "done", "done_at": self.now, "done_by": attempt["by"],
                                 "claim": None, "answers": answers}
@@ -302,13 +284,12 @@ class CallbackDesk:
         sets["outcome"] = outcome
         changes = {"$set": sets, "$unset": {"queue_key": "", "sweep_at": ""},
                    "$push": {"attempts": attempt}}
-        if not self.store.update(task, changes, events, self.claim_until):
+        if not self.store.update(task, changes, events, self.uow.claim_until):
             return False
-        if events:
-            self.effects.written.append((task["_id"], events))
+        self.uow.wrote(TASKS, task["_id"], events)
         if reached is not None:
-            self.effects.reached.append(reached)
-        self.effects.finished.append((task["branch"], outcome))
+            self.uow.reach(reached)
+        self.uow.count("completed", task["branch"], outcome)
         return True
 
     def _order_outcome(self, task: dict, answers: dict | None, sets: dict) -> str:
@@ -329,8 +310,6 @@ class CallbackDesk:
 
     def _done_events(self, task: dict, outcome: str, sets: dict,
                      attempts: int) -> list[dict]:
-        if "callback_done" not in ROUTED:
-            return []
         answers = sets["answers"] or {}
         data = {"order_id": task["order_id"], "task_id": task["_id"], "kind": task["kind"],
                 "outcome": outcome, "reached": bool(answers), "fixed": answers.get("fixed"),
@@ -340,7 +319,7 @@ class CallbackDesk:
                 "comment": answers.get("comment"), "attempts": attempts,
                 "technician_id": task.get("technician_id"),
                 "first_visit": task.get("first_visit", True)}
-        return [new_event("callback_done", SOURCE, task["branch"], data, self.now)]
+        return self.uow.events(task["branch"], "callback_done", **data)
 
     def _milestone(self, task: dict) -> tuple[dict, Reached | None]:
         """The callback commitment reached now: met or breached, counted once (the sweeper
@@ -362,7 +341,7 @@ class CallbackDesk:
         swept = 0
         for task in self.store.unswept(self.now):
             if self.store.mark_breached(task["_id"], task["sweep_at"]):
-                self.effects.reached.append(Reached(_labels(task), "breached", -1.0))
+                self.uow.reach(Reached(_labels(task), "breached", -1.0))
                 swept += 1
         return swept
 
@@ -404,7 +383,8 @@ class CallbackDesk:
                     following > as_utc(schedule["until"]):
                 following = None
             self.store.advance_schedule(schedule["_id"], schedule["next_run"], following)
-        self.effects.created += created
+        if created:
+            self.uow.count("created", amount=created)
         return created
 
     def _schedule_tasks(self, schedule: dict, run_at: datetime) -> list[dict]:

@@ -4,7 +4,7 @@ sweeps missed deadlines up the escalation ladder.
 
 Application layer over the store and the pure rules; knows nothing of nameko. Each change
 and the events it causes are one conditional write; what a call did is gathered in
-``effects`` for the service to relay and count.
+its unit of work, for the service to relay and count.
 """
 
 from __future__ import annotations
@@ -16,19 +16,17 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.clock import as_utc
 from services.common.domain.branches import belongs_to
 from services.common.domain.money import to_fen
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.outbox import new_event
 from services.common.reference import Reference
+from services.common.unit_of_work import Outcomes, Reached, UnitOfWork
 from services.complaints.domain import rules
-from services.complaints.store import ComplaintStore
+from services.complaints.store import COMPLAINTS, ComplaintStore
 
 log = logging.getLogger(__name__)
-SOURCE = "complaints"
 MAX_RACE_RETRIES = 5
 ZONE = "any"  # complaint commitments are the same in every zone
 REQUEST_TYPE = "complaint"
@@ -43,28 +41,6 @@ def refuse_foreign_orders(order_ids: list[str], branch: str, field_name: str) ->
                        {field_name: ["本分支没有这张工单 / No such order in this branch."]})
 
 
-def routed(kind: str) -> bool:
-    """Only events some consumer subscribes to go to the outbox (read at call time, so a
-    consumer added to the route table is served without a code change here)."""
-    return any(sub.source == SOURCE and sub.event_type == kind for sub in SUBSCRIPTIONS)
-
-
-@dataclass
-class Reached:
-    labels: tuple[str, str, str, str, str]  # branch, zone, milestone, request_type, severity
-    outcome: str
-    seconds: float
-
-
-@dataclass
-class Effects:
-    written: list[tuple[str, list[dict]]] = field(default_factory=list)
-    opened: list[tuple[str, str, str]] = field(default_factory=list)  # branch, category, channel
-    reached: list[Reached] = field(default_factory=list)
-    escalations: list[tuple[str, str]] = field(default_factory=list)  # branch, level
-    penalties: list[tuple[str, str, int]] = field(default_factory=list)  # branch, party, points
-
-
 @dataclass
 class Change:
     """One write of a step: the update, its events, its timeline entry, and what to count
@@ -73,7 +49,7 @@ class Change:
     update: dict[str, Any]
     events: list[dict]
     entry: dict
-    effects: Effects = field(default_factory=Effects)
+    outcomes: Outcomes = field(default_factory=Outcomes)
     extra_filter: dict | None = None
 
 
@@ -89,21 +65,17 @@ class Actor:
 
 class ComplaintDesk:
     def __init__(self, store: ComplaintStore, reference: Reference, penalty_points: dict,
-                 now: datetime, claim_until: datetime) -> None:
+                 uow: UnitOfWork) -> None:
         self.store = store
         self.reference = reference
         self.penalty_points = penalty_points
-        self.now = now
-        self.claim_until = claim_until
-        self.effects = Effects()
+        self.uow = uow
+        self.now = uow.now
 
     # -- helpers ---------------------------------------------------------------------
     def _events(self, doc: dict, kind: str, **data: Any) -> list[dict]:
-        if not routed(kind):
-            return []
-        return [new_event(kind, SOURCE, doc["branch"], {
-            "complaint_id": doc["_id"], "order_ids": doc.get("order_ids", []), **data},
-            self.now)]
+        about = {"complaint_id": doc["_id"], "order_ids": doc.get("order_ids", []), **data}
+        return self.uow.events(doc["branch"], kind, **about)
 
     def _entry(self, step: str, by: str, **details: Any) -> dict:
         return {"at": self.now, "step": step, "by": by, "details": details or None}
@@ -119,13 +91,11 @@ class ComplaintDesk:
         return rule.calendar.add(start, rule.target)
 
     def _apply(self, doc: dict, change: Change) -> bool:
-        if not self.store.update(doc, change.update, change.events, self.claim_until,
+        if not self.store.update(doc, change.update, change.events, self.uow.claim_until,
                                  change.entry, change.extra_filter):
             return False
-        if change.events:
-            self.effects.written.append((doc["_id"], change.events))
-        for name in ("opened", "reached", "escalations", "penalties"):
-            getattr(self.effects, name).extend(getattr(change.effects, name))
+        self.uow.wrote(COMPLAINTS, doc["_id"], change.events)
+        self.uow.take(change.outcomes)
         return True
 
     # -- opening ---------------------------------------------------------------------
@@ -201,12 +171,11 @@ class ComplaintDesk:
         if level == "hq":  # 越级投诉: the customer took it above the branch
             doc["escalations"].append({"level": "hq", "at": self.now, "reason": "customer"})
             events += self._events(doc, "complaint_escalated", level="hq", reason="customer")
-        self.store.insert(doc, events, self.claim_until)
-        if events:
-            self.effects.written.append((doc["_id"], events))
-        self.effects.opened.append((branch, doc["category"], doc["channel"]))
+        self.store.insert(doc, events, self.uow.claim_until)
+        self.uow.wrote(COMPLAINTS, doc["_id"], events)
+        self.uow.count("opened", branch, doc["category"], doc["channel"])
         if level == "hq":
-            self.effects.escalations.append((branch, "hq"))
+            self.uow.count("escalations", branch, "hq")
         log.info("complaint opened", extra={"complaint_id": doc["_id"], "ref": ref})
         return doc
 
@@ -234,7 +203,7 @@ class ComplaintDesk:
                                               "reason": "customer"}
             change.events = self._events(case, "complaint_escalated", level="hq",
                                          reason="customer")
-            change.effects.escalations.append((case["branch"], "hq"))
+            change.outcomes.count("escalations", case["branch"], "hq")
         elif command.get("above_branch"):
             sets["above_branch"] = True
         return self._apply(case, change)
@@ -281,7 +250,7 @@ class ComplaintDesk:
                 sets[key] = payload[key]
         change = Change({"$set": sets, "$unset": {"sweep_at.complaint_ack": ""}}, [],
                         self._entry("acknowledged", actor.label, note=payload.get("note")))
-        change.effects.reached = reached
+        change.outcomes.milestones += reached
         return change
 
     def _do_conclude(self, doc: dict, payload: dict, actor: Actor) -> Change:
@@ -297,11 +266,12 @@ class ComplaintDesk:
                                   "$unset": {"sweep_at.complaint_investigation": ""}}
         change = Change(update, [], self._entry("concluded", actor.label,
                                                 responsibility=responsibility))
-        change.effects.reached = reached
+        change.outcomes.milestones += reached
         fine = rules.penalty(responsibility, party_id, doc["above_branch"], self.penalty_points)
         if fine is not None and not doc.get("penalties"):  # once per complaint
             update["$push"] = {"penalties": {**fine, "at": self.now}}
-            change.effects.penalties.append((doc["branch"], fine["party"], fine["points"]))
+            change.outcomes.count("penalties", doc["branch"], fine["party"],
+                                  amount=fine["points"])
         return change
 
     def _do_resolve(self, doc: dict, payload: dict, actor: Actor) -> Change:
@@ -372,7 +342,7 @@ class ComplaintDesk:
         if "outcome" in (doc.get("milestones") or {}).get(milestone, {}):
             del update["$set"]  # counted already: only the stale look-up to clear
             return change
-        change.effects.reached.append(Reached(_labels(doc, milestone), "breached", -1.0))
+        change.outcomes.reach(Reached(_labels(doc, milestone), "breached", -1.0))
         level = rules.escalation_after_breach(doc["escalation_level"])
         if level is not None:
             sets["escalation_level"] = level
@@ -380,7 +350,7 @@ class ComplaintDesk:
                                                "reason": f"{milestone}_missed"}}
             change.events = self._events(doc, "complaint_escalated", level=level,
                                          reason="deadline_missed", milestone=milestone)
-            change.effects.escalations.append((doc["branch"], level))
+            change.outcomes.count("escalations", doc["branch"], level)
         return change
 
 

@@ -5,7 +5,8 @@ rate per branch and month."""
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -77,28 +78,11 @@ class ComplaintsService(ServiceBase):
     dispatch = RpcProxy("dispatch")  # who the branch's technicians and centres are
 
     # -- plumbing --------------------------------------------------------------------
-    def _desk(self) -> ComplaintDesk:
-        now = self.clock.now()
-        return ComplaintDesk(ComplaintStore(self.db), self.reference,
-                             self.complaint_settings["penalty_points"], now,
-                             self.claim_until(now))
-
-    def _finish(self, desk: ComplaintDesk) -> None:
-        """Relay what was written and count what happened."""
-        effects = desk.effects
-        for complaint_id, events in effects.written:
-            self.relay_now(COMPLAINTS, complaint_id, events, desk.claim_until)
-        for labels in effects.opened:
-            self.metrics.opened.labels(*labels).inc()
-        for reached in effects.reached:
-            counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
-            counter.labels(*reached.labels).inc()
-            if reached.seconds >= 0:
-                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
-        for branch, level in effects.escalations:
-            self.metrics.escalations.labels(branch, level).inc()
-        for branch, party, points in effects.penalties:
-            self.metrics.penalties.labels(branch, party).inc(points)
+    @contextmanager
+    def _desk(self) -> Iterator[ComplaintDesk]:
+        with self.unit() as uow:
+            yield ComplaintDesk(ComplaintStore(self.db), self.reference,
+                                self.complaint_settings["penalty_points"], uow)
 
     def _refuse_foreign_staff(self, technicians: dict[str, str | None],
                               centres: dict[str, str | None], branch: str) -> None:
@@ -118,11 +102,8 @@ class ComplaintsService(ServiceBase):
             raise NotFound("技术员或网点不存在 / technician or service centre not found", fields)
 
     def _open(self, command: dict, branch: str, ref: str | None, by: str) -> tuple[dict, bool]:
-        desk = self._desk()
-        try:
+        with self._desk() as desk:
             return desk.open(command, branch, ref, by)
-        finally:
-            self._finish(desk)
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "complaint_received")
@@ -201,11 +182,8 @@ class ComplaintsService(ServiceBase):
         command = load(schema(), payload or {})
         if action == "conclude":
             self._check_party(command, actor["branch"])
-        desk = self._desk()
-        try:
+        with self._desk() as desk:
             return dump(desk.step(complaint_id, action, command, Actor(**actor)))
-        finally:
-            self._finish(desk)
 
     def _check_party(self, command: dict, branch: str) -> None:
         """The party held responsible: the branch itself, or its technician or centre (a
@@ -296,11 +274,8 @@ class ComplaintsService(ServiceBase):
     @timer(interval=1)
     def sweep(self) -> None:
         """Missed acknowledgement and investigation deadlines, counted and escalated once."""
-        desk = self._desk()
-        try:
+        with self._desk() as desk:
             desk.sweep_breaches()
-        finally:
-            self._finish(desk)
 
     @timer(interval=10)
     def refresh_rate(self) -> None:

@@ -8,17 +8,16 @@ can relay their events at once.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.events import SUBSCRIPTIONS
 from services.common.clock import as_utc
 from services.common.contracts import plain
 from services.common.domain.commitments import MILESTONES
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.outbox import new_event
 from services.common.reference import Reference
+from services.common.unit_of_work import Outcomes, Reached, UnitOfWork
 from services.dispatch.domain import lifecycle, sla
 from services.dispatch.domain.capacity import judge
 from services.dispatch.domain.matching import (
@@ -34,11 +33,9 @@ from services.dispatch.domain.queueing import (
     offerable,
     queue_deadline,
 )
-from services.dispatch.store import DispatchStore, OrderNotYetKnown, slot_check
+from services.dispatch.store import ORDERS, DispatchStore, OrderNotYetKnown, slot_check
 
 log = logging.getLogger(__name__)
-SOURCE = "dispatch"
-ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 MAX_RACE_RETRIES = 5
 
 
@@ -54,55 +51,34 @@ class Actor:
         return self.technician_id or f"{self.role}@{self.branch}"
 
 
-@dataclass
-class MilestoneReached:
-    labels: tuple[str, str, str, str, str]  # branch, zone, milestone, request_type, priority
-    outcome: str
-    seconds: float
-
-
-@dataclass
-class Effects:
-    """What a call did, for the service to relay and to count."""
-
-    written: list[tuple[str, list[dict]]] = field(default_factory=list)  # (order, events)
-    reached: list[MilestoneReached] = field(default_factory=list)
-    first_offers: list[tuple[str, float]] = field(default_factory=list)  # (branch, seconds)
-    completed: list[tuple[str, str, str]] = field(default_factory=list)  # branch, zone, type
-
-
 class Dispatcher:
-    def __init__(self, store: DispatchStore, reference: Reference, now: datetime,
-                 offer_timeout: timedelta, claim_until: datetime,
-                 at_risk_share: float = 0.8) -> None:
+    def __init__(self, store: DispatchStore, reference: Reference, uow: UnitOfWork,
+                 offer_timeout: timedelta, at_risk_share: float = 0.8) -> None:
         self.at_risk_share = at_risk_share
         self.store = store
         self.reference = reference
-        self.now = now
+        self.uow = uow
+        self.now = uow.now
         self.offer_timeout = offer_timeout
-        self.claim_until = claim_until  # events written here are relayed by the caller
         self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
-        self.effects = Effects()
         # Milestones the write being prepared reaches: counted only once that write is in
         # (a write that fails or loses a race, then is retried, must not count them twice).
-        self._reaching: list[MilestoneReached] = []
+        self._reaching = Outcomes()
 
     # -- events and timeline ---------------------------------------------------------
     def _events(self, order: dict, *types: str, **data: Any) -> list[dict]:
         """Only events with a consumer go to the outbox; the timeline records every step."""
-        return [new_event(kind, SOURCE, order["branch"], {"order_id": order["_id"], **data},
-                          self.now) for kind in types if kind in ROUTED]
+        return self.uow.events(order["branch"], *types, order_id=order["_id"], **data)
 
     def _entry(self, step: str, by: str | None, **details: Any) -> dict:
         return {"at": self.now, "step": step, "by": by, "details": details or None}
 
     def _write(self, order: dict, changes: dict, events: list[dict], entry: dict) -> bool:
-        reaching, self._reaching = self._reaching, []
-        if not self.store.update(order, changes, events, self.claim_until, entry):
+        reaching, self._reaching = self._reaching, Outcomes()
+        if not self.store.update(order, changes, events, self.uow.claim_until, entry):
             return False
-        if events:
-            self.effects.written.append((order["_id"], events))
-        self.effects.reached.extend(reaching)
+        self.uow.wrote(ORDERS, order["_id"], events)
+        self.uow.take(reaching)
         return True
 
     # -- creation and offering -------------------------------------------------------
@@ -132,12 +108,11 @@ class Dispatcher:
             order["timeline"].append(entry)
             events = self._events(order, "order_offered", technician_id=tech.technician_id)
         order["version"] = 1
-        if not self.store.insert_order(order, events, self.claim_until):
+        if not self.store.insert_order(order, events, self.uow.claim_until):
             if tech is not None:
                 self.store.release_capacity(tech.technician_id)
             return None
-        if events:
-            self.effects.written.append((order["_id"], events))
+        self.uow.wrote(ORDERS, order["_id"], events)
         if tech is not None:
             self._count_first_offer(order)
         return order
@@ -193,7 +168,8 @@ class Dispatcher:
 
     def _count_first_offer(self, order: dict) -> None:
         waited = (self.now - as_utc(order["received_at"])).total_seconds()
-        self.effects.first_offers.append((order["branch"], max(waited, 0.0)))
+        self.uow.observe("received_to_offered", order["branch"], value=max(waited, 0.0))
+        self.uow.count("offers", order["branch"])
 
     def _anyone_left(self, order: dict, technicians, needed: set[str]) -> bool:
         return any(t.active and needed <= t.certificates and order["zone"] in t.zones
@@ -271,7 +247,7 @@ class Dispatcher:
             spent = rule.calendar.elapsed(as_utc(order["received_at"]), self.now)
             if milestone == "resolution":
                 spent -= timedelta(seconds=order.get("paused_seconds", 0.0))
-            self._reaching.append(MilestoneReached(
+            self._reaching.reach(Reached(
                 _labels(order, milestone), result, max(spent.total_seconds(), 0.0)))
         return fields
 
@@ -371,7 +347,7 @@ class Dispatcher:
                                                cannot_fix=payload["cannot_fix"])):
             return False
         self.store.release_capacity(order["technician_id"])
-        self.effects.completed.append((order["branch"], order["zone"], order["request_type"]))
+        self.uow.count("completed", order["branch"], order["zone"], order["request_type"])
         return True
 
     def _do_assign(self, order: dict, payload: dict, actor: Actor) -> bool:
@@ -525,8 +501,7 @@ class Dispatcher:
                 entry = self._entry("breached", "sla", milestone=milestone)
                 if self._write(order, changes, self._events(order, "milestone_breached",
                                                             milestone=milestone), entry):
-                    self.effects.reached.append(
-                        MilestoneReached(_labels(order, milestone), "breached", -1.0))
+                    self.uow.reach(Reached(_labels(order, milestone), "breached", -1.0))
                     swept += 1
         return swept
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
@@ -63,36 +65,22 @@ class DispatchService(ServiceBase):
     billing = RpcProxy("billing")
 
     # -- plumbing --------------------------------------------------------------------
-    def _dispatcher(self) -> Dispatcher:
+    @contextmanager
+    def _dispatcher(self) -> Iterator[Dispatcher]:
         timeout = timedelta(seconds=self.config["dispatch"]["offer_timeout_seconds"])
-        now = self.clock.now()
-        return Dispatcher(DispatchStore(self.db, self.roster), self.reference, now, timeout,
-                          self.claim_until(now), self.config["dispatch"]["at_risk_share"])
-
-    def _finish(self, dispatcher: Dispatcher) -> None:
-        """Relay what was written and count what was reached."""
-        effects = dispatcher.effects
-        for order_id, events in effects.written:
-            self.relay_now(ORDERS, order_id, events, dispatcher.claim_until)
-        for branch, waited in effects.first_offers:
-            self.metrics.received_to_offered.labels(branch).observe(waited)
-            self.metrics.offers.labels(branch).inc()
-        for reached in effects.reached:
-            counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
-            counter.labels(*reached.labels).inc()
-            if reached.seconds >= 0:
-                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
-        for labels in effects.completed:
-            self.metrics.completed.labels(*labels).inc()
+        with self.unit() as uow:
+            yield Dispatcher(DispatchStore(self.db, self.roster), self.reference, uow,
+                             timeout, self.config["dispatch"]["at_risk_share"])
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")
     def on_order_created(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
         data = _CREATED.load(event["data"])
-        dispatcher = self._dispatcher()
-        dispatcher.create_from_event(data)  # offered at once if someone is free; None on a
-        self._finish(dispatcher)            # redelivery. Queued orders: see drain_queue.
+        # Offered at once if someone is free; None on a redelivery. Queued orders: see
+        # drain_queue.
+        with self._dispatcher() as dispatcher:
+            dispatcher.create_from_event(data)
 
     @reliable_handler("intake", "reminder_received")
     def on_reminder_received(self, envelope: dict) -> None:
@@ -113,20 +101,18 @@ class DispatchService(ServiceBase):
     def _parts_event(self, envelope: dict, kind: str) -> None:
         event = _ENVELOPE.load(envelope)
         data = PartsLinesData().load(event["data"])
-        dispatcher = self._dispatcher()
-        try:
-            getattr(dispatcher, kind)(event["event_id"], data)
-        finally:
-            self._finish(dispatcher)
+        with self._dispatcher() as dispatcher:
+            handle = {"parts_short": dispatcher.parts_short,
+                      "parts_arrived": dispatcher.parts_arrived}[kind]
+            handle(event["event_id"], data)
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
         """Closes a completed order after its callback (verified, or unverified when the
         customer could not be reached)."""
         event = _ENVELOPE.load(envelope)
-        dispatcher = self._dispatcher()
-        dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
-        self._finish(dispatcher)
+        with self._dispatcher() as dispatcher:
+            dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
 
     @reliable_handler("complaints", "complaint_opened")
     def on_complaint_opened(self, envelope: dict) -> None:
@@ -183,7 +169,8 @@ class DispatchService(ServiceBase):
     def board_figures(self, branch: str) -> dict:
         """Open orders by state, overdue by milestone, today's on-time share."""
         now = self.clock.now()
-        status = self._dispatcher().open_milestone_status([branch])
+        with self._dispatcher() as dispatcher:
+            status = dispatcher.open_milestone_status([branch])
         return reports.board(self.db, branch, now, status)
 
     @branch_rpc
@@ -204,11 +191,8 @@ class DispatchService(ServiceBase):
         command = load(schema(), payload or {})
         if action == "complete":
             self._check_charge_approved(order_id, command, actor)
-        dispatcher = self._dispatcher()
-        try:
+        with self._dispatcher() as dispatcher:
             doc = dispatcher.step(order_id, action, command, Actor(**actor))
-        finally:
-            self._finish(dispatcher)
         if action in ("reject", "complete", "cancel", "assign"):
             self._drain(doc["branch"])  # capacity was freed
         return dump_order(doc)
@@ -307,23 +291,18 @@ class DispatchService(ServiceBase):
 
     # -- timers ----------------------------------------------------------------------
     def _drain(self, branch: str) -> None:
-        dispatcher = self._dispatcher()
-        try:
+        with self._dispatcher() as dispatcher:
             dispatcher.drain_queue(branch)
-        finally:
-            self._finish(dispatcher)
 
     @timer(interval=1)
     def sweep(self) -> None:
         """Lapsed offers, breached milestones, and the queue (shifts start and end)."""
-        dispatcher = self._dispatcher()
-        try:  # what was written before a failure is counted: its marks are gone
+        # what was written before a failure is counted: its marks are gone
+        with self._dispatcher() as dispatcher:
             dispatcher.expire_offers()
             dispatcher.sweep_breaches()
             for branch in self.config["branches"]:
                 dispatcher.drain_queue(branch)
-        finally:
-            self._finish(dispatcher)
 
     @timer(interval=RECONCILE_TICK_SECONDS)
     def reconcile_capacity(self) -> None:
@@ -332,18 +311,19 @@ class DispatchService(ServiceBase):
         that died between an order write and its capacity update leaks nothing for
         good."""
         every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
-        dispatcher = self._dispatcher()
-        if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
-            dispatcher.reconcile_capacity(self.config["branches"])
+        with self._dispatcher() as dispatcher:
+            if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
+                dispatcher.reconcile_capacity(self.config["branches"])
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:
-        dispatcher = self._dispatcher()
-        status = dispatcher.open_milestone_status(self.config["branches"])
+        with self._dispatcher() as dispatcher:
+            status = dispatcher.open_milestone_status(self.config["branches"])
         self.metrics.overdue.clear()
         self.metrics.at_risk.clear()
         for labels, (overdue, at_risk) in status.items():
             self.metrics.overdue.labels(*labels).set(overdue)
             self.metrics.at_risk.labels(*labels).set(at_risk)
         for branch in self.config["branches"]:
-            self.metrics.queued.labels(branch).set(dispatcher.store.queue_length(branch))
+            self.metrics.queued.labels(branch).set(
+                DispatchStore(self.db).queue_length(branch))

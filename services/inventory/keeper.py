@@ -11,19 +11,18 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from schemas.events import SUBSCRIPTIONS
 from services.common.clock import as_utc
 from services.common.domain.branches import belongs_to
 from services.common.domain.money import yuan
 from services.common.domain.parts import Part
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from services.common.outbox import new_event
+from services.common.unit_of_work import UnitOfWork
 from services.inventory.domain import ledger, sourcing
 from services.inventory.domain.catalogue import Catalogue, Location
 from services.inventory.domain.sourcing import Candidate
@@ -40,35 +39,17 @@ from services.inventory.store import (
     stock_id,
 )
 
-SOURCE = "inventory"
-ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 BACKORDER_LEASE = timedelta(seconds=30)
 
 
-@dataclass
-class Effects:
-    """What a call did, for the service to relay and to count."""
-
-    written: list[tuple[str, str, list[dict]]] = field(default_factory=list)
-    movements: list[tuple[str, str]] = field(default_factory=list)  # (branch, kind)
-
-
 class Keeper:
-    def __init__(self, store: InventoryStore, catalogue: Catalogue, now: datetime,
-                 claim_until: datetime) -> None:
+    def __init__(self, store: InventoryStore, catalogue: Catalogue, uow: UnitOfWork) -> None:
         self.store = store
         self.catalogue = catalogue
-        self.now = now
-        self.claim_until = claim_until
-        self.effects = Effects()
+        self.uow = uow
+        self.now = uow.now
 
     # -- helpers ---------------------------------------------------------------------
-    def _events(self, branch: str, kind: str, **data: Any) -> list[dict]:
-        """Only events with a consumer are written (see schemas/events.py)."""
-        if kind not in ROUTED:
-            return []
-        return [new_event(kind, SOURCE, branch, data, self.now)]
-
     def part(self, sku: str, field_name: str = "sku") -> Part:
         part = self.catalogue.parts.get(sku)
         if part is None:
@@ -91,7 +72,7 @@ class Keeper:
         outcome = self.store.apply(loc, sku, self.catalogue.levels(loc, sku), kind,
                                    quantity, movement_id, self.now, by, order_id, **details)
         if outcome == APPLIED:
-            self.effects.movements.append((loc.branch, kind))
+            self.uow.count("movements", loc.branch, kind)
             if ledger.KINDS[kind].on_hand:  # only on-hand changes cross the reorder point
                 self._watch_level(loc, sku)
         return outcome != REFUSED
@@ -104,17 +85,16 @@ class Keeper:
         low = doc["on_hand"] < doc.get("reorder_point", 0)
         if low == bool(doc.get("low")):
             return
-        events = self._events(loc.branch, "stock_low", location=loc.location_id, sku=sku,
+        events = self.uow.events(loc.branch, "stock_low", location=loc.location_id, sku=sku,
                               on_hand=doc["on_hand"],
                               reorder_point=doc["reorder_point"]) if low else []
-        if self.store.mark_low(doc["_id"], low, events, self.claim_until) and events:
-            self.effects.written.append((STOCK, doc["_id"], events))
+        if self.store.mark_low(doc["_id"], low, events, self.uow.claim_until) and events:
+            self.uow.wrote(STOCK, doc["_id"], events)
 
     def _job_write(self, order_id: str, query: dict, update: dict, events: list[dict]) -> bool:
-        if not self.store.job_write(order_id, query, update, events, self.claim_until):
+        if not self.store.job_write(order_id, query, update, events, self.uow.claim_until):
             return False
-        if events:
-            self.effects.written.append((JOBS, order_id, events))
+        self.uow.wrote(JOBS, order_id, events)
         return True
 
     # -- parts for a job ---------------------------------------------------------------
@@ -216,7 +196,7 @@ class Keeper:
         shortage_id = f"S-{request_id}"
         eta = sourcing.shortage_eta(waiting)
         parts = [{"sku": line["sku"], "quantity": line["quantity"]} for line in waiting]
-        events = self._events(job["branch"], "parts_short", order_id=order_id,
+        events = self.uow.events(job["branch"], "parts_short", order_id=order_id,
                               shortage_id=shortage_id, parts=parts, eta=eta.isoformat())
         self._job_write(order_id, {f"shortages.{shortage_id}": {"$exists": False}},
                         {"$set": {f"shortages.{shortage_id}": {
@@ -238,7 +218,7 @@ class Keeper:
         for shortage_id, shortage in job.get("shortages", {}).items():
             lines = [job["lines"][lid] for lid in shortage["lines"] if lid in job["lines"]]
             if shortage["open"] and sourcing.all_in_hand(lines):
-                events = self._events(job["branch"], "parts_arrived", order_id=order_id,
+                events = self.uow.events(job["branch"], "parts_arrived", order_id=order_id,
                                       shortage_id=shortage_id)
                 self._job_write(order_id, {f"shortages.{shortage_id}.open": True},
                                 {"$set": {f"shortages.{shortage_id}.open": False,
@@ -488,7 +468,7 @@ class Keeper:
         lines = [{"sku": s, "quantity": q} for s, q in _totals(consumed).items()]
         consumption = {"at": self.now, "lines": lines, "unmatched": unmatched,
                        "released": released, "over_returned": over, "event_id": event_id}
-        events = self._events(branch, "parts_consumed", order_id=order_id, lines=lines,
+        events = self.uow.events(branch, "parts_consumed", order_id=order_id, lines=lines,
                               unmatched=unmatched)
         return self._job_write(order_id, {"consumption": {"$exists": False}},
                                {"$set": {"consumption": consumption}}, events)
