@@ -40,10 +40,10 @@ from services.billing.store import ANOMALIES, BILLS, BillingStore, ensure_indexe
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.config import read_yaml
-from services.common.contracts import load, plain
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import load, plain
 
 DEFAULT_FEE_SCHEDULE = "deploy/config/fee_schedule.yaml"
 DEFAULT_PARTS_CATALOGUE = "deploy/config/parts_catalogue.yaml"

@@ -27,12 +27,12 @@ from services.callbacks.metrics import RATES, callback_metric_definitions
 from services.callbacks.store import TASKS, CallbackStore, ensure_indexes
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.contracts import load, plain
 from services.common.domain.money import yuan
 from services.common.errors import InvalidInput
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import load, plain
 
 _ENVELOPE = EventEnvelope()
 _COMPLETED, _BILL, _COMPLAINT = CompletedForCallbackData(), BillSettledData(), \

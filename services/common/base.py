@@ -15,7 +15,6 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from nameko.web.handlers import http
 
-from schemas.events import SUBSCRIPTIONS
 from services.common.clock import Clock
 from services.common.health import live, ready
 from services.common.messaging import (
@@ -28,6 +27,7 @@ from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.common.outbox import OutboxRelay, SentMarks, oldest_unsent_age
 from services.common.reference import Reference, load_reference
+from services.common.routes import SUBSCRIPTIONS
 from services.common.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)

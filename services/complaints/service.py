@@ -30,7 +30,6 @@ from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.clock import as_utc
 from services.common.config import ConfigError, read_yaml
-from services.common.contracts import load, plain
 from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
@@ -39,6 +38,7 @@ from services.complaints.desk import Actor, ComplaintDesk
 from services.complaints.domain import rules
 from services.complaints.metrics import complaint_metric_definitions
 from services.complaints.store import COMPLAINTS, RECEIVED, ComplaintStore, ensure_indexes
+from services.contracts import load, plain
 
 _ENVELOPE = EventEnvelope()
 _IN, _QUERY, _REPORT_QUERY = ComplaintIn(), ComplaintQuery(), ReportQuery()

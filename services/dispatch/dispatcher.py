@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.common.clock import as_utc
-from services.common.contracts import plain
 from services.common.domain.commitments import MILESTONES
 from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.reference import Reference
 from services.common.unit_of_work import Outcomes, Reached, UnitOfWork
+from services.contracts import plain
 from services.dispatch.domain import lifecycle, sla
 from services.dispatch.domain.capacity import judge
 from services.dispatch.domain.matching import (

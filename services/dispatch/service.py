@@ -20,7 +20,6 @@ from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.asking import ask
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.contracts import dump_order, load
 from services.common.errors import (
     Conflict,
     InvalidInput,
@@ -29,6 +28,7 @@ from services.common.errors import (
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import dump_order, load
 from services.dispatch import reports
 from services.dispatch.dispatcher import Actor, Dispatcher, billing_facts
 from services.dispatch.domain import staff

@@ -12,11 +12,11 @@ from schemas.feeds import FeedRequestIn
 from schemas.orders import ServiceRequestIn
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.contracts import dump_order, load
 from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import dump_order, load
 from services.intake.desk import IntakeDesk
 from services.intake.feeds import decode_body, feed_consumer
 from services.intake.numbering import OrderNumbersProvider
@@ -79,11 +79,11 @@ class IntakeService(ServiceBase):
 
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
-        self._finish(envelope, "completed")
+        self._record_end(envelope, "completed")
 
     @reliable_handler("dispatch", "order_cancelled")
     def on_order_cancelled(self, envelope: dict) -> None:
-        self._finish(envelope, "cancelled")
+        self._record_end(envelope, "cancelled")
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
@@ -104,7 +104,7 @@ class IntakeService(ServiceBase):
         with self._desk() as desk:
             desk.create_follow_up(original_id, branch, kind, ref)
 
-    def _finish(self, envelope: dict, status: str) -> None:
+    def _record_end(self, envelope: dict, status: str) -> None:
         event = _ENVELOPE.load(envelope)
         IntakeStore(self.db).finish(event["data"]["order_id"], event["branch"], status,
                                     event["event_id"], event["occurred_at"],

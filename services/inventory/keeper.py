@@ -604,7 +604,7 @@ class Keeper:
     # -- views -------------------------------------------------------------------------
     @staticmethod
     def doc_view(doc: dict | None) -> dict:
-        from services.common.contracts import plain
+        from services.contracts import plain
 
         if doc is None:
             return {}

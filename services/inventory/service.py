@@ -27,11 +27,11 @@ from schemas.inventory import (
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.config import read_yaml
-from services.common.contracts import load
 from services.common.errors import AppError
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import load
 from services.inventory import queries
 from services.inventory.domain.catalogue import Catalogue
 from services.inventory.keeper import Keeper, read_gauges

@@ -9,7 +9,6 @@ import pytest
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from schemas.events import SUBSCRIPTIONS
 from services.callbacks.desk import CallbackDesk, Policy
 from services.callbacks.service import CallbacksService
 from services.callbacks.store import CallbackStore, ensure_indexes
@@ -17,6 +16,7 @@ from services.common.config import load_settings
 from services.common.messaging import event_exchange, subscription_queue
 from services.common.outbox import new_event
 from services.common.reference import load_reference
+from services.common.routes import SUBSCRIPTIONS
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.service import DispatchService
 from tests.conftest import free_port

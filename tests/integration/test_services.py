@@ -9,11 +9,11 @@ from kombu import Queue
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from schemas.events import SUBSCRIPTIONS
 from services.common.base import ClockProvider
 from services.common.clock import FixedClock
 from services.common.messaging import subscription_queue
 from services.common.outbox import new_event
+from services.common.routes import SUBSCRIPTIONS
 from services.dispatch.service import DispatchService
 from services.intake.service import IntakeService
 from tests.integration.conftest import order_created_data
