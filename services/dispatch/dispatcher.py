@@ -8,6 +8,7 @@ can relay their events at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from services.dispatch.domain.queueing import (
     offerable,
     queue_deadline,
 )
+from services.dispatch.domain.work_order import Change
 from services.dispatch.store import ORDERS, DispatchStore, OrderNotYetKnown, slot_check
 
 log = logging.getLogger(__name__)
@@ -73,13 +75,19 @@ class Dispatcher:
     def _entry(self, step: str, by: str | None, **details: Any) -> dict:
         return {"at": self.now, "step": step, "by": by, "details": details or None}
 
-    def _write(self, order: dict, changes: dict, events: list[dict], entry: dict) -> bool:
+    def _write(self, order: dict, change: Change) -> bool:
+        """The change written if the order is still as read; what it reaches counts then."""
         reaching, self._reaching = self._reaching, Outcomes()
-        if not self.store.update(order, changes, events, self.uow.claim_until, entry):
+        if not self.store.update(order, change, self.uow.claim_until):
             return False
-        self.uow.wrote(ORDERS, order["_id"], events)
+        self.uow.wrote(ORDERS, order["_id"], change.events)
         self.uow.take(reaching)
         return True
+
+    @staticmethod
+    def _moved(order: dict, action: str) -> str | None:
+        """The state ``action`` leads the order to, as the lifecycle declares it."""
+        return lifecycle.check(action, order["status"]).target
 
     # -- creation and offering -------------------------------------------------------
     def create_from_event(self, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -90,7 +98,7 @@ class Dispatcher:
         order["deadlines"] = {k: as_utc(datetime.fromisoformat(v))
                               for k, v in order["deadlines"].items()}
         order.update({
-            "status": "new", "technician_id": None, "offer": None, "tried": [],
+            "status": lifecycle.INITIAL_STATE, "technician_id": None, "offer": None, "tried": [],
             "milestones": {}, "paused_seconds": 0.0, "delays": [],
             "risk_at": {m: sla.risk_mark(order["received_at"], d, self.at_risk_share)
                         for m, d in order["deadlines"].items()},
@@ -104,7 +112,8 @@ class Dispatcher:
         events = []
         if tech is not None:
             offer, entry = self._offer_fields(tech.technician_id)
-            order.update(status="offered", offer=offer, tried=[tech.technician_id])
+            order.update(status=self._moved(order, "offer"), offer=offer,
+                         tried=[tech.technician_id])
             order["timeline"].append(entry)
             events = self._events(order, "order_offered", technician_id=tech.technician_id)
         order["version"] = 1
@@ -135,11 +144,11 @@ class Dispatcher:
         tech = self._reserve_best(order, technicians)
         if tech is not None:
             offer, entry = self._offer_fields(tech.technician_id)
-            changes = {"$set": {"status": "offered", "offer": offer},
-                       "$push": {"tried": tech.technician_id}}
-            if self._write(order, changes, self._events(order, "order_offered",
-                                                        technician_id=tech.technician_id),
-                           entry):
+            if self._write(order, Change(
+                    status=self._moved(order, "offer"), facts={"offer": offer},
+                    tried=tech.technician_id, entry=entry,
+                    events=self._events(order, "order_offered",
+                                        technician_id=tech.technician_id))):
                 if not order["tried"]:
                     self._count_first_offer(order)
                 return True
@@ -176,10 +185,9 @@ class Dispatcher:
                    and t.technician_id not in order["tried"] for t in technicians)
 
     def _escalate(self, order: dict, reason: str) -> None:
-        lifecycle.check("escalate", order["status"])
-        self._write(order, {"$set": {"status": "escalated"}},
-                    self._events(order, "order_escalated", reason=reason),
-                    self._entry("escalated", "dispatch", reason=reason))
+        self._write(order, Change(status=self._moved(order, "escalate"),
+                                  events=self._events(order, "order_escalated", reason=reason),
+                                  entry=self._entry("escalated", "dispatch", reason=reason)))
 
     def drain_queue(self, branch: str, limit: int = DRAIN_WINDOW) -> int:
         """Offer queued orders in the policy's order (queueing.drain_order) while anyone is
@@ -206,9 +214,9 @@ class Dispatcher:
         moved = []
         for order in self.store.expired_offers(self.now):
             tech = order["offer"]["technician_id"]
-            changes = {"$set": {"status": "new", "offer": None}}
             entry = self._entry("offer_expired", "dispatch", technician_id=tech)
-            if self._write(order, changes, [], entry):
+            if self._write(order, Change(status=self._moved(order, "expire"),
+                                         facts={"offer": None}, entry=entry)):
                 self.store.release_capacity(tech)
                 moved.append(order["_id"])
         for order_id in moved:
@@ -226,12 +234,21 @@ class Dispatcher:
                 holder = (order.get("offer") or {}).get("technician_id") or order["technician_id"]
                 if holder != actor.technician_id:
                     raise Forbidden("this order is not yours")
-            if getattr(self, "_do_" + action.replace("-", "_"))(order, payload, actor):
+            if self._steps()[action](order, payload, actor, transition.target):
                 return self.store.get(order_id)
         raise Conflict("the order changed while this step was applied; try again")
 
+    def _steps(self) -> dict[str, Callable[[dict, dict, Actor, str | None], bool]]:
+        """Each step's handler, given the state the lifecycle leads the order to."""
+        return {"accept": self._do_accept, "reject": self._do_reject,
+                "contact": self._do_contact, "appointment": self._do_appointment,
+                "check-in": self._do_check_in, "wait-parts": self._do_wait_parts,
+                "resume": self._do_resume, "complete": self._do_complete,
+                "assign": self._do_assign, "cancel": self._do_cancel,
+                "approve-delay": self._do_approve_delay}
+
     def _reach(self, order: dict, milestone: str) -> dict:
-        """$set fields for reaching a milestone now; its outcome is counted when the write
+        """Facts for reaching a milestone now; its outcome is counted when the write
         that sets them succeeds."""
         existing = (order.get("milestones") or {}).get(milestone) or {}
         fields: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
@@ -251,33 +268,35 @@ class Dispatcher:
                 _labels(order, milestone), result, max(spent.total_seconds(), 0.0)))
         return fields
 
-    def _do_accept(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_accept(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         tech = order["offer"]["technician_id"]
-        return self._write(order, {"$set": {"status": "accepted", "technician_id": tech,
-                                            "offer": None}},
-                           self._events(order, "order_accepted", technician_id=tech),
-                           self._entry("accepted", actor.label, note=payload.get("note")))
+        return self._write(order, Change(
+            status=status, facts={"technician_id": tech, "offer": None},
+            events=self._events(order, "order_accepted", technician_id=tech),
+            entry=self._entry("accepted", actor.label, note=payload.get("note"))))
 
-    def _do_reject(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_reject(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         tech = order["offer"]["technician_id"]
-        if not self._write(order, {"$set": {"status": "new", "offer": None}}, [],
-                           self._entry("rejected", actor.label, reason=payload["reason"])):
+        if not self._write(order, Change(
+                status=status, facts={"offer": None},
+                entry=self._entry("rejected", actor.label, reason=payload["reason"]))):
             return False
         self.store.release_capacity(tech)
         self.offer(order["_id"])
         return True
 
-    def _do_contact(self, order: dict, payload: dict, actor: Actor) -> bool:
-        return self._write(order, {"$set": {"status": "contacted",
-                                            **self._reach(order, "first_contact")}},
-                           self._events(order, "order_contacted"),
-                           self._entry("contacted", actor.label, note=payload.get("note")))
+    def _do_contact(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        return self._write(order, Change(
+            status=status, facts=self._reach(order, "first_contact"),
+            events=self._events(order, "order_contacted"),
+            entry=self._entry("contacted", actor.label, note=payload.get("note"))))
 
-    def _do_appointment(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_appointment(self, order: dict, payload: dict, actor: Actor,
+                        status: str | None) -> bool:
         start, end = payload["start"], payload["end"]
         if end < self.now:
             raise InvalidInput("the slot is in the past", {"end": ["Must be in the future."]})
-        sets: dict[str, Any] = {"status": "scheduled", "appointment": {
+        sets: dict[str, Any] = {"appointment": {
             "start": start, "end": end, "customer_requested": payload["customer_requested"],
             "reason": payload.get("reason")}}
         arrival = order["deadlines"].get("arrival")
@@ -288,38 +307,41 @@ class Dispatcher:
             sets["risk_at.arrival"] = sla.risk_mark(as_utc(order["received_at"]), end,
                                                     self.at_risk_share)
         step = "rescheduled" if order["status"] == "scheduled" else "scheduled"
-        return self._write(order, {"$set": sets}, self._events(order, "order_scheduled"),
-                           self._entry(step, actor.label, start=start.isoformat(),
-                                       end=end.isoformat(),
-                                       customer_requested=payload["customer_requested"],
-                                       reason=payload.get("reason")))
+        return self._write(order, Change(
+            status=status, facts=sets, events=self._events(order, "order_scheduled"),
+            entry=self._entry(step, actor.label, start=start.isoformat(), end=end.isoformat(),
+                              customer_requested=payload["customer_requested"],
+                              reason=payload.get("reason"))))
 
-    def _do_check_in(self, order: dict, payload: dict, actor: Actor) -> bool:
-        return self._write(order, {"$set": {"status": "on_site",
-                                            **self._reach(order, "arrival")}},
-                           self._events(order, "order_arrived"),
-                           self._entry("checked_in", actor.label,
-                                       confirmed_by_customer=payload["confirmed_by_customer"]))
+    def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        return self._write(order, Change(
+            status=status, facts=self._reach(order, "arrival"),
+            events=self._events(order, "order_arrived"),
+            entry=self._entry("checked_in", actor.label,
+                              confirmed_by_customer=payload["confirmed_by_customer"])))
 
-    def _do_wait_parts(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_wait_parts(self, order: dict, payload: dict, actor: Actor,
+                       status: str | None) -> bool:
         parts = payload["parts"]
-        sets = {"status": "waiting_parts", "paused_at": self.now, "waiting_for": {
+        facts = {"paused_at": self.now, "waiting_for": {
             "parts": parts, "expected_at": payload.get("expected_at"),
             "customer_informed": payload["customer_informed"]}}
-        return self._write(order, {"$set": sets},
-                           self._events(order, "order_waiting_parts", parts=parts),
-                           self._entry("waiting_parts", actor.label, parts=parts))
+        return self._write(order, Change(
+            status=status, facts=facts,
+            events=self._events(order, "order_waiting_parts", parts=parts),
+            entry=self._entry("waiting_parts", actor.label, parts=parts)))
 
-    def _do_resume(self, order: dict, payload: dict, actor: Actor) -> bool:
-        sets, paused = self._resume_changes(order)
-        return self._write(order, {"$set": sets, "$inc": {"paused_seconds": paused}},
-                           self._events(order, "order_resumed"),
-                           self._entry("resumed", actor.label, paused_seconds=paused))
+    def _do_resume(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        facts, paused = self._resume_facts(order)
+        return self._write(order, Change(
+            status=status, facts=facts, paused_seconds=paused,
+            events=self._events(order, "order_resumed"),
+            entry=self._entry("resumed", actor.label, paused_seconds=paused)))
 
-    def _resume_changes(self, order: dict) -> tuple[dict[str, Any], float]:
-        """Back to scheduled; the resolution deadline moves by the time paused."""
+    def _resume_facts(self, order: dict) -> tuple[dict[str, Any], float]:
+        """The pause ends; the resolution deadline moves by the time paused."""
         paused_at = as_utc(order["paused_at"])
-        sets: dict[str, Any] = {"status": "scheduled", "paused_at": None}
+        sets: dict[str, Any] = {"paused_at": None}
         resolution = order["deadlines"].get("resolution")
         if resolution is not None:
             moved = sla.resumed_deadline(as_utc(resolution), paused_at, self.now)
@@ -328,7 +350,8 @@ class Dispatcher:
                                                        self.at_risk_share)
         return sets, (self.now - paused_at).total_seconds()
 
-    def _do_complete(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_complete(self, order: dict, payload: dict, actor: Actor,
+                     status: str | None) -> bool:
         completion = {**payload, "completed_at": self.now}
         kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
         tech = self.store.technician(order["technician_id"]) or {}
@@ -341,16 +364,17 @@ class Dispatcher:
                               billing=facts, region_code=order["region_code"],
                               category=order["product"]["category"],
                               warranty=facts["warranty"])
-        if not self._write(order, {"$set": {"status": "completed", "completion": completion,
-                                            **self._reach(order, "resolution")}},
-                           events, self._entry("completed", actor.label,
-                                               cannot_fix=payload["cannot_fix"])):
+        if not self._write(order, Change(
+                status=status, facts={"completion": completion,
+                                      **self._reach(order, "resolution")},
+                events=events, entry=self._entry("completed", actor.label,
+                                                 cannot_fix=payload["cannot_fix"]))):
             return False
         self.store.release_capacity(order["technician_id"])
         self.uow.count("completed", order["branch"], order["zone"], order["request_type"])
         return True
 
-    def _do_assign(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_assign(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         tech_id = payload["technician_id"]
         tech = self.store.technician(tech_id, order["branch"])
         if tech is None or not tech.get("active", True):
@@ -360,85 +384,87 @@ class Dispatcher:
         if previous == tech_id:
             raise Conflict("the order is already with this technician")
         self.store.take_capacity(tech_id, force=True)  # the dispatcher may exceed the cap
-        changes = {"$set": {"status": "accepted", "technician_id": tech_id, "offer": None}}
         entry = self._entry("assigned" if previous is None else "reassigned", actor.label,
                             technician_id=tech_id, previous=previous,
                             reason=payload.get("reason"))
-        if not self._write(order, changes,
-                           self._events(order, "order_accepted", technician_id=tech_id), entry):
+        if not self._write(order, Change(
+                status=status, facts={"technician_id": tech_id, "offer": None}, entry=entry,
+                events=self._events(order, "order_accepted", technician_id=tech_id))):
             self.store.release_capacity(tech_id)
             return False
         self.store.release_capacity(previous)
         return True
 
-    def _do_cancel(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_cancel(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         holder = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
-        if not self._write(order, {"$set": {"status": "cancelled", "offer": None}},
-                           self._events(order, "order_cancelled", reason=payload["reason"]),
-                           self._entry("cancelled", actor.label, reason=payload["reason"])):
+        if not self._write(order, Change(
+                status=status, facts={"offer": None},
+                events=self._events(order, "order_cancelled", reason=payload["reason"]),
+                entry=self._entry("cancelled", actor.label, reason=payload["reason"]))):
             return False
         self.store.release_capacity(holder)
         return True
 
-    def _do_approve_delay(self, order: dict, payload: dict, actor: Actor) -> bool:
+    def _do_approve_delay(self, order: dict, payload: dict, actor: Actor,
+                          status: str | None) -> bool:
         if not payload["customer_informed"]:
             raise InvalidInput("the customer must be told of a delay first",
                                {"customer_informed": ["Must be true."]})
         delay = {"milestone": payload["milestone"], "new_deadline": payload["new_deadline"],
                  "reason": payload["reason"], "approved_by": actor.label,
                  "approved_at": self.now}
-        return self._write(order, {"$push": {"delays": delay}}, [],
-                           self._entry("delay_approved", actor.label,
-                                       milestone=payload["milestone"],
-                                       new_deadline=payload["new_deadline"].isoformat()))
+        return self._write(order, Change(
+            status=status, delay=delay,
+            entry=self._entry("delay_approved", actor.label, milestone=payload["milestone"],
+                              new_deadline=payload["new_deadline"].isoformat())))
 
     # -- parts (inventory's events) ----------------------------------------------------
-    PAUSABLE = ("accepted", "contacted", "scheduled", "on_site")
-
     def parts_short(self, event_id: str, data: dict[str, Any]) -> bool:
         """inventory.parts_short: the order waits for parts (resolution clock paused)
         with the ETA the customer can be told. False for a redelivery."""
-        def changes(order: dict) -> tuple[dict, list[dict]]:
+        def change(order: dict) -> Change:
             shortage = data.get("shortage_id")
             waiting = {"parts": data["parts"], "expected_at": data.get("eta"),
                        "customer_informed": False, "shortage_id": shortage}
             if shortage in order.get("parts_arrived", []):
-                return {}, []  # the parts came in before this news did: keep working
-            if order["status"] in self.PAUSABLE:
-                return ({"$set": {"status": "waiting_parts", "paused_at": self.now,
-                                  "waiting_for": waiting}},
-                        self._events(order, "order_waiting_parts", parts=data["parts"]))
+                return Change()  # the parts came in before this news did: keep working
+            if order["status"] in lifecycle.TRANSITIONS["parts-short"].sources:
+                return Change(status=self._moved(order, "parts-short"),
+                              facts={"paused_at": self.now, "waiting_for": waiting},
+                              events=self._events(order, "order_waiting_parts",
+                                                  parts=data["parts"]))
             if order["status"] == "waiting_parts":  # a further shortage: the later date
-                return {"$set": {"waiting_for": waiting}}, []
-            return {}, []
-        return self._apply_parts_event(event_id, data, "parts_short", changes)
+                return Change(facts={"waiting_for": waiting})
+            return Change()
+        return self._apply_parts_event(event_id, data, "parts_short", change)
 
     def parts_arrived(self, event_id: str, data: dict[str, Any]) -> bool:
         """inventory.parts_arrived: resume the order, its priority raised so it is
         repaired first (到货后优先修理); emergency stays emergency."""
-        def changes(order: dict) -> tuple[dict, list[dict]]:
-            arrived = {"$push": {"parts_arrived": data.get("shortage_id")}}
+        def change(order: dict) -> Change:
+            arrived = [data.get("shortage_id")]
             waiting = order.get("waiting_for") or {}
             if order["status"] != "waiting_parts" or waiting.get("shortage_id") not in (
                     None, data.get("shortage_id")):
-                return arrived, []
-            sets, paused = self._resume_changes(order)
-            sets["parts_arrived_at"] = self.now
+                return Change(arrived=arrived)
+            facts, paused = self._resume_facts(order)
+            facts["parts_arrived_at"] = self.now
             if order["priority"] != "emergency":
-                sets["priority"] = "high"
-                sets["priority_reasons"] = [*order.get("priority_reasons", []),
-                                            "parts_arrived"]
-            return ({**arrived, "$set": sets, "$inc": {"paused_seconds": paused}},
-                    self._events(order, "order_resumed"))
-        return self._apply_parts_event(event_id, data, "parts_arrived", changes)
+                facts["priority"] = "high"
+                facts["priority_reasons"] = [*order.get("priority_reasons", []),
+                                             "parts_arrived"]
+            return Change(status=self._moved(order, "parts-arrived"), facts=facts,
+                          paused_seconds=paused, arrived=arrived,
+                          events=self._events(order, "order_resumed"))
+        return self._apply_parts_event(event_id, data, "parts_arrived", change)
 
     def _apply_parts_event(self, event_id: str, data: dict[str, Any], step: str,
-                           changes) -> bool:
-        def build(order: dict) -> tuple[dict, list[dict], dict]:
-            update, events = changes(order)
-            entry = self._entry(step, "inventory", shortage_id=data.get("shortage_id"),
-                                eta=data.get("eta"), applied="$set" in update)
-            return update, events, entry
+                           make: Callable[[dict], Change]) -> bool:
+        def build(order: dict) -> Change:
+            change = make(order)
+            change.entry = self._entry(step, "inventory", shortage_id=data.get("shortage_id"),
+                                       eta=data.get("eta"), applied=change.moves)
+            return change
         return self._apply_once(event_id, data["order_id"], build, "a parts event")
 
     # -- the callback's verdict -------------------------------------------------------
@@ -448,35 +474,33 @@ class Dispatcher:
         reached (unverified). Any other verdict is noted on the timeline and the order
         stays completed (a repeat repair is intake's, a complaint is complaints').
         Once per event; False for a redelivery."""
-        def build(order: dict) -> tuple[dict, list[dict], dict]:
+        def build(order: dict) -> Change:
             verdict = lifecycle.callback_verdict(order["status"], data["outcome"])
-            update: dict[str, Any] = {}
-            events: list[dict] = []
+            change = Change()
             if verdict is not None:
-                update["$set"] = {"status": "closed", "closure": {
+                change = Change(status=self._moved(order, "close"), facts={"closure": {
                     "verified": verdict, "outcome": data["outcome"],
-                    "task_id": data["task_id"], "at": self.now}}
-                events = self._events(order, "order_closed", verified=verdict)
-            entry = self._entry("closed" if verdict is not None else "callback", "callbacks",
-                                outcome=data["outcome"], task_id=data["task_id"],
-                                verified=verdict)
-            return update, events, entry
+                    "task_id": data["task_id"], "at": self.now}},
+                    events=self._events(order, "order_closed", verified=verdict))
+            change.entry = self._entry("closed" if verdict is not None else "callback",
+                                       "callbacks", outcome=data["outcome"],
+                                       task_id=data["task_id"], verified=verdict)
+            return change
         return self._apply_once(event_id, data["order_id"], build, "the callback")
 
     def _apply_once(self, event_id: str, order_id: str, build, what: str) -> bool:
         """Another service's event applied to an order once: ``build(order)`` gives the
-        update, its events and the timeline entry; the write is conditional on the
-        version read and records the event id. False for a redelivery."""
+        change; the write is conditional on the version read and records the event id.
+        False for a redelivery."""
         for _ in range(MAX_RACE_RETRIES):
             order = self.store.get(order_id)
             if order is None:
                 raise OrderNotYetKnown(order_id)
             if event_id in order.get("applied_events", []):
                 return False
-            update, events, entry = build(order)
-            update.setdefault("$push", {})["applied_events"] = {"$each": [event_id],
-                                                                "$slice": -20}
-            if self._write(order, update, events, entry):
+            change = build(order)
+            change.applied_event = event_id
+            if self._write(order, change):
                 return True
         raise Conflict(f"the order changed repeatedly while {what} was applied")
 
@@ -497,10 +521,10 @@ class Dispatcher:
         swept = 0
         for milestone in MILESTONES:
             for order in self.store.unswept(milestone, self.now):
-                changes = {"$set": {f"milestones.{milestone}.outcome": "breached"}}
-                entry = self._entry("breached", "sla", milestone=milestone)
-                if self._write(order, changes, self._events(order, "milestone_breached",
-                                                            milestone=milestone), entry):
+                if self._write(order, Change(
+                        facts={f"milestones.{milestone}.outcome": "breached"},
+                        events=self._events(order, "milestone_breached", milestone=milestone),
+                        entry=self._entry("breached", "sla", milestone=milestone))):
                     self.uow.reach(Reached(_labels(order, milestone), "breached", -1.0))
                     swept += 1
         return swept

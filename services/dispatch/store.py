@@ -23,6 +23,7 @@ from services.dispatch.domain.capacity import SlotCheck, Verdict
 from services.dispatch.domain.lifecycle import HELD_STATES, OPEN_STATES
 from services.dispatch.domain.matching import Technician
 from services.dispatch.domain.queueing import queue_deadline
+from services.dispatch.domain.work_order import Change
 
 log = logging.getLogger(__name__)
 ORDERS = "orders"
@@ -193,20 +194,35 @@ class DispatchStore:
             query["branch"] = branch
         return self.orders.find_one(query)
 
-    def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
-               due: datetime, timeline: dict | None = None) -> bool:
-        """Apply ``changes`` ($set/$unset/...) if nobody changed the order since ``doc`` was
-        read; False when it lost the race. ``events`` go to the outbox, due at ``due``."""
-        update = {key: dict(value) for key, value in changes.items()}
-        more_sets, unsets = watch_changes(doc, update.get("$set", {}))
-        if more_sets:
-            update.setdefault("$set", {}).update(more_sets)
+    def update(self, doc: dict[str, Any], change: Change, due: datetime) -> bool:
+        """Write ``change`` if nobody changed the order since ``doc`` was read; False when
+        it lost the race. Its events go to the outbox, due at ``due``."""
+        sets = dict(change.facts)
+        if change.status:
+            sets["status"] = change.status
+        more_sets, unsets = watch_changes(doc, sets)
+        sets.update(more_sets)
+        update: dict[str, Any] = {"$inc": {"version": 1}}
+        if sets:
+            update["$set"] = sets
         if unsets:
-            update.setdefault("$unset", {}).update(unsets)
-        update.setdefault("$inc", {})["version"] = 1
-        if timeline is not None:
-            update.setdefault("$push", {})["timeline"] = timeline
-        update = with_events(update, events, due)
+            update["$unset"] = unsets
+        if change.paused_seconds:
+            update["$inc"]["paused_seconds"] = change.paused_seconds
+        pushes: dict[str, Any] = {}
+        if change.tried:
+            pushes["tried"] = change.tried
+        if change.delay is not None:
+            pushes["delays"] = change.delay
+        if change.arrived:
+            pushes["parts_arrived"] = {"$each": change.arrived}
+        if change.entry is not None:
+            pushes["timeline"] = change.entry
+        if change.applied_event:
+            pushes["applied_events"] = {"$each": [change.applied_event], "$slice": -20}
+        if pushes:
+            update["$push"] = pushes
+        update = with_events(update, change.events, due)
         result = self.orders.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
         return result.modified_count == 1
 
