@@ -36,7 +36,7 @@ from schemas.events import EventEnvelope, OrderCreatedData
 from services.billing.biller import Biller
 from services.billing.domain.schedule import FeeSchedule
 from services.billing.metrics import billing_metric_definitions
-from services.billing.store import ANOMALIES, BILLS, BillingStore, ensure_indexes
+from services.billing.store import ANOMALIES, BILLS, EARNINGS, BillingStore, ensure_indexes
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.config import read_yaml
@@ -165,16 +165,8 @@ class BillingService(ServiceBase):
 
     @branch_rpc
     def list_bills(self, params: dict, branch: str) -> dict:
-        query_in = load(BillQuery(), params)
-        query: dict = {"branch": branch}
-        if query_in["status"]:
-            query["status"] = query_in["status"]
-        if query_in["order_id"]:
-            query["order_id"] = query_in["order_id"]
-        if query_in["claims"]:
-            query["claim_fen"] = {"$gt": 0}
-        return self._page(BillingStore(self.db).bills, query, query_in, "completed_at",
-                          _BILL_OUT, "bill_id")
+        return self._page(BILLS, branch, load(BillQuery(), params), ("status", "order_id"),
+                          "completed_at", _BILL_OUT, "bill_id")
 
     @branch_rpc
     def pay_bill(self, bill_id: str, payload: dict, branch: str, actor: dict) -> dict:
@@ -199,23 +191,14 @@ class BillingService(ServiceBase):
     # -- anomalies and settlement ----------------------------------------------------
     @branch_rpc
     def list_anomalies(self, params: dict, branch: str) -> dict:
-        query_in = load(AnomalyQuery(), params)
-        query: dict = {"branch": branch}
-        for key in ("rule", "order_id"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        return self._page(BillingStore(self.db).anomalies, query, query_in, "detected_at",
-                          _ANOMALY_OUT, "anomaly_id")
+        return self._page(ANOMALIES, branch, load(AnomalyQuery(), params),
+                          ("rule", "order_id"), "detected_at", _ANOMALY_OUT, "anomaly_id")
 
     @branch_rpc
     def list_earnings(self, params: dict, branch: str) -> dict:
-        query_in = load(EarningQuery(), params)
-        query: dict = {"branch": branch}
-        for key in ("service_centre_id", "state"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        return self._page(BillingStore(self.db).earnings, query, query_in, "created_at",
-                          _EARNING_OUT, "order_id")
+        return self._page(EARNINGS, branch, load(EarningQuery(), params),
+                          ("service_centre_id", "state"), "created_at", _EARNING_OUT,
+                          "order_id")
 
     @branch_rpc
     def run_settlement(self, payload: dict, branch: str) -> dict:
@@ -223,14 +206,13 @@ class BillingService(ServiceBase):
         lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])
         with self._biller() as biller:
             ids = biller.run_settlement(branch, month, lease)
-        docs = BillingStore(self.db).statements.find({"_id": {"$in": ids}}, sort=[("_id", 1)])
+        docs = BillingStore(self.db).statements_of(branch, ids)
         return {"month": month, "items": [_out(_STATEMENT_OUT, d, "statement_id")
                                           for d in docs]}
 
     @branch_rpc
     def list_statements(self, branch: str) -> dict:
-        docs = BillingStore(self.db).statements.find({"branch": branch},
-                                                     sort=[("_id", 1)], limit=500)
+        docs = BillingStore(self.db).statements_of(branch)
         return {"items": [_out(_STATEMENT_OUT, d, "statement_id") for d in docs]}
 
     @branch_rpc
@@ -254,9 +236,8 @@ class BillingService(ServiceBase):
                                 "main_part": p.main_part}
                           for sku, p in self.schedule.parts.items()}}
 
-    def _page(self, collection, query: dict, query_in: dict, sort: str, schema,
-              id_key: str) -> dict:
-        total, docs = BillingStore(self.db).page(collection, query, query_in["page"],
-                                                 query_in["page_size"], sort)
+    def _page(self, name: str, branch: str, query_in: dict, keys: tuple[str, ...],
+              sort: str, schema, id_key: str) -> dict:
+        total, docs = BillingStore(self.db).page(name, branch, query_in, keys, sort)
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [_out(schema, doc, id_key) for doc in docs]}

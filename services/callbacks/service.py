@@ -110,11 +110,7 @@ class CallbacksService(ServiceBase):
     @branch_rpc
     def list_tasks(self, params: dict, branch: str) -> dict:
         query_in = load(_TASK_QUERY, params)
-        query: dict = {"branch": branch}
-        for key in ("status", "kind", "outcome", "order_id"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        return self._page(query, query_in)
+        return self._page(query_in, CallbackStore(self.db).tasks_page(branch, query_in))
 
     @branch_rpc
     def get_task(self, task_id: str, branch: str) -> dict:
@@ -154,10 +150,7 @@ class CallbacksService(ServiceBase):
     @branch_rpc
     def list_audits(self, params: dict, branch: str) -> dict:
         query_in = load(_AUDIT_QUERY, params)
-        query: dict = {"branch": branch, "audit.state": query_in["state"] or {"$exists": True}}
-        if query_in["discrepancy"] is not None:
-            query["audit.discrepancies.0"] = {"$exists": query_in["discrepancy"]}
-        return self._page(query, query_in)
+        return self._page(query_in, CallbackStore(self.db).audits_page(branch, query_in))
 
     @branch_rpc
     def record_audit(self, task_id: str, payload: dict, branch: str, auditor: str) -> dict:
@@ -204,9 +197,9 @@ class CallbacksService(ServiceBase):
     def list_schedules(self, branch: str) -> list[dict]:
         return [_schedule_out(doc) for doc in CallbackStore(self.db).schedules(branch)]
 
-    def _page(self, query: dict, query_in: dict) -> dict:
-        total, docs = CallbackStore(self.db).search(query, query_in["page"],
-                                                    query_in["page_size"])
+    @staticmethod
+    def _page(query_in: dict, found: tuple[int, list[dict]]) -> dict:
+        total, docs = found
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump_task(doc) for doc in docs]}
 

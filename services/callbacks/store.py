@@ -127,6 +127,21 @@ class CallbackStore:
     def order_tasks(self, order_id: str) -> list[dict[str, Any]]:
         return list(self.tasks.find({"order_id": order_id}))
 
+    def tasks_page(self, branch: str, wanted: dict[str, Any]) -> tuple[int, list[dict]]:
+        """The branch's tasks by status, kind, outcome and order, soonest due first."""
+        query = {"branch": branch, **{key: wanted[key] for key in (
+            "status", "kind", "outcome", "order_id") if wanted.get(key)}}
+        return self.search(query, wanted["page"], wanted["page_size"])
+
+    def audits_page(self, branch: str, wanted: dict[str, Any]) -> tuple[int, list[dict]]:
+        """The branch's callbacks sampled for HQ's re-call, by audit state and whether HQ's
+        answers contradicted the branch's."""
+        query: dict[str, Any] = {"branch": branch,
+                                 "audit.state": wanted["state"] or {"$exists": True}}
+        if wanted["discrepancy"] is not None:
+            query["audit.discrepancies.0"] = {"$exists": wanted["discrepancy"]}
+        return self.search(query, wanted["page"], wanted["page_size"])
+
     def search(self, query: dict[str, Any], page: int, page_size: int,
                sort: str = "due_at") -> tuple[int, list[dict[str, Any]]]:
         total = self.tasks.count_documents(query)

@@ -6,14 +6,13 @@ rate per branch and month."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
-from pymongo.errors import DuplicateKeyError
 
 from schemas.complaints import (
     STEP_SCHEMAS,
@@ -37,7 +36,7 @@ from services.common.mongo import MongoDatabase
 from services.complaints.desk import Actor, ComplaintDesk
 from services.complaints.domain import rules
 from services.complaints.metrics import complaint_metric_definitions
-from services.complaints.store import COMPLAINTS, RECEIVED, ComplaintStore, ensure_indexes
+from services.complaints.store import COMPLAINTS, ComplaintStore, ensure_indexes
 from services.contracts import load, plain
 
 _ENVELOPE = EventEnvelope()
@@ -112,11 +111,8 @@ class ComplaintsService(ServiceBase):
         and opened as a case, once each."""
         event = _ENVELOPE.load(envelope)
         data = event["data"]
-        with suppress(DuplicateKeyError):  # keyed by the order number: redelivery is a no-op
-            self.db[RECEIVED].insert_one({
-                "_id": data["order_id"], "branch": event["branch"], "event_id":
-                event["event_id"], "received_at": event["occurred_at"], "request": data,
-                "status": "received"})
+        store = ComplaintStore(self.db)
+        store.keep_received(data, event["branch"], event["event_id"], event["occurred_at"])
         customer = data.get("customer") or {}
         command = {
             "channel": data.get("channel", "hotline"), "category": "other", "source": "intake",
@@ -125,8 +121,7 @@ class ComplaintsService(ServiceBase):
             "customer": {key: customer.get(key) for key in ("name", "phone", "address")},
             "details": {"intake_order_id": data["order_id"]}}
         doc, _ = self._open(command, event["branch"], f"intake:{data['order_id']}", "intake")
-        self.db[RECEIVED].update_one({"_id": data["order_id"]},
-                                     {"$set": {"complaint_id": doc["_id"]}})
+        store.link_received(data["order_id"], doc["_id"])
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
@@ -209,19 +204,8 @@ class ComplaintsService(ServiceBase):
     @branch_rpc
     def list_complaints(self, params: dict, branch: str) -> dict:
         query_in = load(_QUERY, params)
-        query: dict[str, Any] = {"branch": branch}
-        for key in ("status", "category", "severity"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        if query_in["order_id"]:
-            query["order_ids"] = query_in["order_id"]
-        if query_in["overdue"]:
-            now = self.clock.now()
-            query["$or"] = [{f"deadlines.{m}": {"$lte": now},
-                             f"milestones.{m}.at": {"$exists": False}}
-                            for m in rules.MILESTONES]
-        total, docs = ComplaintStore(self.db).search(query, query_in["page"],
-                                                     query_in["page_size"])
+        total, docs = ComplaintStore(self.db).search(
+            branch, query_in, overdue_at=self.clock.now() if query_in["overdue"] else None)
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump(doc) for doc in docs]}
 
@@ -263,7 +247,7 @@ class ComplaintsService(ServiceBase):
 
     @branch_rpc
     def get_received(self, order_id: str, branch: str) -> dict:
-        doc = self.db[RECEIVED].find_one({"_id": order_id, "branch": branch}, {"request": 0})
+        doc = ComplaintStore(self.db).received(order_id, branch)
         if doc is None:
             raise NotFound(f"complaint {order_id} not found")
         return {"order_id": doc["_id"], "branch": doc["branch"], "status": doc["status"],

@@ -9,6 +9,7 @@ complaint links to the open case instead of making a second one.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,21 @@ class ComplaintStore:
         """Raises DuplicateKeyError when the reference or the open matter exists."""
         self.complaints.insert_one({**doc, "version": 1, **new_document_outbox(events, due)})
 
+    # -- complaints handed over by intake ------------------------------------------------
+    def keep_received(self, request: dict[str, Any], branch: str, event_id: str,
+                      at: datetime) -> None:
+        """Kept as handed over, once: keyed by the order number, a redelivery is a no-op."""
+        with contextlib.suppress(DuplicateKeyError):
+            self.db[RECEIVED].insert_one({
+                "_id": request["order_id"], "branch": branch, "event_id": event_id,
+                "received_at": at, "request": request, "status": "received"})
+
+    def link_received(self, order_id: str, complaint_id: str) -> None:
+        self.db[RECEIVED].update_one({"_id": order_id}, {"$set": {"complaint_id": complaint_id}})
+
+    def received(self, order_id: str, branch: str) -> dict[str, Any] | None:
+        return self.db[RECEIVED].find_one({"_id": order_id, "branch": branch}, {"request": 0})
+
     def get(self, complaint_id: str, branch: str | None = None) -> dict[str, Any] | None:
         query: dict[str, Any] = {"_id": complaint_id}
         if branch:
@@ -95,7 +111,18 @@ class ComplaintStore:
         return list(self.complaints.find({f"sweep_at.{milestone}": {"$lte": now}},
                                          limit=limit))
 
-    def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[int, list]:
+    def search(self, branch: str, wanted: dict[str, Any], overdue_at: datetime | None = None
+               ) -> tuple[int, list]:
+        """A page of the branch's complaints, newest first: by status, category, severity
+        and order, and with a milestone past its deadline at ``overdue_at``."""
+        query: dict[str, Any] = {"branch": branch, **{key: wanted[key] for key in (
+            "status", "category", "severity") if wanted.get(key)}}
+        if wanted.get("order_id"):
+            query["order_ids"] = wanted["order_id"]
+        if overdue_at is not None:
+            query["$or"] = [{f"deadlines.{m}": {"$lte": overdue_at},
+                             f"milestones.{m}.at": {"$exists": False}} for m in MILESTONES]
+        page, page_size = wanted["page"], wanted["page_size"]
         total = self.complaints.count_documents(query)
         docs = self.complaints.find(query, {"outbox": 0, "timeline": 0},
                                     sort=[("opened_at", DESCENDING)],

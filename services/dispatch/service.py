@@ -32,7 +32,6 @@ from services.contracts import dump_order, load
 from services.dispatch import reports
 from services.dispatch.dispatcher import Actor, Dispatcher, billing_facts
 from services.dispatch.domain import staff
-from services.dispatch.domain.lifecycle import OPEN_STATES
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
 
@@ -146,21 +145,9 @@ class DispatchService(ServiceBase):
     @branch_rpc
     def list_orders(self, params: dict, branch: str, technician_id: str | None = None) -> dict:
         query_in = load(_QUERY, params)
-        query: dict = {"branch": branch}
-        if query_in["status"]:
-            query["status"] = query_in["status"]
-        if query_in["priority"]:
-            query["priority"] = query_in["priority"]
-        if technician_id or query_in["technician_id"]:
-            query["technician_id"] = technician_id or query_in["technician_id"]
-        if query_in["overdue"]:
-            now = self.clock.now()
-            query["status"] = query.get("status") or {"$in": list(OPEN_STATES)}
-            query["$or"] = [{f"deadlines.{m}": {"$lte": now}, f"milestones.{m}.at":
-                             {"$exists": False}} for m in ("first_contact", "arrival",
-                                                           "resolution")]
-        total, docs = DispatchStore(self.db).search(query, query_in["page"],
-                                                    query_in["page_size"])
+        total, docs = DispatchStore(self.db).search(
+            branch, query_in, technician_id or query_in["technician_id"],
+            overdue_at=self.clock.now() if query_in["overdue"] else None)
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump_order(doc) for doc in docs]}
 
@@ -277,8 +264,7 @@ class DispatchService(ServiceBase):
 
     @branch_rpc
     def list_technicians(self, branch: str) -> list[dict]:
-        docs = DispatchStore(self.db).technicians.find({"branch": branch}, sort=[("_id", 1)])
-        return [self._tech_out(doc) for doc in docs]
+        return [self._tech_out(doc) for doc in DispatchStore(self.db).technicians_in(branch)]
 
     def _check_shift(self, shift: str) -> None:
         if shift not in self.reference.shifts:

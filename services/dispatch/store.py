@@ -287,11 +287,28 @@ class DispatchStore:
         return [order for order in found
                 if order["branch"] in branches and order["status"] in OPEN_STATES]
 
-    def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[int, list]:
+    def search(self, branch: str, wanted: dict[str, Any], technician_id: str | None,
+               overdue_at: datetime | None = None) -> tuple[int, list]:
+        """A page of the branch's orders, newest first: by status and priority, held by a
+        technician, and open with a milestone past its deadline at ``overdue_at``."""
+        query: dict[str, Any] = {"branch": branch}
+        for key in ("status", "priority"):
+            if wanted.get(key):
+                query[key] = wanted[key]
+        if technician_id:
+            query["technician_id"] = technician_id
+        if overdue_at is not None:
+            query["status"] = query.get("status") or {"$in": list(OPEN_STATES)}
+            query["$or"] = [{f"deadlines.{m}": {"$lte": overdue_at},
+                             f"milestones.{m}.at": {"$exists": False}} for m in MILESTONES]
+        page, page_size = wanted["page"], wanted["page_size"]
         total = self.orders.count_documents(query)
         docs = self.orders.find(query, sort=[("received_at", -1)],
                                 skip=(page - 1) * page_size, limit=page_size)
         return total, list(docs)
+
+    def technicians_in(self, branch: str) -> list[dict[str, Any]]:
+        return list(self.technicians.find({"branch": branch}, sort=[("_id", 1)]))
 
     # -- technicians -----------------------------------------------------------------
     def technicians_of(self, branch: str) -> list[Technician]:
