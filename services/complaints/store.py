@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+from services.complaints.domain.case import CaseChange
 from services.complaints.domain.rules import MILESTONES
 
 COMPLAINTS = "complaints"
@@ -95,16 +96,31 @@ class ComplaintStore:
     def by_matter(self, key: str) -> dict[str, Any] | None:
         return self.complaints.find_one({"open_matter": key})
 
-    def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
-               due: datetime, timeline: dict | None = None,
-               extra_filter: dict | None = None) -> bool:
-        """Apply ``changes`` if nobody changed the complaint since ``doc`` was read."""
-        update = {key: dict(value) for key, value in changes.items()}
-        update.setdefault("$inc", {})["version"] = 1
-        if timeline is not None:
-            update.setdefault("$push", {})["timeline"] = timeline
-        update = with_events(update, events, due)
-        query = {"_id": doc["_id"], "version": doc["version"], **(extra_filter or {})}
+    def update(self, doc: dict[str, Any], change: CaseChange, due: datetime) -> bool:
+        """Write ``change`` if nobody changed the complaint since ``doc`` was read (and, for
+        a repeat, if its source is not linked yet)."""
+        sets = dict(change.facts)
+        if change.status:
+            sets["status"] = change.status
+        update: dict[str, Any] = {"$inc": {"version": 1}}
+        if change.reopened:
+            update["$inc"]["reopened"] = 1
+        if sets:
+            update["$set"] = sets
+        if change.cleared:
+            update["$unset"] = dict.fromkeys(change.cleared, "")
+        pushes = dict(change.recorded)
+        if change.entry is not None:
+            pushes["timeline"] = change.entry
+        if pushes:
+            update["$push"] = pushes
+        links = {key: {"$each": values} for key, values in change.linked.items() if values}
+        if links:
+            update["$addToSet"] = links
+        update = with_events(update, change.events, due)
+        query = {"_id": doc["_id"], "version": doc["version"]}
+        if change.new_source:
+            query["source_refs"] = {"$ne": change.new_source}
         return self.complaints.update_one(query, update).modified_count == 1
 
     def unswept(self, milestone: str, now: datetime, limit: int = 100) -> list[dict]:
