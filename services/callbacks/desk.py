@@ -12,6 +12,7 @@ from typing import Any
 from schemas.callbacks import ANSWER_KEYS
 from schemas.fields import DISPLAY_TZ
 from services.callbacks.domain import rules, schedules
+from services.callbacks.domain.task import TaskChange
 from services.callbacks.store import TASKS, CallbackStore, queue_key
 from services.common.clock import as_utc
 from services.common.domain.commitments import parse_duration
@@ -234,11 +235,11 @@ class CallbackDesk:
         if at <= self.now:
             raise InvalidInput("the time is in the past", {"at": ["Must be in the future."]})
         task = self._held(task_id, branch, staff)
-        changes = {"$set": {"due_at": at, "plan_at": at, "queue_key": queue_key(branch, at),
-                            "claim": None, "claim_until": self.now, "preferred_at": at},
-                   "$push": {"reschedules": {"at": self.now, "by": staff, "to": at,
-                                             "reason": reason}}}
-        if not self.store.update(task, changes, [], self.uow.claim_until):
+        change = TaskChange(due_at=at, facts={"plan_at": at, "claim": None,
+                                              "claim_until": self.now, "preferred_at": at},
+                            recorded={"reschedules": {"at": self.now, "by": staff, "to": at,
+                                                      "reason": reason}})
+        if not self.store.update(task, change, self.uow.claim_until):
             raise Conflict("the task changed meanwhile; try again")
         return self.store.get(task_id)
 
@@ -260,11 +261,9 @@ class CallbackDesk:
                                            self.now)
         if following is None:
             return self._conclude(task, attempt, None)
-        changes = {"$set": {"due_at": following,
-                            "queue_key": queue_key(task["branch"], following),
-                            "claim": None, "claim_until": self.now},
-                   "$push": {"attempts": attempt}}
-        return self.store.update(task, changes, [], self.uow.claim_until)
+        change = TaskChange(due_at=following, facts={"claim": None, "claim_until": self.now},
+                            recorded={"attempts": attempt})
+        return self.store.update(task, change, self.uow.claim_until)
 
     def _conclude(self, task: dict, attempt: dict, answers: dict | None) -> bool:
         """The task's outcome, its metrics and its one event, in one write."""
@@ -282,9 +281,9 @@ class CallbackDesk:
         else:
             outcome = "reached" if answers else "unreachable"
         sets["outcome"] = outcome
-        changes = {"$set": sets, "$unset": {"queue_key": "", "sweep_at": ""},
-                   "$push": {"attempts": attempt}}
-        if not self.store.update(task, changes, events, self.uow.claim_until):
+        change = TaskChange(done=True, facts=sets, recorded={"attempts": attempt},
+                            events=events)
+        if not self.store.update(task, change, self.uow.claim_until):
             return False
         self.uow.wrote(TASKS, task["_id"], events)
         if reached is not None:

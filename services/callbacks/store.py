@@ -16,6 +16,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.callbacks.domain.task import TaskChange
 from services.common.outbox import ensure_outbox_index, with_events
 
 TASKS = "tasks"
@@ -81,12 +82,20 @@ class CallbackStore:
             query["branch"] = branch
         return self.tasks.find_one(query)
 
-    def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
-               due: datetime) -> bool:
-        """Apply ``changes`` if nobody changed the task since ``doc`` was read."""
-        update = {key: dict(value) for key, value in changes.items()}
-        update.setdefault("$inc", {})["version"] = 1
-        update = with_events(update, events, due)
+    def update(self, doc: dict[str, Any], change: TaskChange, due: datetime) -> bool:
+        """Write ``change`` if nobody changed the task since ``doc`` was read."""
+        sets = dict(change.facts)
+        update: dict[str, Any] = {"$inc": {"version": 1}}
+        if change.due_at is not None:
+            sets.update(due_at=change.due_at, queue_key=queue_key(doc["branch"],
+                                                                  change.due_at))
+        if change.done:
+            update["$unset"] = {"queue_key": "", "sweep_at": ""}
+        if sets:
+            update["$set"] = sets
+        if change.recorded:
+            update["$push"] = dict(change.recorded)
+        update = with_events(update, change.events, due)
         result = self.tasks.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
         return result.modified_count == 1
 

@@ -8,14 +8,11 @@ finishes the work without doing any of it twice.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from pymongo.errors import DuplicateKeyError
 
 from services.common.clock import as_utc
 from services.common.domain.branches import belongs_to
@@ -91,11 +88,11 @@ class Keeper:
         if self.store.mark_low(doc["_id"], low, events, self.uow.claim_until) and events:
             self.uow.wrote(STOCK, doc["_id"], events)
 
-    def _job_write(self, order_id: str, query: dict, update: dict, events: list[dict]) -> bool:
-        if not self.store.job_write(order_id, query, update, events, self.uow.claim_until):
-            return False
-        self.uow.wrote(JOBS, order_id, events)
-        return True
+    def _job_written(self, order_id: str, written: bool, events: list[dict]) -> bool:
+        """After a job's conditional write: its events are relayed when it went in."""
+        if written:
+            self.uow.wrote(JOBS, order_id, events)
+        return written
 
     # -- parts for a job ---------------------------------------------------------------
     def request_parts(self, order: dict, payload: dict, by: str) -> dict:
@@ -198,10 +195,9 @@ class Keeper:
         parts = [{"sku": line["sku"], "quantity": line["quantity"]} for line in waiting]
         events = self.uow.events(job["branch"], "parts_short", order_id=order_id,
                               shortage_id=shortage_id, parts=parts, eta=eta.isoformat())
-        self._job_write(order_id, {f"shortages.{shortage_id}": {"$exists": False}},
-                        {"$set": {f"shortages.{shortage_id}": {
-                            "open": True, "eta": eta, "lines": sorted(mine),
-                            "opened_at": self.now}}}, events)
+        shortage = {"open": True, "eta": eta, "lines": sorted(mine), "opened_at": self.now}
+        self._job_written(order_id, self.store.open_shortage(
+            order_id, shortage_id, shortage, events, self.uow.claim_until), events)
 
     def _line_in_hand(self, order_id: str, line_id: str, location_id: str) -> None:
         self.store.set_line(order_id, line_id, {"state": sourcing.RESERVED,
@@ -220,10 +216,8 @@ class Keeper:
             if shortage["open"] and sourcing.all_in_hand(lines):
                 events = self.uow.events(job["branch"], "parts_arrived", order_id=order_id,
                                       shortage_id=shortage_id)
-                self._job_write(order_id, {f"shortages.{shortage_id}.open": True},
-                                {"$set": {f"shortages.{shortage_id}.open": False,
-                                          f"shortages.{shortage_id}.closed_at": self.now}},
-                                events)
+                self._job_written(order_id, self.store.close_shortage(
+                    order_id, shortage_id, self.now, events, self.uow.claim_until), events)
 
     # -- backorders --------------------------------------------------------------------
     def fill_backorders(self, branch: str, sku: str | None = None) -> int:
@@ -470,8 +464,8 @@ class Keeper:
                        "released": released, "over_returned": over, "event_id": event_id}
         events = self.uow.events(branch, "parts_consumed", order_id=order_id, lines=lines,
                               unmatched=unmatched)
-        return self._job_write(order_id, {"consumption": {"$exists": False}},
-                               {"$set": {"consumption": consumption}}, events)
+        return self._job_written(order_id, self.store.record_consumption(
+            order_id, consumption, events, self.uow.claim_until), events)
 
     def on_cancelled(self, order_id: str) -> list[dict]:
         """A cancelled order gives back what it held and stops waiting for parts."""
@@ -527,14 +521,8 @@ class Keeper:
 
     def _store_plan(self, branch: str, order_id: str, data: dict, plan: dict) -> dict:
         """The first plan stored wins; a concurrent redelivery replays that one."""
-        with contextlib.suppress(DuplicateKeyError):  # a concurrent first insert won
-            self.store.jobs.update_one({"_id": order_id}, {"$setOnInsert": {
-                "branch": branch, "lines": {}, "shortages": {}, "requests": [],
-                "created_at": self.now, "technician_id": data.get("technician_id"),
-                "outbox": []}}, upsert=True)
-        self.store.jobs.update_one({"_id": order_id, "consumption_plan": {"$exists": False}},
-                                   {"$set": {"consumption_plan": plan}})
-        return self.store.job(order_id)["consumption_plan"]
+        return self.store.keep_consumption_plan(order_id, branch, data.get("technician_id"),
+                                                self.now, plan)
 
     def _holds(self, order_id: str, van: Location | None) -> dict[str, list[tuple[str, int]]]:
         """The order's reservations per part: the van's first."""
@@ -547,11 +535,10 @@ class Keeper:
         return holds
 
     def _cancel_waiting(self, order_id: str) -> None:
-        for backorder in self.store.backorders.find({"order_id": order_id, "status": "open"}):
+        for backorder in self.store.open_backorders_of(order_id):
             self.store.move(BACKORDERS, backorder["_id"], "open",
                             {"status": "cancelled", "cancelled_at": self.now})
-        self.store.transfers.update_many({"order_id": order_id, "status": "requested"},
-                                         {"$set": {"status": "cancelled"}})
+        self.store.cancel_requested_transfers(order_id)
 
     def _open_writeoffs(self, branch: str, order_id: str, consumed: list[dict],
                         warranty: str | None, data: dict) -> None:
@@ -684,6 +671,5 @@ def read_gauges(store: InventoryStore, catalogue: Catalogue, branches: list[str]
     overdue_since = now - timedelta(days=catalogue.writeoff_overdue_days)
     return Gauges(
         below_reorder, below_safety,
-        {b: store.count(WRITEOFFS, {"branch": b, "status": "open",
-                                    "opened_at": {"$lte": overdue_since}}) for b in branches},
-        {b: store.count(BACKORDERS, {"branch": b, "status": "open"}) for b in branches})
+        {b: store.open_count(WRITEOFFS, b, opened_by=overdue_since) for b in branches},
+        {b: store.open_count(BACKORDERS, b) for b in branches})

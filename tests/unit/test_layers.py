@@ -53,3 +53,16 @@ def test_no_service_keeps_its_own_effects_or_finish_plumbing():
     found = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "services").rglob("*.py"))
              if plumbing.search(path.read_text(encoding="utf-8"))]
     assert found == []
+
+
+UPDATE_OPERATORS = re.compile(r'"\$(set|inc|push|pull|addToSet|unset|setOnInsert)"')
+
+
+def test_only_stores_write_update_documents():
+    """The application layer speaks the business's words; a store turns them into
+    updates (the chassis' outbox is the one other place)."""
+    allowed = {"services/common/outbox.py"}
+    found = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "services").rglob("*.py"))
+             if path.name != "store.py" and str(path.relative_to(ROOT)) not in allowed
+             and UPDATE_OPERATORS.search(path.read_text(encoding="utf-8"))]
+    assert found == []
