@@ -30,8 +30,9 @@ from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.contracts import dump_order, load
 from services.dispatch import reports
-from services.dispatch.dispatcher import Actor, Dispatcher, billing_facts
+from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain import staff
+from services.dispatch.facts import billing_facts
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
 
