@@ -3,6 +3,7 @@ service-centre settlement. Application layer over the store and the pure rules; 
 nothing of nameko. Every change is a conditional write or a unique insert, so a
 redelivered event or a second replica changes nothing twice."""
 
+
 from __future__ import annotations
 
 import logging
@@ -10,31 +11,22 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from services.billing.base import BillerBase, NotYetBilled, actor_label
 from services.billing.domain import checks
 from services.billing.domain.pricing import Job, Priced, PricingError, price
-from services.billing.domain.schedule import LOCAL_TZ, FeeSchedule
-from services.billing.store import ANOMALIES, BILLS, BillingStore, bill_id
+from services.billing.settlement import Settlement
+from services.billing.store import ANOMALIES, BILLS, bill_id
 from services.common.clock import as_utc
 from services.common.domain.branches import branch_of
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 SOURCE = "billing"
 PARTS_GRACE = timedelta(hours=24)  # for inventory to report what an order consumed
 
 
-class NotYetBilled(Exception):
-    """An event about an order whose bill is not made yet: retried (events from different
-    services may arrive in any order)."""
-
-
-class Biller:
-    def __init__(self, store: BillingStore, schedule: FeeSchedule, uow: UnitOfWork) -> None:
-        self.store = store
-        self.schedule = schedule
-        self.uow = uow
-        self.now = uow.now
+class Biller(Settlement, BillerBase):
+    """The biller; the monthly settlement is a module of its own."""
 
     # -- orders and quotes -----------------------------------------------------------
     def record_order(self, data: dict) -> bool:
@@ -76,7 +68,7 @@ class Biller:
 
     def approve_quote(self, quote_id: str, branch: str, approval: dict, actor: dict) -> dict:
         quote = self._own_quote(quote_id, branch, actor)
-        record = {**approval, "at": self.now, "recorded_by": _label(actor)}
+        record = {**approval, "at": self.now, "recorded_by": actor_label(actor)}
         if not self.store.approve_quote(quote_id, branch, record):
             raise Conflict(f"quote {quote_id} is {self.store.quote(quote_id, branch)['status']}"
                            "; only an issued quote can be approved")
@@ -169,7 +161,7 @@ class Biller:
             raise InvalidInput("the amount paid must equal the bill's total", {"amount_fen": [
                 f"The total is {bill['total_fen']} fen."]})
         record = {**payment, "receipt_no": f"RC-{bill['order_id']}", "paid_at": self.now,
-                  "recorded_by": _label(actor)}
+                  "recorded_by": actor_label(actor)}
         events = self.uow.events(branch, "bill_settled", order_id=bill["order_id"],
                               bill_id=bid, total_fen=bill["total_fen"])
         if not self.store.pay(bid, branch, bill["total_fen"], record, events,
@@ -184,7 +176,7 @@ class Biller:
         bill = self._bill(bid, branch, actor)
         refund_id = refund_id or f"RF-{uuid.uuid4().hex[:10]}"
         record = {**refund, "status": "requested", "requested_at": self.now,
-                  "requested_by": _label(actor)}
+                  "requested_by": actor_label(actor)}
         if not self.store.request_refund(bid, branch, refund_id, record):
             raise Conflict("only a paid bill can be refunded, up to what is still refundable",
                            {"amount_fen": [f"At most {bill.get('refundable_fen', 0)} fen."]})
@@ -193,7 +185,7 @@ class Biller:
     def decide_refund(self, bid: str, branch: str, refund_id: str, approve: bool,
                       note: str | None, actor: dict) -> dict:
         self._bill(bid, branch, actor)
-        decision = {"by": _label(actor), "at": self.now, "note": note}
+        decision = {"by": actor_label(actor), "at": self.now, "note": note}
         if not self.store.decide_refund(bid, branch, refund_id, approve, decision):
             raise Conflict(f"refund {refund_id} is not awaiting a decision")
         return self.store.bill_by_id(bid, branch)
@@ -284,41 +276,6 @@ class Biller:
             self.uow.count("anomalies", branch, rule)
             log.warning("abnormal charge", extra={"order_id": order_id, "rule": rule})
 
-    # -- service-centre settlement ---------------------------------------------------
-    def run_settlement(self, branch: str, month: str, lease: timedelta) -> list[str]:
-        """The month's statement per service centre: every earning released before the
-        month ends and not yet in a statement. A second run, or one racing this, makes no
-        second statement and moves no earning twice."""
-        end = month_end(month)
-        centres = self.store.centres_with_released(branch, end)
-        centres |= {doc["service_centre_id"] for doc in self.store.statements.find(
-            {"branch": branch, "month": month, "status": "drafting"})}
-        for centre in sorted(centres):
-            statement_id = f"ST-{branch}-{centre}-{month}"
-            lease_until = _millis(self.now + lease)
-            doc = {"_id": statement_id, "branch": branch, "service_centre_id": centre,
-                   "month": month, "total_fen": 0, "orders": 0, "created_at": self.now}
-            if not self.store.open_statement(doc, self.now, lease_until):
-                continue  # another run holds it, or it is issued already
-            self.store.claim_earnings(branch, centre, end, statement_id)
-            total, count = self.store.statement_sum(statement_id)
-            self.store.issue_statement(statement_id, lease_until, total, count, self.now)
-        return [doc["_id"] for doc in self.store.statements.find(
-            {"branch": branch, "month": month}, {"_id": 1})]
-
-    def pay_statement(self, statement_id: str, branch: str) -> dict:
-        if self.store.pay_statement(statement_id, branch, self.now):
-            statement = self.store.statements.find_one({"_id": statement_id})
-            self.uow.count("settlement", branch, "paid", amount=statement["total_fen"])
-            return statement
-        statement = self.store.statements.find_one({"_id": statement_id, "branch": branch})
-        if statement is None:
-            raise NotFound(f"statement {statement_id} not found")
-        if statement["status"] == "paid":
-            self.store.mark_earnings_paid(statement_id)  # finishes an interrupted payment
-        raise Conflict(f"statement {statement_id} is {statement['status']}; only an issued "
-                       "statement can be paid")
-
     # -- pricing ---------------------------------------------------------------------
     def _job(self, order_id: str, facts: dict) -> Job:
         if facts["warranty"] == "unknown":
@@ -345,19 +302,3 @@ class Biller:
             return price(job, self.schedule, self.schedule.version_at(at or self.now))
         except PricingError as exc:
             raise InvalidInput(str(exc), {exc.field: [str(exc)]}) from None
-
-
-def month_end(month: str) -> datetime:
-    """The first instant after ``month`` (YYYY-MM) in the branch's time zone."""
-    year, number = (int(part) for part in month.split("-"))
-    year, number = (year + 1, 1) if number == 12 else (year, number + 1)
-    return datetime(year, number, 1, tzinfo=LOCAL_TZ)
-
-
-def _millis(at: datetime) -> datetime:
-    """Mongo keeps milliseconds: a lease compared for equality must be stored exactly."""
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
-
-
-def _label(actor: dict) -> str:
-    return actor.get("technician_id") or f"{actor.get('role')}@{actor.get('branch', '')}"

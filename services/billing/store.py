@@ -167,6 +167,18 @@ class BillingStore:
                                sort=[(sort, DESCENDING)], skip=(page - 1) * size, limit=size)
         return total, list(docs)
 
+    def drafting_centres(self, branch: str, month: str) -> set[str]:
+        """Centres whose statement of the month a run left half made."""
+        return {doc["service_centre_id"] for doc in self.statements.find(
+            {"branch": branch, "month": month, "status": "drafting"})}
+
+    def statement_ids(self, branch: str, month: str) -> list[str]:
+        return [doc["_id"] for doc in self.statements.find(
+            {"branch": branch, "month": month}, {"_id": 1})]
+
+    def statement(self, statement_id: str, branch: str) -> dict | None:
+        return self.statements.find_one({"_id": statement_id, "branch": branch})
+
     def statements_of(self, branch: str, ids: list[str] | None = None) -> list[dict]:
         """The branch's settlement statements (those of ``ids`` only, when given)."""
         query: dict[str, Any] = {"branch": branch}

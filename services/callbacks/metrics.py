@@ -6,7 +6,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from schemas.orders import DISPATCHED_TYPES, PRIORITIES, ZONES
-from services.callbacks.desk import MILESTONE
+from services.callbacks.base import MILESTONE
 from services.common.metrics import milestone_metrics
 from services.common.reference import load_reference
 

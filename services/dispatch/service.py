@@ -34,7 +34,8 @@ from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain import staff
 from services.dispatch.facts import billing_facts
 from services.dispatch.metrics import sla_metric_definitions
-from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
+from services.dispatch.staff_store import Roster
+from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes
 
 RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
 

@@ -12,7 +12,7 @@ from services.dispatch.domain import sla
 from services.dispatch.domain.capacity import judge
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import milestone_labels
-from services.dispatch.store import slot_check
+from services.dispatch.staff_store import slot_check
 
 
 class Upkeep(DispatcherBase):

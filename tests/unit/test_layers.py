@@ -59,10 +59,24 @@ UPDATE_OPERATORS = re.compile(r'"\$(set|inc|push|pull|addToSet|unset|setOnInsert
 
 
 def test_only_stores_write_update_documents():
-    """The application layer speaks the business's words; a store turns them into
-    updates (the chassis' outbox is the one other place)."""
+    """The application layer speaks the business's words; a store (``*store.py``) turns
+    them into updates (the chassis' outbox is the one other place)."""
     allowed = {"services/common/outbox.py"}
     found = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "services").rglob("*.py"))
-             if path.name != "store.py" and str(path.relative_to(ROOT)) not in allowed
+             if not path.name.endswith("store.py")
+             and str(path.relative_to(ROOT)) not in allowed
              and UPDATE_OPERATORS.search(path.read_text(encoding="utf-8"))]
     assert found == []
+
+
+def test_no_file_of_the_services_is_over_400_lines_nor_a_class_over_300():
+    files, classes = [], []
+    for path in sorted((ROOT / "services").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        name = str(path.relative_to(ROOT))
+        if text.count("\n") > 400:
+            files.append(name)
+        classes += [f"{name}:{node.name}" for node in ast.walk(ast.parse(text))
+                    if isinstance(node, ast.ClassDef)
+                    and node.end_lineno - node.lineno + 1 > 300]
+    assert (files, classes) == ([], [])
