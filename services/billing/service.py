@@ -18,7 +18,6 @@ from schemas.billing import (
     BillingFacts,
     BillOut,
     BillQuery,
-    CallbackDoneData,
     CompletedData,
     DecisionIn,
     EarningOut,
@@ -32,6 +31,7 @@ from schemas.billing import (
     SettlementRunIn,
     StatementOut,
 )
+from schemas.callbacks import CallbackDoneData
 from schemas.events import EventEnvelope, OrderCreatedData
 from services.billing.biller import Biller
 from services.billing.domain.schedule import FeeSchedule
@@ -118,7 +118,8 @@ class BillingService(ServiceBase):
     def on_callback_done(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
         with self._biller() as biller:
-            biller.callback_done(event, CallbackDoneData().load(event["data"]))
+            # the producer's contract, read tolerantly: the order and the answers given
+            biller.callback_done(event, CallbackDoneData().load(event["data"], partial=True))
 
     @reliable_handler("complaints", "refund_requested")
     def on_refund_requested(self, envelope: dict) -> None:
