@@ -17,11 +17,11 @@ from kombu import Connection
 
 from chaos.cluster import BrokerCluster
 from chaos.windows import PROCESS, STORE, FaultLog, Window
-from schemas.events import SUBSCRIPTIONS
 from services.common.config import SERVICE_NAMES
 from services.common.faults import KILL_AFTER_PUBLISH_VAR
 from services.common.messaging import dead_letter_queue_name, event_exchange, queue_depths
 from services.common.outbox import new_event
+from services.common.routes import SUBSCRIPTIONS
 
 Fault = Callable[["object", FaultLog], None]  # takes the ChaosSystem and the log
 LOAD_SHARE = 0.8  # faults spread over this share of the burst still to come, so the last

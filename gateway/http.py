@@ -19,7 +19,6 @@ from gateway.auth import Caller, authenticate, authorize, load_tokens
 from schemas.fields import unicode_errors
 from services.common.base import ConfigProvider
 from services.common.errors import (
-    APP_ERRORS,
     RETRY_AFTER_SECONDS,
     AppError,
     GatewayTimeout,
@@ -27,6 +26,7 @@ from services.common.errors import (
     TooLarge,
     Unavailable,
     UnsupportedMedia,
+    from_remote,
     store_outage,
 )
 from services.common.metrics import Metrics
@@ -59,18 +59,12 @@ def _remote(exc: RemoteError) -> Response:
     if outage is not None:
         log.warning("a service's store is unavailable: %s", exc)
         return _error(outage)
-    cls = APP_ERRORS.get(exc.exc_type)
-    if cls is None:
+    error = from_remote(exc.exc_type, exc.value)
+    if error is None:
         log.error("service error: %s", exc)
         return json_response(500, {"error": "internal",
                                    "message": "服务内部错误。internal error"})
-    try:
-        detail = json.loads(exc.value)
-    except (TypeError, ValueError):
-        detail = {"message": str(exc.value)}
-    return _error_response(cls.status, {"error": detail.get("code", cls.code),
-                                        "message": detail.get("message"),
-                                        "fields": detail.get("fields", {})})
+    return _error(error)
 
 
 def _broker_down(reason: object) -> Unavailable:

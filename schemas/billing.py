@@ -209,16 +209,6 @@ class PartsConsumedData(_Open):
     lines = fields.List(fields.Dict(), required=True)
 
 
-class CallbackDoneData(_Open):
-    order_id = fields.String(required=True)
-    outcome = fields.String(load_default=None, allow_none=True)
-    reached = fields.Boolean(load_default=None, allow_none=True)
-    fixed = fields.Boolean(load_default=None, allow_none=True)
-    satisfaction = fields.Integer(load_default=None, allow_none=True)
-    paid_fen = fields.Integer(load_default=None, allow_none=True)
-    paid_differs = fields.Boolean(load_default=False, allow_none=True)
-
-
 class RefundRequestedData(_Open):
     complaint_id = fields.String(required=True, validate=SAFE_ID)
     order_id = fields.String(required=True)

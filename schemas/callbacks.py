@@ -181,9 +181,15 @@ class ComplaintOpenedData(_Loose):
 
 
 class CallbackDoneData(_Loose):
+    """``callbacks.callback_done``: the one contract of the event, owned by its producer.
+    Consumers that need only part of it load it with ``partial=True``."""
+
     order_id = fields.String(required=True)
     task_id = fields.String(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     reached = fields.Boolean(required=True)
     fixed = fields.Boolean(allow_none=True, load_default=None)
     satisfaction = fields.Integer(allow_none=True, load_default=None)
+    paid_fen = fields.Integer(allow_none=True, load_default=None)
+    billed_fen = fields.Integer(allow_none=True, load_default=None)
+    paid_differs = fields.Boolean(allow_none=True, load_default=False)

@@ -3,57 +3,30 @@ service-centre settlement. Application layer over the store and the pure rules; 
 nothing of nameko. Every change is a conditional write or a unique insert, so a
 redelivered event or a second replica changes nothing twice."""
 
+
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from schemas.events import SUBSCRIPTIONS
+from services.billing.base import BillerBase, NotYetBilled, actor_label
 from services.billing.domain import checks
 from services.billing.domain.pricing import Job, Priced, PricingError, price
-from services.billing.domain.schedule import LOCAL_TZ, FeeSchedule
-from services.billing.store import ANOMALIES, BILLS, BillingStore, bill_id
+from services.billing.settlement import Settlement
+from services.billing.store import ANOMALIES, BILLS, bill_id
 from services.common.clock import as_utc
 from services.common.domain.branches import branch_of
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.outbox import new_event
 
 log = logging.getLogger(__name__)
 SOURCE = "billing"
-ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 PARTS_GRACE = timedelta(hours=24)  # for inventory to report what an order consumed
 
 
-class NotYetBilled(Exception):
-    """An event about an order whose bill is not made yet: retried (events from different
-    services may arrive in any order)."""
-
-
-@dataclass
-class Effects:
-    """What a call did, for the service to relay and to count."""
-
-    written: list[tuple[str, str, list[dict]]] = field(default_factory=list)
-    anomalies: list[tuple[str, str]] = field(default_factory=list)        # branch, rule
-    bills: list[tuple[str, str]] = field(default_factory=list)            # branch, coverage
-    settlement: list[tuple[str, str, int]] = field(default_factory=list)  # branch, state, fen
-
-
-class Biller:
-    def __init__(self, store: BillingStore, schedule: FeeSchedule, now: datetime,
-                 claim_until: datetime) -> None:
-        self.store = store
-        self.schedule = schedule
-        self.now = now
-        self.claim_until = claim_until
-        self.effects = Effects()
-
-    def _events(self, branch: str, kind: str, **data: Any) -> list[dict]:
-        return [new_event(kind, SOURCE, branch, data, self.now)] if kind in ROUTED else []
+class Biller(Settlement, BillerBase):
+    """The biller; the monthly settlement is a module of its own."""
 
     # -- orders and quotes -----------------------------------------------------------
     def record_order(self, data: dict) -> bool:
@@ -95,7 +68,7 @@ class Biller:
 
     def approve_quote(self, quote_id: str, branch: str, approval: dict, actor: dict) -> dict:
         quote = self._own_quote(quote_id, branch, actor)
-        record = {**approval, "at": self.now, "recorded_by": _label(actor)}
+        record = {**approval, "at": self.now, "recorded_by": actor_label(actor)}
         if not self.store.approve_quote(quote_id, branch, record):
             raise Conflict(f"quote {quote_id} is {self.store.quote(quote_id, branch)['status']}"
                            "; only an issued quote can be approved")
@@ -127,12 +100,12 @@ class Biller:
         priced = self._price(self._job(order_id, facts), completed_at)
         quote = self.store.approved_quote(order_id)
         bill = self._bill_doc(event, data, priced, quote, completed_at)
-        events = (self._events(event["branch"], "bill_settled", order_id=order_id,
+        events = (self.uow.events(event["branch"], "bill_settled", order_id=order_id,
                                bill_id=bill["_id"], total_fen=0)
                   if bill["status"] == "settled" else [])
-        if self.store.insert_bill(bill, events, self.claim_until):
-            self.effects.written.append((BILLS, bill["_id"], events))
-            self.effects.bills.append((bill["branch"], bill["coverage"]))
+        if self.store.insert_bill(bill, events, self.uow.claim_until):
+            self.uow.wrote(BILLS, bill["_id"], events)
+            self.uow.count("bills", bill["branch"], bill["coverage"])
         else:
             bill = self.store.bill(order_id)
             if bill["completion_event"] != event["event_id"]:
@@ -179,7 +152,7 @@ class Biller:
                                    "state": "pending", "review": None,
                                    "statement_id": None, "created_at": self.now,
                                    "released_at": None}):
-            self.effects.settlement.append((bill["branch"], "pending", amount))
+            self.uow.count("settlement", bill["branch"], "pending", amount=amount)
 
     # -- payments and refunds --------------------------------------------------------
     def pay(self, bid: str, branch: str, payment: dict, actor: dict) -> dict:
@@ -188,14 +161,14 @@ class Biller:
             raise InvalidInput("the amount paid must equal the bill's total", {"amount_fen": [
                 f"The total is {bill['total_fen']} fen."]})
         record = {**payment, "receipt_no": f"RC-{bill['order_id']}", "paid_at": self.now,
-                  "recorded_by": _label(actor)}
-        events = self._events(branch, "bill_settled", order_id=bill["order_id"],
+                  "recorded_by": actor_label(actor)}
+        events = self.uow.events(branch, "bill_settled", order_id=bill["order_id"],
                               bill_id=bid, total_fen=bill["total_fen"])
         if not self.store.pay(bid, branch, bill["total_fen"], record, events,
-                              self.claim_until):
+                              self.uow.claim_until):
             raise Conflict(f"bill {bid} is {self.store.bill_by_id(bid, branch)['status']}; "
                            "only an open bill can be paid")
-        self.effects.written.append((BILLS, bid, events))
+        self.uow.wrote(BILLS, bid, events)
         return self.store.bill_by_id(bid, branch)
 
     def request_refund(self, bid: str, branch: str, refund: dict, actor: dict,
@@ -203,7 +176,7 @@ class Biller:
         bill = self._bill(bid, branch, actor)
         refund_id = refund_id or f"RF-{uuid.uuid4().hex[:10]}"
         record = {**refund, "status": "requested", "requested_at": self.now,
-                  "requested_by": _label(actor)}
+                  "requested_by": actor_label(actor)}
         if not self.store.request_refund(bid, branch, refund_id, record):
             raise Conflict("only a paid bill can be refunded, up to what is still refundable",
                            {"amount_fen": [f"At most {bill.get('refundable_fen', 0)} fen."]})
@@ -212,7 +185,7 @@ class Biller:
     def decide_refund(self, bid: str, branch: str, refund_id: str, approve: bool,
                       note: str | None, actor: dict) -> dict:
         self._bill(bid, branch, actor)
-        decision = {"by": _label(actor), "at": self.now, "note": note}
+        decision = {"by": actor_label(actor), "at": self.now, "note": note}
         if not self.store.decide_refund(bid, branch, refund_id, approve, decision):
             raise Conflict(f"refund {refund_id} is not awaiting a decision")
         return self.store.bill_by_id(bid, branch)
@@ -266,8 +239,8 @@ class Biller:
         if checks.releases_earning(data.get("fixed"), data.get("satisfaction")):
             earning = self.store.release_earning(data["order_id"], self.now)
             if earning is not None:
-                self.effects.settlement.append((earning["branch"], "released",
-                                                earning["amount_fen"]))
+                self.uow.count("settlement", earning["branch"], "released",
+                               amount=earning["amount_fen"])
         else:
             reason = ("customer unreachable: for review" if data.get("outcome") ==
                       "unreachable" else f"callback: {data.get('outcome') or 'not verified'}")
@@ -294,49 +267,14 @@ class Biller:
     # -- anomalies -------------------------------------------------------------------
     def _flag(self, branch: str, order_id: str, rule: str, detail: dict) -> None:
         anomaly_id = f"{order_id}:{rule}"
-        events = self._events(branch, "charge_anomaly", order_id=order_id, rule=rule,
+        events = self.uow.events(branch, "charge_anomaly", order_id=order_id, rule=rule,
                               detail=detail)
         if self.store.add_anomaly({"_id": anomaly_id, "order_id": order_id, "branch": branch,
                                    "rule": rule, "detail": detail, "detected_at": self.now},
-                                  events, self.claim_until):
-            self.effects.written.append((ANOMALIES, anomaly_id, events))
-            self.effects.anomalies.append((branch, rule))
+                                  events, self.uow.claim_until):
+            self.uow.wrote(ANOMALIES, anomaly_id, events)
+            self.uow.count("anomalies", branch, rule)
             log.warning("abnormal charge", extra={"order_id": order_id, "rule": rule})
-
-    # -- service-centre settlement ---------------------------------------------------
-    def run_settlement(self, branch: str, month: str, lease: timedelta) -> list[str]:
-        """The month's statement per service centre: every earning released before the
-        month ends and not yet in a statement. A second run, or one racing this, makes no
-        second statement and moves no earning twice."""
-        end = month_end(month)
-        centres = self.store.centres_with_released(branch, end)
-        centres |= {doc["service_centre_id"] for doc in self.store.statements.find(
-            {"branch": branch, "month": month, "status": "drafting"})}
-        for centre in sorted(centres):
-            statement_id = f"ST-{branch}-{centre}-{month}"
-            lease_until = _millis(self.now + lease)
-            doc = {"_id": statement_id, "branch": branch, "service_centre_id": centre,
-                   "month": month, "total_fen": 0, "orders": 0, "created_at": self.now}
-            if not self.store.open_statement(doc, self.now, lease_until):
-                continue  # another run holds it, or it is issued already
-            self.store.claim_earnings(branch, centre, end, statement_id)
-            total, count = self.store.statement_sum(statement_id)
-            self.store.issue_statement(statement_id, lease_until, total, count, self.now)
-        return [doc["_id"] for doc in self.store.statements.find(
-            {"branch": branch, "month": month}, {"_id": 1})]
-
-    def pay_statement(self, statement_id: str, branch: str) -> dict:
-        if self.store.pay_statement(statement_id, branch, self.now):
-            statement = self.store.statements.find_one({"_id": statement_id})
-            self.effects.settlement.append((branch, "paid", statement["total_fen"]))
-            return statement
-        statement = self.store.statements.find_one({"_id": statement_id, "branch": branch})
-        if statement is None:
-            raise NotFound(f"statement {statement_id} not found")
-        if statement["status"] == "paid":
-            self.store.mark_earnings_paid(statement_id)  # finishes an interrupted payment
-        raise Conflict(f"statement {statement_id} is {statement['status']}; only an issued "
-                       "statement can be paid")
 
     # -- pricing ---------------------------------------------------------------------
     def _job(self, order_id: str, facts: dict) -> Job:
@@ -364,19 +302,3 @@ class Biller:
             return price(job, self.schedule, self.schedule.version_at(at or self.now))
         except PricingError as exc:
             raise InvalidInput(str(exc), {exc.field: [str(exc)]}) from None
-
-
-def month_end(month: str) -> datetime:
-    """The first instant after ``month`` (YYYY-MM) in the branch's time zone."""
-    year, number = (int(part) for part in month.split("-"))
-    year, number = (year + 1, 1) if number == 12 else (year, number + 1)
-    return datetime(year, number, 1, tzinfo=LOCAL_TZ)
-
-
-def _millis(at: datetime) -> datetime:
-    """Mongo keeps milliseconds: a lease compared for equality must be stored exactly."""
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
-
-
-def _label(actor: dict) -> str:
-    return actor.get("technician_id") or f"{actor.get('role')}@{actor.get('branch', '')}"

@@ -3,6 +3,8 @@ abnormal-charge detection and service-centre settlement."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import lru_cache
 
@@ -16,7 +18,6 @@ from schemas.billing import (
     BillingFacts,
     BillOut,
     BillQuery,
-    CallbackDoneData,
     CompletedData,
     DecisionIn,
     EarningOut,
@@ -30,18 +31,19 @@ from schemas.billing import (
     SettlementRunIn,
     StatementOut,
 )
+from schemas.callbacks import CallbackDoneData
 from schemas.events import EventEnvelope, OrderCreatedData
 from services.billing.biller import Biller
 from services.billing.domain.schedule import FeeSchedule
 from services.billing.metrics import billing_metric_definitions
-from services.billing.store import ANOMALIES, BILLS, BillingStore, ensure_indexes
+from services.billing.store import ANOMALIES, BILLS, EARNINGS, BillingStore, ensure_indexes
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.config import read_yaml
-from services.common.contracts import load, plain
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import load, plain
 
 DEFAULT_FEE_SCHEDULE = "deploy/config/fee_schedule.yaml"
 DEFAULT_PARTS_CATALOGUE = "deploy/config/parts_catalogue.yaml"
@@ -83,28 +85,10 @@ class BillingService(ServiceBase):
     schedule = ScheduleProvider()
 
     # -- plumbing --------------------------------------------------------------------
-    def _biller(self) -> Biller:
-        now = self.clock.now()
-        return Biller(BillingStore(self.db), self.schedule, now, self.claim_until(now))
-
-    def _finish(self, biller: Biller) -> None:
-        """Relay what was written and count what happened."""
-        effects = biller.effects
-        for collection, doc_id, events in effects.written:
-            self.relay_now(collection, doc_id, events, biller.claim_until)
-        for branch, rule in effects.anomalies:
-            self.metrics.anomalies.labels(branch, rule).inc()
-        for branch, coverage in effects.bills:
-            self.metrics.bills.labels(branch, coverage).inc()
-        for branch, state, amount in effects.settlement:
-            self.metrics.settlement.labels(branch, state).inc(amount)
-
-    def _run(self, method: str, *args):
-        biller = self._biller()
-        try:
-            return getattr(biller, method)(*args)
-        finally:
-            self._finish(biller)
+    @contextmanager
+    def _biller(self) -> Iterator[Biller]:
+        with self.unit() as uow:
+            yield Biller(BillingStore(self.db), self.schedule, uow)
 
     @branch_rpc
     def status(self) -> dict:
@@ -115,128 +99,128 @@ class BillingService(ServiceBase):
     @reliable_handler("intake", "order_created")
     def on_order_created(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        self._biller().record_order(OrderCreatedData().load(event["data"]))
+        with self._biller() as biller:
+            biller.record_order(OrderCreatedData().load(event["data"]))
 
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        self._run("bill_completion", event, CompletedData().load(event["data"]))
+        with self._biller() as biller:
+            biller.bill_completion(event, CompletedData().load(event["data"]))
 
     @reliable_handler("inventory", "parts_consumed")
     def on_parts_consumed(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        self._run("parts_consumed", event, PartsConsumedData().load(event["data"]))
+        with self._biller() as biller:
+            biller.parts_consumed(event, PartsConsumedData().load(event["data"]))
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        self._run("callback_done", event, CallbackDoneData().load(event["data"]))
+        with self._biller() as biller:
+            # the producer's contract, read tolerantly: the order and the answers given
+            biller.callback_done(event, CallbackDoneData().load(event["data"], partial=True))
 
     @reliable_handler("complaints", "refund_requested")
     def on_refund_requested(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        self._run("refund_requested", event, RefundRequestedData().load(event["data"]))
+        with self._biller() as biller:
+            biller.refund_requested(event, RefundRequestedData().load(event["data"]))
 
     @timer(interval=5)
     def sweep_unconsumed_parts(self) -> None:
-        self._run("sweep_unconsumed")
+        with self._biller() as biller:
+            biller.sweep_unconsumed()
 
     # -- quotes and the completion check ---------------------------------------------
     @branch_rpc
     def check_completion(self, order_id: str, branch: str, facts: dict) -> dict:
-        return self._biller().check_completion(order_id, load(BillingFacts(), facts))
+        with self._biller() as biller:
+            return biller.check_completion(order_id, load(BillingFacts(), facts))
 
     @branch_rpc
     def create_quote(self, payload: dict, branch: str, actor: dict) -> dict:
-        quote = self._biller().make_quote(load(QuoteIn(), payload), branch, actor)
+        with self._biller() as biller:
+            quote = biller.make_quote(load(QuoteIn(), payload), branch, actor)
         return _out(_QUOTE_OUT, quote, "quote_id")
 
     @branch_rpc
     def approve_quote(self, quote_id: str, payload: dict, branch: str, actor: dict) -> dict:
         approval = load(ApprovalIn(), payload)
-        return _out(_QUOTE_OUT, self._biller().approve_quote(quote_id, branch, approval,
-                                                             actor), "quote_id")
+        with self._biller() as biller:
+            quote = biller.approve_quote(quote_id, branch, approval, actor)
+        return _out(_QUOTE_OUT, quote, "quote_id")
 
     @branch_rpc
     def get_quote(self, quote_id: str, branch: str, actor: dict) -> dict:
-        return _out(_QUOTE_OUT, self._biller()._own_quote(quote_id, branch, actor),
-                    "quote_id")
+        with self._biller() as biller:
+            quote = biller._own_quote(quote_id, branch, actor)
+        return _out(_QUOTE_OUT, quote, "quote_id")
 
     # -- bills -----------------------------------------------------------------------
     @branch_rpc
     def get_bill(self, bill_id: str, branch: str, actor: dict) -> dict:
-        return _out(_BILL_OUT, self._biller()._bill(bill_id, branch, actor), "bill_id")
+        with self._biller() as biller:
+            bill = biller._bill(bill_id, branch, actor)
+        return _out(_BILL_OUT, bill, "bill_id")
 
     @branch_rpc
     def list_bills(self, params: dict, branch: str) -> dict:
-        query_in = load(BillQuery(), params)
-        query: dict = {"branch": branch}
-        if query_in["status"]:
-            query["status"] = query_in["status"]
-        if query_in["order_id"]:
-            query["order_id"] = query_in["order_id"]
-        if query_in["claims"]:
-            query["claim_fen"] = {"$gt": 0}
-        return self._page(BillingStore(self.db).bills, query, query_in, "completed_at",
-                          _BILL_OUT, "bill_id")
+        return self._page(BILLS, branch, load(BillQuery(), params), ("status", "order_id"),
+                          "completed_at", _BILL_OUT, "bill_id")
 
     @branch_rpc
     def pay_bill(self, bill_id: str, payload: dict, branch: str, actor: dict) -> dict:
-        bill = self._run("pay", bill_id, branch, load(PaymentIn(), payload), actor)
+        with self._biller() as biller:
+            bill = biller.pay(bill_id, branch, load(PaymentIn(), payload), actor)
         return _out(_BILL_OUT, bill, "bill_id")
 
     @branch_rpc
     def request_refund(self, bill_id: str, payload: dict, branch: str, actor: dict) -> dict:
-        bill = self._run("request_refund", bill_id, branch, load(RefundIn(), payload), actor)
+        with self._biller() as biller:
+            bill = biller.request_refund(bill_id, branch, load(RefundIn(), payload), actor)
         return _out(_BILL_OUT, bill, "bill_id")
 
     @branch_rpc
     def decide_refund(self, bill_id: str, refund_id: str, approve: bool, payload: dict,
                       branch: str, actor: dict) -> dict:
         note = load(DecisionIn(), payload)["note"]
-        bill = self._run("decide_refund", bill_id, branch, refund_id, approve, note, actor)
+        with self._biller() as biller:
+            bill = biller.decide_refund(bill_id, branch, refund_id, approve, note, actor)
         return _out(_BILL_OUT, bill, "bill_id")
 
     # -- anomalies and settlement ----------------------------------------------------
     @branch_rpc
     def list_anomalies(self, params: dict, branch: str) -> dict:
-        query_in = load(AnomalyQuery(), params)
-        query: dict = {"branch": branch}
-        for key in ("rule", "order_id"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        return self._page(BillingStore(self.db).anomalies, query, query_in, "detected_at",
-                          _ANOMALY_OUT, "anomaly_id")
+        return self._page(ANOMALIES, branch, load(AnomalyQuery(), params),
+                          ("rule", "order_id"), "detected_at", _ANOMALY_OUT, "anomaly_id")
 
     @branch_rpc
     def list_earnings(self, params: dict, branch: str) -> dict:
-        query_in = load(EarningQuery(), params)
-        query: dict = {"branch": branch}
-        for key in ("service_centre_id", "state"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        return self._page(BillingStore(self.db).earnings, query, query_in, "created_at",
-                          _EARNING_OUT, "order_id")
+        return self._page(EARNINGS, branch, load(EarningQuery(), params),
+                          ("service_centre_id", "state"), "created_at", _EARNING_OUT,
+                          "order_id")
 
     @branch_rpc
     def run_settlement(self, payload: dict, branch: str) -> dict:
         month = load(SettlementRunIn(), payload)["month"]
         lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])
-        ids = self._run("run_settlement", branch, month, lease)
-        docs = BillingStore(self.db).statements.find({"_id": {"$in": ids}}, sort=[("_id", 1)])
+        with self._biller() as biller:
+            ids = biller.run_settlement(branch, month, lease)
+        docs = BillingStore(self.db).statements_of(branch, ids)
         return {"month": month, "items": [_out(_STATEMENT_OUT, d, "statement_id")
                                           for d in docs]}
 
     @branch_rpc
     def list_statements(self, branch: str) -> dict:
-        docs = BillingStore(self.db).statements.find({"branch": branch},
-                                                     sort=[("_id", 1)], limit=500)
+        docs = BillingStore(self.db).statements_of(branch)
         return {"items": [_out(_STATEMENT_OUT, d, "statement_id") for d in docs]}
 
     @branch_rpc
     def pay_statement(self, statement_id: str, branch: str) -> dict:
-        return _out(_STATEMENT_OUT, self._run("pay_statement", statement_id, branch),
-                    "statement_id")
+        with self._biller() as biller:
+            statement = biller.pay_statement(statement_id, branch)
+        return _out(_STATEMENT_OUT, statement, "statement_id")
 
     @branch_rpc
     def fee_schedule(self) -> dict:
@@ -253,9 +237,8 @@ class BillingService(ServiceBase):
                                 "main_part": p.main_part}
                           for sku, p in self.schedule.parts.items()}}
 
-    def _page(self, collection, query: dict, query_in: dict, sort: str, schema,
-              id_key: str) -> dict:
-        total, docs = BillingStore(self.db).page(collection, query, query_in["page"],
-                                                 query_in["page_size"], sort)
+    def _page(self, name: str, branch: str, query_in: dict, keys: tuple[str, ...],
+              sort: str, schema, id_key: str) -> dict:
+        total, docs = BillingStore(self.db).page(name, branch, query_in, keys, sort)
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [_out(schema, doc, id_key) for doc in docs]}

@@ -151,12 +151,40 @@ class BillingStore:
              "$push": {"applied_events": {"$each": [event_id], "$slice": -20}}})
         return done.modified_count == 1
 
-    def page(self, collection, query: dict, page: int, size: int, sort: str
+    def page(self, name: str, branch: str, wanted: dict, keys: tuple[str, ...], sort: str
              ) -> tuple[int, list[dict]]:
+        """A page of the branch's bills, anomalies or earnings (``name``), newest first,
+        equal to ``wanted`` in each of ``keys`` given; bills with a claim on the maker
+        only, when ``wanted["claims"]``."""
+        query: dict[str, Any] = {"branch": branch,
+                                 **{key: wanted[key] for key in keys if wanted.get(key)}}
+        if name == BILLS and wanted.get("claims"):
+            query["claim_fen"] = {"$gt": 0}
+        page, size = wanted["page"], wanted["page_size"]
+        collection = self.db[name]
         total = collection.count_documents(query)
         docs = collection.find(query, {"outbox": 0, "outbox_due": 0},
                                sort=[(sort, DESCENDING)], skip=(page - 1) * size, limit=size)
         return total, list(docs)
+
+    def drafting_centres(self, branch: str, month: str) -> set[str]:
+        """Centres whose statement of the month a run left half made."""
+        return {doc["service_centre_id"] for doc in self.statements.find(
+            {"branch": branch, "month": month, "status": "drafting"})}
+
+    def statement_ids(self, branch: str, month: str) -> list[str]:
+        return [doc["_id"] for doc in self.statements.find(
+            {"branch": branch, "month": month}, {"_id": 1})]
+
+    def statement(self, statement_id: str, branch: str) -> dict | None:
+        return self.statements.find_one({"_id": statement_id, "branch": branch})
+
+    def statements_of(self, branch: str, ids: list[str] | None = None) -> list[dict]:
+        """The branch's settlement statements (those of ``ids`` only, when given)."""
+        query: dict[str, Any] = {"branch": branch}
+        if ids is not None:
+            query["_id"] = {"$in": ids}
+        return list(self.statements.find(query, sort=[("_id", 1)], limit=500))
 
     # -- consumption and anomalies ---------------------------------------------------
     def add_consumption(self, order_id: str, branch: str, event_id: str,

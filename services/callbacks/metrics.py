@@ -3,13 +3,13 @@ and the month's rates per branch."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from schemas.orders import DISPATCHED_TYPES, PRIORITIES, ZONES
-from services.callbacks.desk import MILESTONE
+from services.callbacks.base import MILESTONE
+from services.common.metrics import milestone_metrics
 from services.common.reference import load_reference
 
-LABELS = ["branch", "zone", "milestone", "request_type", "priority"]  # as dispatch
 RATES = {
     "satisfaction": ("aftersales_callback_satisfaction_ratio",
                      "Satisfied (4-5) among reached callbacks this month; target >= 0.85"),
@@ -41,22 +41,10 @@ def callback_targets(settings: dict) -> list[tuple[tuple[str, ...], float]]:
 
 
 def callback_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
-    targets = callback_targets(settings)
-    commitment = Gauge("aftersales_commitment_target_seconds",
-                       "Published commitment per milestone", LABELS, registry=registry)
-    for labels, seconds in targets:
-        commitment.labels(*labels).set(seconds)
     metrics = {
-        "duration": Histogram(
-            "aftersales_milestone_duration_seconds",
-            "Time from completion to the callback's outcome; bucket edges are the "
-            "commitment thresholds", LABELS, registry=registry,
-            buckets=sorted({seconds for _, seconds in targets}) or (259200.0,)),
-        "met": Counter("aftersales_milestone_met_total", "Milestones reached in time", LABELS,
-                       registry=registry),
-        "breached": Counter("aftersales_milestone_breached_total",
-                            "Milestones whose deadline passed (counted at the deadline)",
-                            LABELS, registry=registry),
+        **milestone_metrics(registry, callback_targets(settings),
+                            "Time from completion to the callback's outcome; bucket edges "
+                            "are the commitment thresholds", 259200.0),
         "completed": Counter("aftersales_callbacks_completed_total",
                              "Callbacks finished, by outcome", ["branch", "outcome"],
                              registry=registry),

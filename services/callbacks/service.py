@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
@@ -25,12 +27,12 @@ from services.callbacks.metrics import RATES, callback_metric_definitions
 from services.callbacks.store import TASKS, CallbackStore, ensure_indexes
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.contracts import load, plain
 from services.common.domain.money import yuan
 from services.common.errors import InvalidInput
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import load, plain
 
 _ENVELOPE = EventEnvelope()
 _COMPLETED, _BILL, _COMPLAINT = CompletedForCallbackData(), BillSettledData(), \
@@ -76,116 +78,98 @@ class CallbacksService(ServiceBase):
     pacer = Pacer()
 
     # -- plumbing --------------------------------------------------------------------
-    def _desk(self) -> CallbackDesk:
-        now = self.clock.now()
+    @contextmanager
+    def _desk(self) -> Iterator[CallbackDesk]:
         calendar = self.reference.calendars["24x7"]
-        return CallbackDesk(CallbackStore(self.db), self.reference,
-                            Policy.from_settings(self.config, calendar), now,
-                            self.claim_until(now))
-
-    def _finish(self, desk: CallbackDesk) -> None:
-        """Relay what was written and count what was reached."""
-        effects = desk.effects
-        for task_id, events in effects.written:
-            self.relay_now(TASKS, task_id, events, desk.claim_until)
-        for reached in effects.reached:
-            if reached.outcome is not None:
-                counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
-                counter.labels(*reached.labels).inc()
-            if reached.seconds >= 0:
-                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
-        for branch, outcome in effects.finished:
-            self.metrics.completed.labels(branch, outcome).inc()
-        if effects.created:
-            self.metrics.created.inc(effects.created)
+        with self.unit() as uow:
+            yield CallbackDesk(CallbackStore(self.db), self.reference,
+                               Policy.from_settings(self.config, calendar), uow)
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
         data = _COMPLETED.load(event["data"])
-        desk = self._desk()
-        try:  # a task inserted before a later failure is counted (a redelivery finds it)
+        # a task inserted before a later failure is counted (a redelivery finds it)
+        with self._desk() as desk:
             desk.task_from_completion({**data, "branch": event["branch"]})
-        finally:
-            self._finish(desk)
 
     @reliable_handler("billing", "bill_settled")
     def on_bill_settled(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        self._desk().bill_settled(_BILL.load(event["data"]), event["occurred_at"])
+        with self._desk() as desk:
+            desk.bill_settled(_BILL.load(event["data"]), event["occurred_at"])
 
     @reliable_handler("complaints", "complaint_opened")
     def on_complaint_opened(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        self._desk().complaint_opened(event["branch"], _COMPLAINT.load(event["data"]))
+        with self._desk() as desk:
+            desk.complaint_opened(event["branch"], _COMPLAINT.load(event["data"]))
 
     # -- staff -----------------------------------------------------------------------
     @branch_rpc
     def list_tasks(self, params: dict, branch: str) -> dict:
         query_in = load(_TASK_QUERY, params)
-        query: dict = {"branch": branch}
-        for key in ("status", "kind", "outcome", "order_id"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        return self._page(query, query_in)
+        return self._page(query_in, CallbackStore(self.db).tasks_page(branch, query_in))
 
     @branch_rpc
     def get_task(self, task_id: str, branch: str) -> dict:
-        return dump_task(self._desk().task(task_id, branch))
+        with self._desk() as desk:
+            return dump_task(desk.task(task_id, branch))
 
     @branch_rpc
     def claim_next(self, branch: str, staff: str) -> dict | None:
-        task = self._desk().claim_next(branch, staff)
+        with self._desk() as desk:
+            task = desk.claim_next(branch, staff)
         return None if task is None else dump_task(task)
 
     @branch_rpc
     def claim(self, task_id: str, branch: str, staff: str) -> dict:
-        return dump_task(self._desk().claim(task_id, branch, staff))
+        with self._desk() as desk:
+            return dump_task(desk.claim(task_id, branch, staff))
 
     @branch_rpc
     def release(self, task_id: str, branch: str, staff: str) -> dict:
-        return dump_task(self._desk().release(task_id, branch, staff))
+        with self._desk() as desk:
+            return dump_task(desk.release(task_id, branch, staff))
 
     @branch_rpc
     def record_call(self, task_id: str, payload: dict, branch: str, staff: str) -> dict:
         answers = load(_ANSWERS, payload)
-        desk = self._desk()
-        try:
+        with self._desk() as desk:
             return dump_task(desk.record(task_id, branch, staff, answers))
-        finally:
-            self._finish(desk)
 
     @branch_rpc
     def reschedule(self, task_id: str, payload: dict, branch: str, staff: str) -> dict:
         command = load(_RESCHEDULE, payload)
-        return dump_task(self._desk().reschedule(task_id, branch, staff, command["at"],
-                                                 command["reason"]))
+        with self._desk() as desk:
+            return dump_task(desk.reschedule(task_id, branch, staff, command["at"],
+                                             command["reason"]))
 
     # -- HQ audit ----------------------------------------------------------------------
     @branch_rpc
     def list_audits(self, params: dict, branch: str) -> dict:
         query_in = load(_AUDIT_QUERY, params)
-        query: dict = {"branch": branch, "audit.state": query_in["state"] or {"$exists": True}}
-        if query_in["discrepancy"] is not None:
-            query["audit.discrepancies.0"] = {"$exists": query_in["discrepancy"]}
-        return self._page(query, query_in)
+        return self._page(query_in, CallbackStore(self.db).audits_page(branch, query_in))
 
     @branch_rpc
     def record_audit(self, task_id: str, payload: dict, branch: str, auditor: str) -> dict:
         answers = load(_ANSWERS, payload)
-        return dump_task(self._desk().audit(task_id, branch, auditor, answers))
+        with self._desk() as desk:
+            return dump_task(desk.audit(task_id, branch, auditor, answers))
 
     @branch_rpc
     def report(self, params: dict, branch: str) -> dict:
-        month, rates = self._desk().month_rates(branch, load(_REPORT_QUERY, params)["month"])
+        with self._desk() as desk:
+            month, rates = desk.month_rates(branch, load(_REPORT_QUERY, params)["month"])
         return {"branch": branch, "month": month, **rates.__dict__}
 
     @branch_rpc
     def board_figures(self, branch: str) -> dict:
         """The wallboard's satisfaction figure: this month's satisfied share of reached
         callbacks (None until someone was reached)."""
-        month, rates = self._desk().month_rates(branch)
+        with self._desk() as desk:
+            month, rates = desk.month_rates(branch)
         return {"month": month, "satisfaction_share": rates.satisfaction,
                 "reached": rates.reached}
 
@@ -197,7 +181,8 @@ class CallbacksService(ServiceBase):
             raise InvalidInput("the schedule ends before it starts",
                                {"until": ["Must be after first_run_at."]})
         self._refuse_foreign_region(spec, branch)
-        return _schedule_out(self._desk().add_schedule(spec, branch))
+        with self._desk() as desk:
+            return _schedule_out(desk.add_schedule(spec, branch))
 
     def _refuse_foreign_region(self, spec: dict, branch: str) -> None:
         """A customer of another branch's region is that branch's to call."""
@@ -212,9 +197,9 @@ class CallbacksService(ServiceBase):
     def list_schedules(self, branch: str) -> list[dict]:
         return [_schedule_out(doc) for doc in CallbackStore(self.db).schedules(branch)]
 
-    def _page(self, query: dict, query_in: dict) -> dict:
-        total, docs = CallbackStore(self.db).search(query, query_in["page"],
-                                                    query_in["page_size"])
+    @staticmethod
+    def _page(query_in: dict, found: tuple[int, list[dict]]) -> dict:
+        total, docs = found
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump_task(doc) for doc in docs]}
 
@@ -233,22 +218,20 @@ class CallbacksService(ServiceBase):
         come, and follow-ups a crash left unsettled."""
         if not self.pacer.due("sweep", float(self.config["callbacks"]["sweep_seconds"])):
             return
-        desk = self._desk()
-        try:  # what was written before a failure is counted: its marks are gone
+        # what was written before a failure is counted: its marks are gone
+        with self._desk() as desk:
             desk.sweep_breaches()
             desk.run_schedules()
             for task in desk.unsettled():
                 desk.settle_follow_ups(task)
-        finally:
-            self._finish(desk)
 
     @timer(interval=1)
     def refresh_gauges(self) -> None:
         if not self.pacer.due("gauges", float(self.config["callbacks"]["gauge_seconds"])):
             return
-        desk = self._desk()
-        for branch in self.config["branches"]:
-            _, rates = desk.month_rates(branch)
+        with self._desk() as desk:
+            months = {branch: desk.month_rates(branch)[1] for branch in self.config["branches"]}
+        for branch, rates in months.items():
             for key in RATES:
                 value = getattr(rates, key)
                 gauge = getattr(self.metrics, key)

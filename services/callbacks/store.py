@@ -16,6 +16,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.callbacks.domain.task import TaskChange
 from services.common.outbox import ensure_outbox_index, with_events
 
 TASKS = "tasks"
@@ -81,12 +82,20 @@ class CallbackStore:
             query["branch"] = branch
         return self.tasks.find_one(query)
 
-    def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
-               due: datetime) -> bool:
-        """Apply ``changes`` if nobody changed the task since ``doc`` was read."""
-        update = {key: dict(value) for key, value in changes.items()}
-        update.setdefault("$inc", {})["version"] = 1
-        update = with_events(update, events, due)
+    def update(self, doc: dict[str, Any], change: TaskChange, due: datetime) -> bool:
+        """Write ``change`` if nobody changed the task since ``doc`` was read."""
+        sets = dict(change.facts)
+        update: dict[str, Any] = {"$inc": {"version": 1}}
+        if change.due_at is not None:
+            sets.update(due_at=change.due_at, queue_key=queue_key(doc["branch"],
+                                                                  change.due_at))
+        if change.done:
+            update["$unset"] = {"queue_key": "", "sweep_at": ""}
+        if sets:
+            update["$set"] = sets
+        if change.recorded:
+            update["$push"] = dict(change.recorded)
+        update = with_events(update, change.events, due)
         result = self.tasks.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
         return result.modified_count == 1
 
@@ -126,6 +135,21 @@ class CallbackStore:
 
     def order_tasks(self, order_id: str) -> list[dict[str, Any]]:
         return list(self.tasks.find({"order_id": order_id}))
+
+    def tasks_page(self, branch: str, wanted: dict[str, Any]) -> tuple[int, list[dict]]:
+        """The branch's tasks by status, kind, outcome and order, soonest due first."""
+        query = {"branch": branch, **{key: wanted[key] for key in (
+            "status", "kind", "outcome", "order_id") if wanted.get(key)}}
+        return self.search(query, wanted["page"], wanted["page_size"])
+
+    def audits_page(self, branch: str, wanted: dict[str, Any]) -> tuple[int, list[dict]]:
+        """The branch's callbacks sampled for HQ's re-call, by audit state and whether HQ's
+        answers contradicted the branch's."""
+        query: dict[str, Any] = {"branch": branch,
+                                 "audit.state": wanted["state"] or {"$exists": True}}
+        if wanted["discrepancy"] is not None:
+            query["audit.discrepancies.0"] = {"$exists": wanted["discrepancy"]}
+        return self.search(query, wanted["page"], wanted["page_size"])
 
     def search(self, query: dict[str, Any], page: int, page_size: int,
                sort: str = "due_at") -> tuple[int, list[dict[str, Any]]]:

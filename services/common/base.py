@@ -4,6 +4,8 @@ outbox relay."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +15,6 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from nameko.web.handlers import http
 
-from schemas.events import SUBSCRIPTIONS
 from services.common.clock import Clock
 from services.common.health import live, ready
 from services.common.messaging import (
@@ -26,8 +27,18 @@ from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.common.outbox import OutboxRelay, SentMarks, oldest_unsent_age
 from services.common.reference import Reference, load_reference
+from services.common.routes import SUBSCRIPTIONS
+from services.common.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+
+def routed(source: str, kind: str) -> bool:
+    """Whether some consumer subscribes to ``kind`` of ``source`` (read at call time, so a
+    consumer added to the route table is served without a code change)."""
+    return any(sub.source == source and sub.event_type == kind for sub in SUBSCRIPTIONS)
+
+
 RELAY_INTERVAL_SECONDS = 0.5
 CHASSIS_GAUGES_INTERVAL_SECONDS = 5
 
@@ -138,6 +149,36 @@ class ServiceBase:
         until = now + timedelta(seconds=self.config["outbox"]["lease_seconds"])
         # Mongo keeps milliseconds: the lease must compare equal once stored.
         return until.replace(microsecond=until.microsecond // 1000 * 1000)
+
+    @contextmanager
+    def unit(self) -> Iterator[UnitOfWork]:
+        """One call's unit of work (services/common/unit_of_work.py), finished here: what
+        it wrote is relayed and what it reached is counted, whether the call succeeded or
+        not (what was written is in the store either way)."""
+        now = self.clock.now()
+        uow = UnitOfWork(self.name, now, self.claim_until(now),
+                         lambda kind: routed(self.name, kind))
+        try:
+            yield uow
+        finally:
+            self._settle(uow)
+
+    def _settle(self, uow: UnitOfWork) -> None:
+        for collection, doc_id, events in uow.written:
+            self.relay_now(collection, doc_id, events, uow.claim_until)
+        for name, labels, amount in uow.counts:
+            self._metric(name, labels).inc(amount)
+        for name, labels, value in uow.observations:
+            self._metric(name, labels).observe(value)
+        for reached in uow.milestones:
+            if reached.outcome is not None:
+                self._metric(reached.outcome, reached.labels).inc()
+            if reached.seconds >= 0:
+                self._metric("duration", reached.labels).observe(reached.seconds)
+
+    def _metric(self, name: str, labels: tuple[str, ...]):
+        metric = getattr(self.metrics, name)
+        return metric.labels(*labels) if labels else metric
 
     def relay_now(self, collection: str, doc_id: Any, events: list[dict], lease_until) -> None:
         """Fast path: publish a document's new events right after the write. If this fails

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 import eventlet
 from amqp.exceptions import AMQPError, NotFound
@@ -26,23 +25,12 @@ from nameko.messaging import Consumer, QueueConsumer
 
 from services.common.domain.branches import refusal
 from services.common.errors import AppError
+from services.common.routes import Subscription
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = "aftersales.dlx"
 HARD_DELIVERY_LIMIT = 20  # broker-side backstop if a handler kills its process every time
-
-
-@dataclass(frozen=True)
-class Subscription:
-    source: str
-    event_type: str
-    service: str
-    method: str
-
-    @property
-    def queue_name(self) -> str:  # nameko's SERVICE_POOL naming
-        return f"evt-{self.source}-{self.event_type}--{self.service}.{self.method}"
 
 
 def dead_letter_queue_name(service: str) -> str:

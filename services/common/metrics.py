@@ -35,6 +35,37 @@ class ServiceMetrics:
         return 200, {"Content-Type": CONTENT_TYPE_LATEST}, generate_latest(self.registry).decode()
 
 
+MILESTONE_LABELS = ["branch", "zone", "milestone", "request_type", "priority"]
+
+
+def milestone_metrics(registry: CollectorRegistry,
+                      targets: list[tuple[tuple[str, ...], float]], duration_help: str,
+                      default_bucket: float) -> dict[str, Any]:
+    """The commitment metrics, one set of names for every service that measures
+    commitments (dispatch, callbacks, complaints; told apart by the milestone label): the
+    published targets as gauges, met and breached counters, and the time taken with bucket
+    edges on the targets. Each published label set starts at 0: Prometheus takes a
+    series' first sample as its start, so a counter born at 1 would hide its first
+    milestone from rate() and the SLO rules."""
+    commitment = Gauge("aftersales_commitment_target_seconds",
+                       "Published commitment per milestone", MILESTONE_LABELS,
+                       registry=registry)
+    met = Counter("aftersales_milestone_met_total", "Milestones reached in time",
+                  MILESTONE_LABELS, registry=registry)
+    breached = Counter("aftersales_milestone_breached_total",
+                       "Milestones whose deadline passed (counted at the deadline)",
+                       MILESTONE_LABELS, registry=registry)
+    for labels, seconds in targets:
+        commitment.labels(*labels).set(seconds)
+        met.labels(*labels)
+        breached.labels(*labels)
+    duration = Histogram("aftersales_milestone_duration_seconds", duration_help,
+                         MILESTONE_LABELS, registry=registry,
+                         buckets=sorted({seconds for _, seconds in targets})
+                         or (default_bucket,))
+    return {"commitment": commitment, "met": met, "breached": breached, "duration": duration}
+
+
 def chassis_gauges(registry: CollectorRegistry) -> dict[str, Gauge]:
     """Gauges every service refreshes from a timer (ServiceBase.refresh_chassis_gauges)."""
     return {

@@ -4,31 +4,31 @@ sweeps missed deadlines up the escalation ladder.
 
 Application layer over the store and the pure rules; knows nothing of nameko. Each change
 and the events it causes are one conditional write; what a call did is gathered in
-``effects`` for the service to relay and count.
+its unit of work, for the service to relay and count.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.clock import as_utc
 from services.common.domain.branches import belongs_to
 from services.common.domain.money import to_fen
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.outbox import new_event
 from services.common.reference import Reference
+from services.common.unit_of_work import Reached, UnitOfWork
 from services.complaints.domain import rules
-from services.complaints.store import ComplaintStore
+from services.complaints.domain.case import CaseChange
+from services.complaints.store import COMPLAINTS, ComplaintStore
 
 log = logging.getLogger(__name__)
-SOURCE = "complaints"
 MAX_RACE_RETRIES = 5
 ZONE = "any"  # complaint commitments are the same in every zone
 REQUEST_TYPE = "complaint"
@@ -43,40 +43,6 @@ def refuse_foreign_orders(order_ids: list[str], branch: str, field_name: str) ->
                        {field_name: ["本分支没有这张工单 / No such order in this branch."]})
 
 
-def routed(kind: str) -> bool:
-    """Only events some consumer subscribes to go to the outbox (read at call time, so a
-    consumer added to the route table is served without a code change here)."""
-    return any(sub.source == SOURCE and sub.event_type == kind for sub in SUBSCRIPTIONS)
-
-
-@dataclass
-class Reached:
-    labels: tuple[str, str, str, str, str]  # branch, zone, milestone, request_type, severity
-    outcome: str
-    seconds: float
-
-
-@dataclass
-class Effects:
-    written: list[tuple[str, list[dict]]] = field(default_factory=list)
-    opened: list[tuple[str, str, str]] = field(default_factory=list)  # branch, category, channel
-    reached: list[Reached] = field(default_factory=list)
-    escalations: list[tuple[str, str]] = field(default_factory=list)  # branch, level
-    penalties: list[tuple[str, str, int]] = field(default_factory=list)  # branch, party, points
-
-
-@dataclass
-class Change:
-    """One write of a step: the update, its events, its timeline entry, and what to count
-    once the write has succeeded."""
-
-    update: dict[str, Any]
-    events: list[dict]
-    entry: dict
-    effects: Effects = field(default_factory=Effects)
-    extra_filter: dict | None = None
-
-
 @dataclass
 class Actor:
     role: str
@@ -89,21 +55,17 @@ class Actor:
 
 class ComplaintDesk:
     def __init__(self, store: ComplaintStore, reference: Reference, penalty_points: dict,
-                 now: datetime, claim_until: datetime) -> None:
+                 uow: UnitOfWork) -> None:
         self.store = store
         self.reference = reference
         self.penalty_points = penalty_points
-        self.now = now
-        self.claim_until = claim_until
-        self.effects = Effects()
+        self.uow = uow
+        self.now = uow.now
 
     # -- helpers ---------------------------------------------------------------------
     def _events(self, doc: dict, kind: str, **data: Any) -> list[dict]:
-        if not routed(kind):
-            return []
-        return [new_event(kind, SOURCE, doc["branch"], {
-            "complaint_id": doc["_id"], "order_ids": doc.get("order_ids", []), **data},
-            self.now)]
+        about = {"complaint_id": doc["_id"], "order_ids": doc.get("order_ids", []), **data}
+        return self.uow.events(doc["branch"], kind, **about)
 
     def _entry(self, step: str, by: str, **details: Any) -> dict:
         return {"at": self.now, "step": step, "by": by, "details": details or None}
@@ -118,14 +80,11 @@ class ComplaintDesk:
         rule = self._rule(branch, severity, milestone)
         return rule.calendar.add(start, rule.target)
 
-    def _apply(self, doc: dict, change: Change) -> bool:
-        if not self.store.update(doc, change.update, change.events, self.claim_until,
-                                 change.entry, change.extra_filter):
+    def _apply(self, doc: dict, change: CaseChange) -> bool:
+        if not self.store.update(doc, change, self.uow.claim_until):
             return False
-        if change.events:
-            self.effects.written.append((doc["_id"], change.events))
-        for name in ("opened", "reached", "escalations", "penalties"):
-            getattr(self.effects, name).extend(getattr(change.effects, name))
+        self.uow.wrote(COMPLAINTS, doc["_id"], change.events)
+        self.uow.take(change.outcomes)
         return True
 
     # -- opening ---------------------------------------------------------------------
@@ -201,12 +160,11 @@ class ComplaintDesk:
         if level == "hq":  # 越级投诉: the customer took it above the branch
             doc["escalations"].append({"level": "hq", "at": self.now, "reason": "customer"})
             events += self._events(doc, "complaint_escalated", level="hq", reason="customer")
-        self.store.insert(doc, events, self.claim_until)
-        if events:
-            self.effects.written.append((doc["_id"], events))
-        self.effects.opened.append((branch, doc["category"], doc["channel"]))
+        self.store.insert(doc, events, self.uow.claim_until)
+        self.uow.wrote(COMPLAINTS, doc["_id"], events)
+        self.uow.count("opened", branch, doc["category"], doc["channel"])
         if level == "hq":
-            self.effects.escalations.append((branch, "hq"))
+            self.uow.count("escalations", branch, "hq")
         log.info("complaint opened", extra={"complaint_id": doc["_id"], "ref": ref})
         return doc
 
@@ -216,27 +174,20 @@ class ComplaintDesk:
         severity = rules.raise_severity(case["severity"])
         repeat = {"at": self.now, "channel": command["channel"], "ref": ref,
                   "description": command.get("description")}
-        sets: dict[str, Any] = {"severity": severity}
-        update: dict[str, Any] = {"$set": sets, "$push": {"repeats": repeat}}
-        add: dict[str, Any] = {}
-        if ref:
-            add["source_refs"] = ref
-        if command["order_ids"]:
-            add["order_ids"] = {"$each": command["order_ids"]}
-        if add:
-            update["$addToSet"] = add
-        change = Change(update, [], self._entry("repeated", by, channel=command["channel"],
-                                                severity=severity),
-                        extra_filter={"source_refs": {"$ne": ref}} if ref else None)
+        change = CaseChange(
+            facts={"severity": severity}, recorded={"repeats": repeat},
+            linked={"source_refs": [ref] if ref else [], "order_ids": command["order_ids"]},
+            new_source=ref,
+            entry=self._entry("repeated", by, channel=command["channel"], severity=severity))
         if command.get("above_branch") and case["escalation_level"] != "hq":
-            sets.update(above_branch=True, escalation_level="hq")
-            update["$push"]["escalations"] = {"level": "hq", "at": self.now,
+            change.facts.update(above_branch=True, escalation_level="hq")
+            change.recorded["escalations"] = {"level": "hq", "at": self.now,
                                               "reason": "customer"}
             change.events = self._events(case, "complaint_escalated", level="hq",
                                          reason="customer")
-            change.effects.escalations.append((case["branch"], "hq"))
+            change.outcomes.count("escalations", case["branch"], "hq")
         elif command.get("above_branch"):
-            sets["above_branch"] = True
+            change.facts["above_branch"] = True
         return self._apply(case, change)
 
     # -- steps -----------------------------------------------------------------------
@@ -252,8 +203,8 @@ class ComplaintDesk:
                 status = rules.next_status(action, doc["status"])
             except rules.IllegalStep as exc:
                 raise Conflict(str(exc)) from None
-            change = getattr(self, f"_do_{action}")(doc, payload, actor)
-            change.update.setdefault("$set", {})["status"] = status
+            change = self._steps()[action](doc, payload, actor)
+            change.status = status
             try:
                 if self._apply(doc, change):
                     return self.store.get(complaint_id)
@@ -262,7 +213,7 @@ class ComplaintDesk:
         raise Conflict("the complaint changed while this step was applied; try again")
 
     def _reach(self, doc: dict, milestone: str, start_field: str) -> tuple[dict, list]:
-        """$set fields for reaching a milestone now, and its outcome to count (none when
+        """Facts for reaching a milestone now, and its outcome to count (none when
         the sweeper counted the breach already)."""
         sets: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
         if "outcome" in (doc.get("milestones") or {}).get(milestone, {}):
@@ -274,17 +225,23 @@ class ComplaintDesk:
         spent = rule.calendar.elapsed(as_utc(doc[start_field]), self.now).total_seconds()
         return sets, [Reached(_labels(doc, milestone), outcome, max(spent, 0.0))]
 
-    def _do_acknowledge(self, doc: dict, payload: dict, actor: Actor) -> Change:
+    def _steps(self) -> dict[str, Callable[[dict, dict, Actor], CaseChange]]:
+        return {"acknowledge": self._do_acknowledge, "conclude": self._do_conclude,
+                "resolve": self._do_resolve, "confirm": self._do_confirm,
+                "reopen": self._do_reopen}
+
+    def _do_acknowledge(self, doc: dict, payload: dict, actor: Actor) -> CaseChange:
         sets, reached = self._reach(doc, "complaint_ack", "opened_at")
         for key in ("category", "severity"):
             if payload.get(key):
                 sets[key] = payload[key]
-        change = Change({"$set": sets, "$unset": {"sweep_at.complaint_ack": ""}}, [],
-                        self._entry("acknowledged", actor.label, note=payload.get("note")))
-        change.effects.reached = reached
+        change = CaseChange(facts=sets, cleared=["sweep_at.complaint_ack"],
+                            entry=self._entry("acknowledged", actor.label,
+                                              note=payload.get("note")))
+        change.outcomes.milestones += reached
         return change
 
-    def _do_conclude(self, doc: dict, payload: dict, actor: Actor) -> Change:
+    def _do_conclude(self, doc: dict, payload: dict, actor: Actor) -> CaseChange:
         responsibility = payload["responsibility"]
         party_id = payload.get("party_id") or {
             "technician": doc.get("technician_id"), "branch": doc["branch"],
@@ -293,18 +250,18 @@ class ComplaintDesk:
         sets["investigation"] = {"findings": payload["findings"], "cause": payload.get("cause"),
                                  "responsibility": responsibility, "party_id": party_id,
                                  "concluded_at": self.now, "by": actor.label}
-        update: dict[str, Any] = {"$set": sets,
-                                  "$unset": {"sweep_at.complaint_investigation": ""}}
-        change = Change(update, [], self._entry("concluded", actor.label,
-                                                responsibility=responsibility))
-        change.effects.reached = reached
+        change = CaseChange(facts=sets, cleared=["sweep_at.complaint_investigation"],
+                            entry=self._entry("concluded", actor.label,
+                                              responsibility=responsibility))
+        change.outcomes.milestones += reached
         fine = rules.penalty(responsibility, party_id, doc["above_branch"], self.penalty_points)
         if fine is not None and not doc.get("penalties"):  # once per complaint
-            update["$push"] = {"penalties": {**fine, "at": self.now}}
-            change.effects.penalties.append((doc["branch"], fine["party"], fine["points"]))
+            change.recorded["penalties"] = {**fine, "at": self.now}
+            change.outcomes.count("penalties", doc["branch"], fine["party"],
+                                  amount=fine["points"])
         return change
 
-    def _do_resolve(self, doc: dict, payload: dict, actor: Actor) -> Change:
+    def _do_resolve(self, doc: dict, payload: dict, actor: Actor) -> CaseChange:
         kind = payload["kind"]
         amount_fen = to_fen(payload["amount"]) if payload.get("amount") is not None \
             else 0
@@ -326,16 +283,17 @@ class ComplaintDesk:
         resolution = {"kind": kind, "amount_fen": amount_fen, "order_id": order_id,
                       "explanation": payload.get("explanation"), "resolved_at": self.now,
                       "by": actor.label}
-        return Change({"$set": {"resolution": resolution}}, events,
-                      self._entry("resolved", actor.label, kind=kind, amount_fen=amount_fen))
+        return CaseChange(facts={"resolution": resolution}, events=events,
+                          entry=self._entry("resolved", actor.label, kind=kind,
+                                            amount_fen=amount_fen))
 
-    def _do_confirm(self, doc: dict, payload: dict, actor: Actor) -> Change:
+    def _do_confirm(self, doc: dict, payload: dict, actor: Actor) -> CaseChange:
         confirmation = {"satisfied": True, "comment": payload.get("comment"),
                         "at": self.now, "by": actor.label}
-        return Change({"$set": {"confirmation": confirmation}, "$unset": {"open_matter": ""}},
-                      [], self._entry("closed", actor.label))
+        return CaseChange(facts={"confirmation": confirmation}, cleared=["open_matter"],
+                          entry=self._entry("closed", actor.label))
 
-    def _do_reopen(self, doc: dict, payload: dict, actor: Actor) -> Change:
+    def _do_reopen(self, doc: dict, payload: dict, actor: Actor) -> CaseChange:
         """Investigated again, with a fresh investigation deadline; the previous round is
         kept in the history."""
         deadline = self._deadline(doc["branch"], doc["severity"], "complaint_investigation",
@@ -348,10 +306,10 @@ class ComplaintDesk:
                 "open_matter": rules.matter_key(
                     doc["branch"], doc["order_ids"], (doc.get("customer") or {}).get("phone"),
                     doc.get("serial_number"), doc["category"])}
-        return Change({"$set": sets, "$inc": {"reopened": 1}, "$push": {"history": past},
-                       "$unset": {"investigation": "", "resolution": "", "confirmation": "",
-                                  "milestones.complaint_investigation": ""}},
-                      [], self._entry("reopened", actor.label, reason=payload["reason"]))
+        return CaseChange(facts=sets, reopened=True, recorded={"history": past},
+                          cleared=["investigation", "resolution", "confirmation",
+                                   "milestones.complaint_investigation"],
+                          entry=self._entry("reopened", actor.label, reason=payload["reason"]))
 
     # -- the deadline sweeper --------------------------------------------------------
     def sweep_breaches(self) -> int:
@@ -365,22 +323,21 @@ class ComplaintDesk:
                     swept += 1
         return swept
 
-    def _breach(self, doc: dict, milestone: str) -> Change:
-        sets: dict[str, Any] = {f"milestones.{milestone}.outcome": "breached"}
-        update: dict[str, Any] = {"$set": sets, "$unset": {f"sweep_at.{milestone}": ""}}
-        change = Change(update, [], self._entry("breached", "sla", milestone=milestone))
+    def _breach(self, doc: dict, milestone: str) -> CaseChange:
+        change = CaseChange(cleared=[f"sweep_at.{milestone}"],
+                            entry=self._entry("breached", "sla", milestone=milestone))
         if "outcome" in (doc.get("milestones") or {}).get(milestone, {}):
-            del update["$set"]  # counted already: only the stale look-up to clear
-            return change
-        change.effects.reached.append(Reached(_labels(doc, milestone), "breached", -1.0))
+            return change  # counted already: only the stale look-up to clear
+        change.facts[f"milestones.{milestone}.outcome"] = "breached"
+        change.outcomes.reach(Reached(_labels(doc, milestone), "breached", -1.0))
         level = rules.escalation_after_breach(doc["escalation_level"])
         if level is not None:
-            sets["escalation_level"] = level
-            update["$push"] = {"escalations": {"level": level, "at": self.now,
-                                               "reason": f"{milestone}_missed"}}
+            change.facts["escalation_level"] = level
+            change.recorded["escalations"] = {"level": level, "at": self.now,
+                                              "reason": f"{milestone}_missed"}
             change.events = self._events(doc, "complaint_escalated", level=level,
                                          reason="deadline_missed", milestone=milestone)
-            change.effects.escalations.append((doc["branch"], level))
+            change.outcomes.count("escalations", doc["branch"], level)
         return change
 
 

@@ -4,39 +4,33 @@ penalty points and the complaint rate."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.common.metrics import milestone_metrics
 from services.common.reference import load_reference
 from services.complaints.desk import REQUEST_TYPE, ZONE
 from services.complaints.domain.rules import MILESTONES, SEVERITIES
 
-LABELS = ["branch", "zone", "milestone", "request_type", "priority"]
 
-
-def complaint_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
+def complaint_targets(settings: dict) -> list[tuple[tuple[str, ...], float]]:
+    """Every published complaint commitment, per branch and severity."""
     commitments = load_reference(settings["reference_data"]).commitments
-    commitment = Gauge("aftersales_commitment_target_seconds",
-                       "Published commitment per milestone", LABELS, registry=registry)
-    thresholds = set()
+    found = []
     for branch in settings["branches"]:
         for severity in SEVERITIES:
             for milestone in MILESTONES:
                 rule = commitments.rule(branch, ZONE, REQUEST_TYPE, severity, milestone)
                 if rule is not None:
-                    commitment.labels(branch, ZONE, milestone, REQUEST_TYPE,
-                                      severity).set(rule.target_seconds)
-                    thresholds.add(rule.target_seconds)
+                    found.append(((branch, ZONE, milestone, REQUEST_TYPE, severity),
+                                  rule.target_seconds))
+    return found
+
+
+def complaint_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
     return {
-        "duration": Histogram(
-            "aftersales_milestone_duration_seconds",
-            "Time from opening to milestone, in the milestone's calendar; bucket edges are "
-            "the commitment thresholds", LABELS, registry=registry,
-            buckets=sorted(thresholds) or (86400,)),
-        "met": Counter("aftersales_milestone_met_total", "Milestones reached in time", LABELS,
-                       registry=registry),
-        "breached": Counter("aftersales_milestone_breached_total",
-                            "Milestones whose deadline passed (counted at the deadline)",
-                            LABELS, registry=registry),
+        **milestone_metrics(registry, complaint_targets(settings),
+                            "Time from opening to milestone, in the milestone's calendar; "
+                            "bucket edges are the commitment thresholds", 86400.0),
         "opened": Counter("aftersales_complaints_opened_total", "Complaints opened",
                           ["branch", "category", "channel"], registry=registry),
         "escalations": Counter("aftersales_complaint_escalations_total",

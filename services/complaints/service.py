@@ -5,14 +5,14 @@ rate per branch and month."""
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
-from pymongo.errors import DuplicateKeyError
 
 from schemas.complaints import (
     STEP_SCHEMAS,
@@ -29,7 +29,6 @@ from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.clock import as_utc
 from services.common.config import ConfigError, read_yaml
-from services.common.contracts import load, plain
 from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
@@ -37,7 +36,8 @@ from services.common.mongo import MongoDatabase
 from services.complaints.desk import Actor, ComplaintDesk
 from services.complaints.domain import rules
 from services.complaints.metrics import complaint_metric_definitions
-from services.complaints.store import COMPLAINTS, RECEIVED, ComplaintStore, ensure_indexes
+from services.complaints.store import COMPLAINTS, ComplaintStore, ensure_indexes
+from services.contracts import load, plain
 
 _ENVELOPE = EventEnvelope()
 _IN, _QUERY, _REPORT_QUERY = ComplaintIn(), ComplaintQuery(), ReportQuery()
@@ -77,28 +77,11 @@ class ComplaintsService(ServiceBase):
     dispatch = RpcProxy("dispatch")  # who the branch's technicians and centres are
 
     # -- plumbing --------------------------------------------------------------------
-    def _desk(self) -> ComplaintDesk:
-        now = self.clock.now()
-        return ComplaintDesk(ComplaintStore(self.db), self.reference,
-                             self.complaint_settings["penalty_points"], now,
-                             self.claim_until(now))
-
-    def _finish(self, desk: ComplaintDesk) -> None:
-        """Relay what was written and count what happened."""
-        effects = desk.effects
-        for complaint_id, events in effects.written:
-            self.relay_now(COMPLAINTS, complaint_id, events, desk.claim_until)
-        for labels in effects.opened:
-            self.metrics.opened.labels(*labels).inc()
-        for reached in effects.reached:
-            counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
-            counter.labels(*reached.labels).inc()
-            if reached.seconds >= 0:
-                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
-        for branch, level in effects.escalations:
-            self.metrics.escalations.labels(branch, level).inc()
-        for branch, party, points in effects.penalties:
-            self.metrics.penalties.labels(branch, party).inc(points)
+    @contextmanager
+    def _desk(self) -> Iterator[ComplaintDesk]:
+        with self.unit() as uow:
+            yield ComplaintDesk(ComplaintStore(self.db), self.reference,
+                                self.complaint_settings["penalty_points"], uow)
 
     def _refuse_foreign_staff(self, technicians: dict[str, str | None],
                               centres: dict[str, str | None], branch: str) -> None:
@@ -118,11 +101,8 @@ class ComplaintsService(ServiceBase):
             raise NotFound("技术员或网点不存在 / technician or service centre not found", fields)
 
     def _open(self, command: dict, branch: str, ref: str | None, by: str) -> tuple[dict, bool]:
-        desk = self._desk()
-        try:
+        with self._desk() as desk:
             return desk.open(command, branch, ref, by)
-        finally:
-            self._finish(desk)
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "complaint_received")
@@ -131,11 +111,8 @@ class ComplaintsService(ServiceBase):
         and opened as a case, once each."""
         event = _ENVELOPE.load(envelope)
         data = event["data"]
-        with suppress(DuplicateKeyError):  # keyed by the order number: redelivery is a no-op
-            self.db[RECEIVED].insert_one({
-                "_id": data["order_id"], "branch": event["branch"], "event_id":
-                event["event_id"], "received_at": event["occurred_at"], "request": data,
-                "status": "received"})
+        store = ComplaintStore(self.db)
+        store.keep_received(data, event["branch"], event["event_id"], event["occurred_at"])
         customer = data.get("customer") or {}
         command = {
             "channel": data.get("channel", "hotline"), "category": "other", "source": "intake",
@@ -144,8 +121,7 @@ class ComplaintsService(ServiceBase):
             "customer": {key: customer.get(key) for key in ("name", "phone", "address")},
             "details": {"intake_order_id": data["order_id"]}}
         doc, _ = self._open(command, event["branch"], f"intake:{data['order_id']}", "intake")
-        self.db[RECEIVED].update_one({"_id": data["order_id"]},
-                                     {"$set": {"complaint_id": doc["_id"]}})
+        store.link_received(data["order_id"], doc["_id"])
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
@@ -201,11 +177,8 @@ class ComplaintsService(ServiceBase):
         command = load(schema(), payload or {})
         if action == "conclude":
             self._check_party(command, actor["branch"])
-        desk = self._desk()
-        try:
+        with self._desk() as desk:
             return dump(desk.step(complaint_id, action, command, Actor(**actor)))
-        finally:
-            self._finish(desk)
 
     def _check_party(self, command: dict, branch: str) -> None:
         """The party held responsible: the branch itself, or its technician or centre (a
@@ -231,19 +204,8 @@ class ComplaintsService(ServiceBase):
     @branch_rpc
     def list_complaints(self, params: dict, branch: str) -> dict:
         query_in = load(_QUERY, params)
-        query: dict[str, Any] = {"branch": branch}
-        for key in ("status", "category", "severity"):
-            if query_in[key]:
-                query[key] = query_in[key]
-        if query_in["order_id"]:
-            query["order_ids"] = query_in["order_id"]
-        if query_in["overdue"]:
-            now = self.clock.now()
-            query["$or"] = [{f"deadlines.{m}": {"$lte": now},
-                             f"milestones.{m}.at": {"$exists": False}}
-                            for m in rules.MILESTONES]
-        total, docs = ComplaintStore(self.db).search(query, query_in["page"],
-                                                     query_in["page_size"])
+        total, docs = ComplaintStore(self.db).search(
+            branch, query_in, overdue_at=self.clock.now() if query_in["overdue"] else None)
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump(doc) for doc in docs]}
 
@@ -285,7 +247,7 @@ class ComplaintsService(ServiceBase):
 
     @branch_rpc
     def get_received(self, order_id: str, branch: str) -> dict:
-        doc = self.db[RECEIVED].find_one({"_id": order_id, "branch": branch}, {"request": 0})
+        doc = ComplaintStore(self.db).received(order_id, branch)
         if doc is None:
             raise NotFound(f"complaint {order_id} not found")
         return {"order_id": doc["_id"], "branch": doc["branch"], "status": doc["status"],
@@ -296,11 +258,8 @@ class ComplaintsService(ServiceBase):
     @timer(interval=1)
     def sweep(self) -> None:
         """Missed acknowledgement and investigation deadlines, counted and escalated once."""
-        desk = self._desk()
-        try:
+        with self._desk() as desk:
             desk.sweep_breaches()
-        finally:
-            self._finish(desk)
 
     @timer(interval=10)
     def refresh_rate(self) -> None:

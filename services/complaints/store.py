@@ -9,6 +9,7 @@ complaint links to the open case instead of making a second one.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+from services.complaints.domain.case import CaseChange
 from services.complaints.domain.rules import MILESTONES
 
 COMPLAINTS = "complaints"
@@ -67,6 +69,21 @@ class ComplaintStore:
         """Raises DuplicateKeyError when the reference or the open matter exists."""
         self.complaints.insert_one({**doc, "version": 1, **new_document_outbox(events, due)})
 
+    # -- complaints handed over by intake ------------------------------------------------
+    def keep_received(self, request: dict[str, Any], branch: str, event_id: str,
+                      at: datetime) -> None:
+        """Kept as handed over, once: keyed by the order number, a redelivery is a no-op."""
+        with contextlib.suppress(DuplicateKeyError):
+            self.db[RECEIVED].insert_one({
+                "_id": request["order_id"], "branch": branch, "event_id": event_id,
+                "received_at": at, "request": request, "status": "received"})
+
+    def link_received(self, order_id: str, complaint_id: str) -> None:
+        self.db[RECEIVED].update_one({"_id": order_id}, {"$set": {"complaint_id": complaint_id}})
+
+    def received(self, order_id: str, branch: str) -> dict[str, Any] | None:
+        return self.db[RECEIVED].find_one({"_id": order_id, "branch": branch}, {"request": 0})
+
     def get(self, complaint_id: str, branch: str | None = None) -> dict[str, Any] | None:
         query: dict[str, Any] = {"_id": complaint_id}
         if branch:
@@ -79,23 +96,49 @@ class ComplaintStore:
     def by_matter(self, key: str) -> dict[str, Any] | None:
         return self.complaints.find_one({"open_matter": key})
 
-    def update(self, doc: dict[str, Any], changes: dict[str, Any], events: list[dict],
-               due: datetime, timeline: dict | None = None,
-               extra_filter: dict | None = None) -> bool:
-        """Apply ``changes`` if nobody changed the complaint since ``doc`` was read."""
-        update = {key: dict(value) for key, value in changes.items()}
-        update.setdefault("$inc", {})["version"] = 1
-        if timeline is not None:
-            update.setdefault("$push", {})["timeline"] = timeline
-        update = with_events(update, events, due)
-        query = {"_id": doc["_id"], "version": doc["version"], **(extra_filter or {})}
+    def update(self, doc: dict[str, Any], change: CaseChange, due: datetime) -> bool:
+        """Write ``change`` if nobody changed the complaint since ``doc`` was read (and, for
+        a repeat, if its source is not linked yet)."""
+        sets = dict(change.facts)
+        if change.status:
+            sets["status"] = change.status
+        update: dict[str, Any] = {"$inc": {"version": 1}}
+        if change.reopened:
+            update["$inc"]["reopened"] = 1
+        if sets:
+            update["$set"] = sets
+        if change.cleared:
+            update["$unset"] = dict.fromkeys(change.cleared, "")
+        pushes = dict(change.recorded)
+        if change.entry is not None:
+            pushes["timeline"] = change.entry
+        if pushes:
+            update["$push"] = pushes
+        links = {key: {"$each": values} for key, values in change.linked.items() if values}
+        if links:
+            update["$addToSet"] = links
+        update = with_events(update, change.events, due)
+        query = {"_id": doc["_id"], "version": doc["version"]}
+        if change.new_source:
+            query["source_refs"] = {"$ne": change.new_source}
         return self.complaints.update_one(query, update).modified_count == 1
 
     def unswept(self, milestone: str, now: datetime, limit: int = 100) -> list[dict]:
         return list(self.complaints.find({f"sweep_at.{milestone}": {"$lte": now}},
                                          limit=limit))
 
-    def search(self, query: dict[str, Any], page: int, page_size: int) -> tuple[int, list]:
+    def search(self, branch: str, wanted: dict[str, Any], overdue_at: datetime | None = None
+               ) -> tuple[int, list]:
+        """A page of the branch's complaints, newest first: by status, category, severity
+        and order, and with a milestone past its deadline at ``overdue_at``."""
+        query: dict[str, Any] = {"branch": branch, **{key: wanted[key] for key in (
+            "status", "category", "severity") if wanted.get(key)}}
+        if wanted.get("order_id"):
+            query["order_ids"] = wanted["order_id"]
+        if overdue_at is not None:
+            query["$or"] = [{f"deadlines.{m}": {"$lte": overdue_at},
+                             f"milestones.{m}.at": {"$exists": False}} for m in MILESTONES]
+        page, page_size = wanted["page"], wanted["page_size"]
         total = self.complaints.count_documents(query)
         docs = self.complaints.find(query, {"outbox": 0, "timeline": 0},
                                     sort=[("opened_at", DESCENDING)],

@@ -6,9 +6,10 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from schemas.orders import DISPATCHED_TYPES, PRIORITIES, ZONES
+from services.common.metrics import MILESTONE_LABELS, milestone_metrics
 from services.common.reference import load_reference
 
-LABELS = ["branch", "zone", "milestone", "request_type", "priority"]
+LABELS = MILESTONE_LABELS
 
 
 def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
@@ -16,27 +17,16 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
     branches = settings["branches"]
     published = list(reference.commitments.published(branches, ZONES, DISPATCHED_TYPES,
                                                      PRIORITIES))
-    thresholds = sorted({seconds for _, seconds in published})
-    commitment = Gauge("aftersales_commitment_target_seconds",
-                       "Published commitment per milestone", LABELS, registry=registry)
-    for labels, seconds in published:
-        commitment.labels(*labels).set(seconds)
+    milestones = milestone_metrics(
+        registry, published, "Time from received to milestone, in the milestone's "
+        "calendar; bucket edges are the commitment thresholds", 86400.0)
     counters = _counters(registry)
-    # Every label set starts at 0: Prometheus takes a series' first sample as its start, so
-    # a counter born at 1 would hide its first milestone from rate() and the SLO rules.
-    for labels, _ in published:
-        counters["met"].labels(*labels)
-        counters["breached"].labels(*labels)
-        branch, zone, _, request_type, _ = labels
+    for (branch, zone, _, request_type, _), _ in published:  # every label set from 0
         counters["completed"].labels(branch, zone, request_type)
     for branch in branches:
         counters["offers"].labels(branch)
     return {
-        **counters,
-        "duration": Histogram(
-            "aftersales_milestone_duration_seconds",
-            "Time from received to milestone, in the milestone's calendar; bucket edges are "
-            "the commitment thresholds", LABELS, registry=registry, buckets=thresholds),
+        **milestones, **counters,
         "overdue": Gauge("aftersales_open_overdue_orders",
                          "Open orders past a milestone's deadline", LABELS, registry=registry),
         "at_risk": Gauge("aftersales_open_at_risk_orders",
@@ -53,11 +43,6 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
 
 def _counters(registry: CollectorRegistry) -> dict[str, Counter]:
     return {
-        "met": Counter("aftersales_milestone_met_total", "Milestones reached in time", LABELS,
-                       registry=registry),
-        "breached": Counter("aftersales_milestone_breached_total",
-                            "Milestones whose deadline passed (counted at the deadline)",
-                            LABELS, registry=registry),
         "completed": Counter("aftersales_orders_completed_total", "Orders completed",
                              ["branch", "zone", "request_type"], registry=registry),
         "offers": Counter("aftersales_dispatch_offers_total", "Offers made", ["branch"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
@@ -18,7 +20,6 @@ from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
 from services.common.asking import ask
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.contracts import dump_order, load
 from services.common.errors import (
     Conflict,
     InvalidInput,
@@ -27,12 +28,14 @@ from services.common.errors import (
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import dump_order, load
 from services.dispatch import reports
-from services.dispatch.dispatcher import Actor, Dispatcher, billing_facts
+from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain import staff
-from services.dispatch.domain.lifecycle import OPEN_STATES
+from services.dispatch.facts import billing_facts
 from services.dispatch.metrics import sla_metric_definitions
-from services.dispatch.store import ORDERS, DispatchStore, Roster, ensure_indexes
+from services.dispatch.staff_store import Roster
+from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes
 
 RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
 
@@ -63,36 +66,22 @@ class DispatchService(ServiceBase):
     billing = RpcProxy("billing")
 
     # -- plumbing --------------------------------------------------------------------
-    def _dispatcher(self) -> Dispatcher:
+    @contextmanager
+    def _dispatcher(self) -> Iterator[Dispatcher]:
         timeout = timedelta(seconds=self.config["dispatch"]["offer_timeout_seconds"])
-        now = self.clock.now()
-        return Dispatcher(DispatchStore(self.db, self.roster), self.reference, now, timeout,
-                          self.claim_until(now), self.config["dispatch"]["at_risk_share"])
-
-    def _finish(self, dispatcher: Dispatcher) -> None:
-        """Relay what was written and count what was reached."""
-        effects = dispatcher.effects
-        for order_id, events in effects.written:
-            self.relay_now(ORDERS, order_id, events, dispatcher.claim_until)
-        for branch, waited in effects.first_offers:
-            self.metrics.received_to_offered.labels(branch).observe(waited)
-            self.metrics.offers.labels(branch).inc()
-        for reached in effects.reached:
-            counter = self.metrics.met if reached.outcome == "met" else self.metrics.breached
-            counter.labels(*reached.labels).inc()
-            if reached.seconds >= 0:
-                self.metrics.duration.labels(*reached.labels).observe(reached.seconds)
-        for labels in effects.completed:
-            self.metrics.completed.labels(*labels).inc()
+        with self.unit() as uow:
+            yield Dispatcher(DispatchStore(self.db, self.roster), self.reference, uow,
+                             timeout, self.config["dispatch"]["at_risk_share"])
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")
     def on_order_created(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
         data = _CREATED.load(event["data"])
-        dispatcher = self._dispatcher()
-        dispatcher.create_from_event(data)  # offered at once if someone is free; None on a
-        self._finish(dispatcher)            # redelivery. Queued orders: see drain_queue.
+        # Offered at once if someone is free; None on a redelivery. Queued orders: see
+        # drain_queue.
+        with self._dispatcher() as dispatcher:
+            dispatcher.create_from_event(data)
 
     @reliable_handler("intake", "reminder_received")
     def on_reminder_received(self, envelope: dict) -> None:
@@ -113,20 +102,18 @@ class DispatchService(ServiceBase):
     def _parts_event(self, envelope: dict, kind: str) -> None:
         event = _ENVELOPE.load(envelope)
         data = PartsLinesData().load(event["data"])
-        dispatcher = self._dispatcher()
-        try:
-            getattr(dispatcher, kind)(event["event_id"], data)
-        finally:
-            self._finish(dispatcher)
+        with self._dispatcher() as dispatcher:
+            handle = {"parts_short": dispatcher.parts_short,
+                      "parts_arrived": dispatcher.parts_arrived}[kind]
+            handle(event["event_id"], data)
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
         """Closes a completed order after its callback (verified, or unverified when the
         customer could not be reached)."""
         event = _ENVELOPE.load(envelope)
-        dispatcher = self._dispatcher()
-        dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
-        self._finish(dispatcher)
+        with self._dispatcher() as dispatcher:
+            dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
 
     @reliable_handler("complaints", "complaint_opened")
     def on_complaint_opened(self, envelope: dict) -> None:
@@ -160,21 +147,9 @@ class DispatchService(ServiceBase):
     @branch_rpc
     def list_orders(self, params: dict, branch: str, technician_id: str | None = None) -> dict:
         query_in = load(_QUERY, params)
-        query: dict = {"branch": branch}
-        if query_in["status"]:
-            query["status"] = query_in["status"]
-        if query_in["priority"]:
-            query["priority"] = query_in["priority"]
-        if technician_id or query_in["technician_id"]:
-            query["technician_id"] = technician_id or query_in["technician_id"]
-        if query_in["overdue"]:
-            now = self.clock.now()
-            query["status"] = query.get("status") or {"$in": list(OPEN_STATES)}
-            query["$or"] = [{f"deadlines.{m}": {"$lte": now}, f"milestones.{m}.at":
-                             {"$exists": False}} for m in ("first_contact", "arrival",
-                                                           "resolution")]
-        total, docs = DispatchStore(self.db).search(query, query_in["page"],
-                                                    query_in["page_size"])
+        total, docs = DispatchStore(self.db).search(
+            branch, query_in, technician_id or query_in["technician_id"],
+            overdue_at=self.clock.now() if query_in["overdue"] else None)
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump_order(doc) for doc in docs]}
 
@@ -183,7 +158,8 @@ class DispatchService(ServiceBase):
     def board_figures(self, branch: str) -> dict:
         """Open orders by state, overdue by milestone, today's on-time share."""
         now = self.clock.now()
-        status = self._dispatcher().open_milestone_status([branch])
+        with self._dispatcher() as dispatcher:
+            status = dispatcher.open_milestone_status([branch])
         return reports.board(self.db, branch, now, status)
 
     @branch_rpc
@@ -204,11 +180,8 @@ class DispatchService(ServiceBase):
         command = load(schema(), payload or {})
         if action == "complete":
             self._check_charge_approved(order_id, command, actor)
-        dispatcher = self._dispatcher()
-        try:
+        with self._dispatcher() as dispatcher:
             doc = dispatcher.step(order_id, action, command, Actor(**actor))
-        finally:
-            self._finish(dispatcher)
         if action in ("reject", "complete", "cancel", "assign"):
             self._drain(doc["branch"])  # capacity was freed
         return dump_order(doc)
@@ -293,8 +266,7 @@ class DispatchService(ServiceBase):
 
     @branch_rpc
     def list_technicians(self, branch: str) -> list[dict]:
-        docs = DispatchStore(self.db).technicians.find({"branch": branch}, sort=[("_id", 1)])
-        return [self._tech_out(doc) for doc in docs]
+        return [self._tech_out(doc) for doc in DispatchStore(self.db).technicians_in(branch)]
 
     def _check_shift(self, shift: str) -> None:
         if shift not in self.reference.shifts:
@@ -307,23 +279,18 @@ class DispatchService(ServiceBase):
 
     # -- timers ----------------------------------------------------------------------
     def _drain(self, branch: str) -> None:
-        dispatcher = self._dispatcher()
-        try:
+        with self._dispatcher() as dispatcher:
             dispatcher.drain_queue(branch)
-        finally:
-            self._finish(dispatcher)
 
     @timer(interval=1)
     def sweep(self) -> None:
         """Lapsed offers, breached milestones, and the queue (shifts start and end)."""
-        dispatcher = self._dispatcher()
-        try:  # what was written before a failure is counted: its marks are gone
+        # what was written before a failure is counted: its marks are gone
+        with self._dispatcher() as dispatcher:
             dispatcher.expire_offers()
             dispatcher.sweep_breaches()
             for branch in self.config["branches"]:
                 dispatcher.drain_queue(branch)
-        finally:
-            self._finish(dispatcher)
 
     @timer(interval=RECONCILE_TICK_SECONDS)
     def reconcile_capacity(self) -> None:
@@ -332,18 +299,19 @@ class DispatchService(ServiceBase):
         that died between an order write and its capacity update leaks nothing for
         good."""
         every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
-        dispatcher = self._dispatcher()
-        if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
-            dispatcher.reconcile_capacity(self.config["branches"])
+        with self._dispatcher() as dispatcher:
+            if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
+                dispatcher.reconcile_capacity(self.config["branches"])
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:
-        dispatcher = self._dispatcher()
-        status = dispatcher.open_milestone_status(self.config["branches"])
+        with self._dispatcher() as dispatcher:
+            status = dispatcher.open_milestone_status(self.config["branches"])
         self.metrics.overdue.clear()
         self.metrics.at_risk.clear()
         for labels, (overdue, at_risk) in status.items():
             self.metrics.overdue.labels(*labels).set(overdue)
             self.metrics.at_risk.labels(*labels).set(at_risk)
         for branch in self.config["branches"]:
-            self.metrics.queued.labels(branch).set(dispatcher.store.queue_length(branch))
+            self.metrics.queued.labels(branch).set(
+                DispatchStore(self.db).queue_length(branch))

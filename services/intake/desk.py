@@ -6,27 +6,24 @@ Application layer: uses the store and the pure rules; knows nothing of nameko.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from schemas.events import SUBSCRIPTIONS
 from schemas.fields import DISPLAY_TZ
 from services.common.clock import as_utc
 from services.common.errors import Conflict, InvalidInput, NotFound
-from services.common.outbox import new_event
 from services.common.reference import Reference
+from services.common.unit_of_work import UnitOfWork
 from services.intake.domain import priority as priority_rules
 from services.intake.domain import requests as rules
 from services.intake.domain.warranty import WarrantyPolicy, assess
 from services.intake.numbering import OrderNumbers
-from services.intake.store import IntakeStore
+from services.intake.store import REQUESTS, IntakeStore
 
 log = logging.getLogger(__name__)
-SOURCE = "intake"
-ROUTED = {sub.event_type for sub in SUBSCRIPTIONS if sub.source == SOURCE}
 MAX_INSERT_ATTEMPTS = 5
 FOLLOW_UP_LABELS = {"repeat_repair": "返修 repeat repair", "reservice": "投诉重修 re-service"}
 
@@ -35,21 +32,21 @@ FOLLOW_UP_LABELS = {"repeat_repair": "返修 repeat repair", "reservice": "投�
 class IntakeResult:
     order: dict[str, Any]
     created: bool
-    events: list[dict] = field(default_factory=list)  # written, leased to this caller
 
 
 class IntakeDesk:
     def __init__(self, store: IntakeStore, reference: Reference, branches: list[str],
-                 claim_until: datetime, numbers: dict[str, OrderNumbers]) -> None:
+                 uow: UnitOfWork, numbers: dict[str, OrderNumbers]) -> None:
         self.store = store
         self.numbers = numbers  # per-branch order-number allocators of this process
         self.reference = reference
         self.branches = branches
-        self.claim_until = claim_until  # the caller relays what it writes until then
+        self.uow = uow
 
     # -- entry point -----------------------------------------------------------------
-    def receive(self, request: dict[str, Any], now: datetime,
-                acting_branch: str | None = None) -> IntakeResult:
+    def receive(self, request: dict[str, Any], acting_branch: str | None = None
+                ) -> IntakeResult:
+        now = self.uow.now
         received_at = rules.check_received_at(request.get("received_at"), now)
         product = request["product"]
         local_today = now.astimezone(DISPLAY_TZ).date()
@@ -120,12 +117,12 @@ class IntakeDesk:
             return None
         if call_id and call_id in known.get("call_ids", []):
             return IntakeResult(self.store.by_order_id(known["_id"]), created=False)
-        event = new_event("reminder_received", SOURCE, branch, {
-            "order_id": known["_id"], "call_id": call_id, "channel": request["channel"],
-            "description": request["description"]}, now)
-        events = [event] if event["type"] in ROUTED else []
-        if self.store.add_reminder(known["_id"], call_id, events, now, self.claim_until):
-            return IntakeResult(self.store.by_order_id(known["_id"]), False, events)
+        events = self.uow.events(branch, "reminder_received", order_id=known["_id"],
+                                 call_id=call_id, channel=request["channel"],
+                                 description=request["description"])
+        if self.store.add_reminder(known["_id"], call_id, events, now, self.uow.claim_until):
+            self.uow.wrote(REQUESTS, known["_id"], events)
+            return IntakeResult(self.store.by_order_id(known["_id"]), created=False)
         return IntakeResult(self.store.by_order_id(known["_id"]), created=False)
 
     @staticmethod
@@ -183,15 +180,14 @@ class IntakeDesk:
             doc["call_ids"] = [request["call_id"]]
         if scope == "dispatch":
             doc["open_key"] = self._open_key(request, branch)
-        events = self._events_for(scope, doc, now)
-        self.store.insert(doc, events, self.claim_until)
+        self._insert(doc, self._events_for(scope, doc))
         log.info("order created", extra={"order_id": order_id, "priority": priority,
                                          "zone": region.zone})
-        return IntakeResult(doc, created=True, events=events)
+        return IntakeResult(doc, created=True)
 
     # -- follow-ups: a repeat repair (返修) or a re-service ordered by a complaint --------
-    def create_follow_up(self, original_id: str, branch: str, kind: str, ref: str,
-                         now: datetime) -> IntakeResult:
+    def create_follow_up(self, original_id: str, branch: str, kind: str, ref: str
+                         ) -> IntakeResult:
         """A new order for the same customer and unit, linked to ``original_id``, at least
         high priority, dispatched again. ``kind`` + ``ref`` (the callback task or the
         complaint) identify it, so a redelivered request makes no second order; if the
@@ -206,7 +202,7 @@ class IntakeDesk:
             if known is not None:
                 return IntakeResult(known, created=False)
             try:
-                return self._insert_follow_up(original, kind, follow_up_id, now)
+                return self._insert_follow_up(original, kind, follow_up_id, self.uow.now)
             except DuplicateKeyError:
                 continue
         raise RuntimeError("could not place the follow-up after repeated conflicts")
@@ -233,11 +229,14 @@ class IntakeDesk:
             "follow_up_of": original["_id"], "follow_up_kind": kind,
             "call_ids": [follow_up_id], "open_key": self._open_key(original, branch),
         })
-        events = self._events_for("dispatch", doc, now)
-        self.store.insert(doc, events, self.claim_until)
+        self._insert(doc, self._events_for("dispatch", doc))
         log.info("follow-up order created", extra={"order_id": doc["_id"], "kind": kind,
                                                    "follow_up_of": original["_id"]})
-        return IntakeResult(doc, created=True, events=events)
+        return IntakeResult(doc, created=True)
+
+    def _insert(self, doc: dict, events: list[dict]) -> None:
+        self.store.insert(doc, events, self.uow.claim_until)
+        self.uow.wrote(REQUESTS, doc["_id"], events)
 
     def _repeat_of(self, unit: list[dict], now: datetime) -> str | None:
         """The same unit's order completed within the repeat window (返修), if any."""
@@ -252,8 +251,7 @@ class IntakeDesk:
                                             tuple(spec["high_channels"]),
                                             spec["repeat_window_days"])
 
-    @staticmethod
-    def _events_for(scope: str, doc: dict, now: datetime) -> list[dict]:
+    def _events_for(self, scope: str, doc: dict) -> list[dict]:
         if scope == "answer":
             return []
         data = {key: value for key, value in doc.items()
@@ -262,7 +260,7 @@ class IntakeDesk:
         data["received_at"] = doc["received_at"].isoformat()
         data["deadlines"] = {k: v.isoformat() for k, v in doc["deadlines"].items()}
         event_type = "order_created" if scope == "dispatch" else "complaint_received"
-        return [new_event(event_type, SOURCE, doc["branch"], data, now)]
+        return self.uow.events(doc["branch"], event_type, **data)
 
 
 def _dates_to_text(product: dict) -> dict:

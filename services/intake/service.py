@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas.events import EventEnvelope
@@ -9,11 +12,11 @@ from schemas.feeds import FeedRequestIn
 from schemas.orders import ServiceRequestIn
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.contracts import dump_order, load
 from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import dump_order, load
 from services.intake.desk import IntakeDesk
 from services.intake.feeds import decode_body, feed_consumer
 from services.intake.numbering import OrderNumbersProvider
@@ -38,9 +41,11 @@ class IntakeService(ServiceBase):
     metrics = Metrics(define_metrics)
     order_numbers = OrderNumbersProvider()
 
-    def _desk(self, now) -> IntakeDesk:
-        return IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"],
-                          self.claim_until(now), self.order_numbers)
+    @contextmanager
+    def _desk(self) -> Iterator[IntakeDesk]:
+        with self.unit() as uow:
+            yield IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"],
+                             uow, self.order_numbers)
 
     @branch_rpc
     def create_request(self, payload: dict, acting_branch: str | None = None) -> dict:
@@ -58,10 +63,8 @@ class IntakeService(ServiceBase):
                 "reminders": order.get("reminders", 0)}
 
     def _take(self, request: dict, acting_branch: str | None) -> dict:
-        now = self.clock.now()
-        desk = self._desk(now)
-        result = desk.receive(request, now, acting_branch)
-        self.relay_now(REQUESTS, result.order["_id"], result.events, desk.claim_until)
+        with self._desk() as desk:
+            result = desk.receive(request, acting_branch)
         self.metrics.requests.labels(result.order["branch"], request["channel"],
                                      request["request_type"],
                                      "created" if result.created else "existing").inc()
@@ -76,11 +79,11 @@ class IntakeService(ServiceBase):
 
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
-        self._finish(envelope, "completed")
+        self._record_end(envelope, "completed")
 
     @reliable_handler("dispatch", "order_cancelled")
     def on_order_cancelled(self, envelope: dict) -> None:
-        self._finish(envelope, "cancelled")
+        self._record_end(envelope, "cancelled")
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
@@ -98,12 +101,10 @@ class IntakeService(ServiceBase):
         self._follow_up(data["order_id"], event["branch"], "reservice", data["complaint_id"])
 
     def _follow_up(self, original_id: str, branch: str, kind: str, ref: str) -> None:
-        now = self.clock.now()
-        desk = self._desk(now)
-        result = desk.create_follow_up(original_id, branch, kind, ref, now)
-        self.relay_now(REQUESTS, result.order["_id"], result.events, desk.claim_until)
+        with self._desk() as desk:
+            desk.create_follow_up(original_id, branch, kind, ref)
 
-    def _finish(self, envelope: dict, status: str) -> None:
+    def _record_end(self, envelope: dict, status: str) -> None:
         event = _ENVELOPE.load(envelope)
         IntakeStore(self.db).finish(event["data"]["order_id"], event["branch"], status,
                                     event["event_id"], event["occurred_at"],

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from services.common.contracts import plain
 from services.common.domain.money import yuan
 from services.common.errors import NotFound
+from services.contracts import plain
 from services.inventory.domain.catalogue import Catalogue
 from services.inventory.keeper import Keeper
 from services.inventory.store import BACKORDERS, REQUESTS, TRANSFERS, WRITEOFFS

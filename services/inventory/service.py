@@ -3,6 +3,9 @@ of each job."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
@@ -24,11 +27,11 @@ from schemas.inventory import (
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.config import read_yaml
-from services.common.contracts import load
 from services.common.errors import AppError
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.contracts import load
 from services.inventory import queries
 from services.inventory.domain.catalogue import Catalogue
 from services.inventory.keeper import Keeper, read_gauges
@@ -57,22 +60,10 @@ class InventoryService(ServiceBase):
     metrics = Metrics(inventory_metric_definitions)
     catalogue = CatalogueProvider()
 
-    def _keeper(self) -> Keeper:
-        now = self.clock.now()
-        return Keeper(InventoryStore(self.db), self.catalogue, now, self.claim_until(now))
-
-    def _finish(self, keeper: Keeper) -> None:
-        for collection, doc_id, events in keeper.effects.written:
-            self.relay_now(collection, doc_id, events, keeper.claim_until)
-        for branch, kind in keeper.effects.movements:
-            self.metrics.movements.labels(branch, kind).inc()
-
-    def _run(self, method: str, *args):
-        keeper = self._keeper()
-        try:
-            return getattr(keeper, method)(*args)
-        finally:
-            self._finish(keeper)
+    @contextmanager
+    def _keeper(self) -> Iterator[Keeper]:
+        with self.unit() as uow:
+            yield Keeper(InventoryStore(self.db), self.catalogue, uow)
 
     @branch_rpc
     def status(self) -> dict:
@@ -83,7 +74,8 @@ class InventoryService(ServiceBase):
     @branch_rpc
     def request_parts(self, order: dict, payload: dict, by: str) -> dict:
         """``order``: the dispatch order the gateway checked (branch, holder, status)."""
-        return self._run("request_parts", order, load(PartsRequestIn(), payload), by)
+        with self._keeper() as keeper:
+            return keeper.request_parts(order, load(PartsRequestIn(), payload), by)
 
     @branch_rpc
     def stock_command(self, command: str, payload: dict, branch: str, by: str) -> dict:
@@ -91,37 +83,41 @@ class InventoryService(ServiceBase):
         schema = SCHEMAS.get(command)
         if schema is None:
             raise AppError(f"unknown command {command}")
-        method = {"transfer": "create_transfer", "purchase": "create_purchase",
-                  "request": "create_request"}.get(command, command)
-        return self._run(method, branch, load(schema(), payload), by)
+        with self._keeper() as keeper:
+            step = {"receive": keeper.receive, "reserve": keeper.reserve,
+                    "release": keeper.release, "transfer": keeper.create_transfer,
+                    "purchase": keeper.create_purchase, "request": keeper.create_request,
+                    "count": keeper.count}[command]
+            return step(branch, load(schema(), payload), by)
 
     @branch_rpc
     def transfer_step(self, transfer_id: str, step: str, branch: str, by: str) -> dict:
-        if step not in ("send", "receive"):
-            raise AppError(f"unknown transfer step {step}")
-        return self._run(f"{step}_transfer", branch, transfer_id, by)
+        with self._keeper() as keeper:
+            move = {"send": keeper.send_transfer, "receive": keeper.receive_transfer}.get(step)
+            if move is None:
+                raise AppError(f"unknown transfer step {step}")
+            return move(branch, transfer_id, by)
 
     @branch_rpc
     def decide_request(self, request_id: str, approve: bool, payload: dict, branch: str,
                        by: str) -> dict:
         note = load(DecisionIn(), payload)["note"]
-        return self._run("decide", branch, request_id, approve, by, note)
+        with self._keeper() as keeper:
+            return keeper.decide(branch, request_id, approve, by, note)
 
     @branch_rpc
     def return_old_part(self, order_id: str, payload: dict, branch: str, by: str) -> dict:
-        return self._run("return_old_part", branch, order_id, load(OldPartReturnIn(), payload),
-                         by)
+        with self._keeper() as keeper:
+            return keeper.return_old_part(branch, order_id, load(OldPartReturnIn(), payload),
+                                          by)
 
     @branch_rpc
     def load_opening_stock(self, branch: str) -> int:
         """Demo data: the configured opening stock, received through the ledger (once)."""
-        keeper = self._keeper()
-        try:
+        with self._keeper() as keeper:
             return queries.load_opening_stock(keeper, branch,
                                               read_yaml(self.config.get("inventory_settings")
                                                         or DEFAULT_SETTINGS))
-        finally:
-            self._finish(keeper)
 
     # -- queries -----------------------------------------------------------------------
     @branch_rpc
@@ -130,55 +126,51 @@ class InventoryService(ServiceBase):
 
     @branch_rpc
     def job(self, order_id: str, branch: str) -> dict:
-        return self._keeper().job_view(order_id, branch)
+        with self._keeper() as keeper:
+            return keeper.job_view(order_id, branch)
 
     @branch_rpc
     def stock(self, params: dict, branch: str) -> dict:
-        return queries.stock(self._keeper(), load(StockQuery(), params), branch)
+        with self._keeper() as keeper:
+            return queries.stock(keeper, load(StockQuery(), params), branch)
 
     @branch_rpc
     def movements(self, params: dict, branch: str) -> dict:
-        return queries.movements(self._keeper(), load(MovementQuery(), params), branch)
+        with self._keeper() as keeper:
+            return queries.movements(keeper, load(MovementQuery(), params), branch)
 
     @branch_rpc
     def listing(self, what: str, params: dict, branch: str) -> dict:
         """backorders | transfers | requests | writeoffs, filtered by status / overdue."""
-        return queries.listing(self._keeper(), what, load(StatusQuery(), params), branch)
+        with self._keeper() as keeper:
+            return queries.listing(keeper, what, load(StatusQuery(), params), branch)
 
     @branch_rpc
     def valuation(self, branch: str) -> dict:
-        return self._keeper().valuation(branch)
+        with self._keeper() as keeper:
+            return keeper.valuation(branch)
 
     # -- events ------------------------------------------------------------------------
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        keeper = self._keeper()
-        try:
+        with self._keeper() as keeper:
             keeper.on_completed(event["branch"], event["data"], event["event_id"])
-        finally:
-            self._finish(keeper)
 
     @reliable_handler("dispatch", "order_cancelled")
     def on_order_cancelled(self, envelope: dict) -> None:
         event = _ENVELOPE.load(envelope)
-        keeper = self._keeper()
-        try:
+        with self._keeper() as keeper:
             keeper.on_cancelled(event["data"]["order_id"])
-        finally:
-            self._finish(keeper)
 
     # -- timers ------------------------------------------------------------------------
     @timer(interval=10)
     def fill_backorders(self) -> None:
         """Stock freed by releases or adjustments reaches waiting backorders (each claimed
         under a lease, so replicas never fill one twice)."""
-        keeper = self._keeper()
-        try:
+        with self._keeper() as keeper:
             for branch in self.config["branches"]:
                 keeper.fill_backorders(branch)
-        finally:
-            self._finish(keeper)
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -158,12 +159,60 @@ class InventoryStore:
         self.jobs.update_one({"_id": order_id},
                              {"$set": {f"lines.{line_id}.{k}": v for k, v in changes.items()}})
 
-    def job_write(self, order_id: str, query: dict[str, Any], update: dict[str, Any],
-                  events: list[dict], due: datetime) -> bool:
+    def _job_write(self, order_id: str, query: dict[str, Any], update: dict[str, Any],
+                   events: list[dict], due: datetime) -> bool:
         """A conditional job update with its events, in one write."""
         result = self.jobs.update_one({"_id": order_id, **query},
                                       with_events(update, events, due))
         return result.modified_count == 1
+
+    def open_shortage(self, order_id: str, shortage_id: str, shortage: dict[str, Any],
+                      events: list[dict], due: datetime) -> bool:
+        """Once per shortage."""
+        return self._job_write(order_id, {f"shortages.{shortage_id}": {"$exists": False}},
+                               {"$set": {f"shortages.{shortage_id}": shortage}}, events, due)
+
+    def close_shortage(self, order_id: str, shortage_id: str, at: datetime,
+                       events: list[dict], due: datetime) -> bool:
+        """Once: only an open shortage closes."""
+        return self._job_write(order_id, {f"shortages.{shortage_id}.open": True},
+                               {"$set": {f"shortages.{shortage_id}.open": False,
+                                         f"shortages.{shortage_id}.closed_at": at}},
+                               events, due)
+
+    def record_consumption(self, order_id: str, consumption: dict[str, Any],
+                           events: list[dict], due: datetime) -> bool:
+        """Once per order: what its completion consumed."""
+        return self._job_write(order_id, {"consumption": {"$exists": False}},
+                               {"$set": {"consumption": consumption}}, events, due)
+
+    def keep_consumption_plan(self, order_id: str, branch: str, technician_id: str | None,
+                              at: datetime, plan: dict[str, Any]) -> dict[str, Any]:
+        """The first plan stored wins; a concurrent redelivery replays that one."""
+        with contextlib.suppress(DuplicateKeyError):  # a concurrent first insert won
+            self.jobs.update_one({"_id": order_id}, {"$setOnInsert": {
+                "branch": branch, "lines": {}, "shortages": {}, "requests": [],
+                "created_at": at, "technician_id": technician_id, "outbox": []}},
+                upsert=True)
+        self.jobs.update_one({"_id": order_id, "consumption_plan": {"$exists": False}},
+                             {"$set": {"consumption_plan": plan}})
+        return self.job(order_id)["consumption_plan"]
+
+    def open_backorders_of(self, order_id: str) -> list[dict[str, Any]]:
+        return list(self.backorders.find({"order_id": order_id, "status": "open"}))
+
+    def cancel_requested_transfers(self, order_id: str) -> None:
+        """Transfers for the order not yet sent."""
+        self.transfers.update_many({"order_id": order_id, "status": "requested"},
+                                   {"$set": {"status": "cancelled"}})
+
+    def open_count(self, collection: str, branch: str, opened_by: datetime | None = None
+                   ) -> int:
+        """The branch's open write-offs or backorders (opened by ``opened_by``, if given)."""
+        query: dict[str, Any] = {"branch": branch, "status": "open"}
+        if opened_by is not None:
+            query["opened_at"] = {"$lte": opened_by}
+        return self.db[collection].count_documents(query)
 
     # -- transfers, backorders, requests, write-offs ------------------------------------
     def location_of_movement(self, branch: str, sku: str, movement_id: str) -> str | None:

@@ -17,10 +17,10 @@ from typing import Any
 
 from kombu import Connection
 
-from schemas.events import SUBSCRIPTIONS
 from schemas.feeds import FEED_QUEUE
 from services.common.config import SERVICE_NAMES
 from services.common.messaging import dead_letter_queue, dead_letter_queue_name
+from services.common.routes import SUBSCRIPTIONS
 
 MAX_MESSAGES = 5000
 # Headers of the failed delivery; a replay starts afresh without them.

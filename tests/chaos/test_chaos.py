@@ -10,7 +10,7 @@ from chaos import checks
 from chaos.run import run_scenario, table
 from chaos.scenarios import SCENARIOS
 from chaos.system import ChaosSystem
-from schemas.events import SUBSCRIPTIONS
+from services.common.routes import SUBSCRIPTIONS
 
 REQUESTS = int(os.environ.get("CHAOS_TEST_REQUESTS", "100"))
 RATE = 30.0

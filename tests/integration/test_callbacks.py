@@ -9,7 +9,6 @@ import pytest
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from schemas.events import SUBSCRIPTIONS
 from services.callbacks.desk import CallbackDesk, Policy
 from services.callbacks.service import CallbacksService
 from services.callbacks.store import CallbackStore, ensure_indexes
@@ -17,6 +16,8 @@ from services.common.config import load_settings
 from services.common.messaging import event_exchange, subscription_queue
 from services.common.outbox import new_event
 from services.common.reference import load_reference
+from services.common.routes import SUBSCRIPTIONS
+from services.common.unit_of_work import UnitOfWork
 from services.dispatch.service import DispatchService
 from tests.conftest import free_port
 from tests.integration.conftest import wait_for
@@ -221,7 +222,8 @@ def test_hq_sampling_rate_on_the_real_store(mongo, mongo_uri, db_prefix):
     reference = load_reference(settings["reference_data"])
     policy = Policy.from_settings(settings, reference.calendars["24x7"])
     now = T0 + timedelta(hours=5)
-    desk = CallbackDesk(CallbackStore(db), reference, policy, now, now)
+    desk = CallbackDesk(CallbackStore(db), reference, policy,
+                        UnitOfWork("callbacks", now, now))
     for n in range(100):
         order_id = f"SH-20261120-0003{n:02d}"
         desk.task_from_completion({**_completed(order_id), "branch": "SH"})

@@ -11,11 +11,11 @@ import requests
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from schemas.events import SUBSCRIPTIONS
 from services.common.base import ClockProvider
 from services.common.clock import FixedClock
-from services.common.messaging import Subscription, event_exchange, subscription_queue
+from services.common.messaging import event_exchange, subscription_queue
 from services.common.outbox import new_event
+from services.common.routes import SUBSCRIPTIONS, Subscription
 from services.complaints.service import ComplaintsService
 from tests.conftest import free_port
 from tests.integration.conftest import wait_for

@@ -55,10 +55,10 @@ def test_a_refused_write_counts_nothing_and_its_retry_counts_once(db):
     failing.store = FlakyStore(db, "error")
     with pytest.raises(AutoReconnect):
         failing.step(ORDER, "contact", {}, DISPATCHER)
-    assert failing.effects.reached == []
+    assert failing.uow.milestones == []
     retried = _dispatcher(db, START)
     retried.step(ORDER, "contact", {}, DISPATCHER)
-    assert [r.outcome for r in retried.effects.reached] == ["met"]
+    assert [r.outcome for r in retried.uow.milestones] == ["met"]
 
 
 def test_a_step_that_lost_a_race_and_ran_again_counts_once(db):
@@ -66,5 +66,5 @@ def test_a_step_that_lost_a_race_and_ran_again_counts_once(db):
     racing.store = FlakyStore(db, "race")
     racing.step(ORDER, "contact", {}, DISPATCHER)
     assert racing.store.failed
-    assert [(r.labels[2], r.outcome) for r in racing.effects.reached] == [
+    assert [(r.labels[2], r.outcome) for r in racing.uow.milestones] == [
         ("first_contact", "met")]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.common.clock import as_utc
 from services.common.reference import load_reference
+from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.store import DispatchStore, ensure_indexes
 
@@ -14,8 +15,9 @@ START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
 def _dispatcher(db, now):
-    return Dispatcher(DispatchStore(db), load_reference("deploy/config/reference.yaml"), now,
-                      timedelta(minutes=15), now + timedelta(seconds=15))
+    uow = UnitOfWork("dispatch", now, now + timedelta(seconds=15))
+    return Dispatcher(DispatchStore(db), load_reference("deploy/config/reference.yaml"), uow,
+                      timedelta(minutes=15))
 
 
 def _on_site_order(db) -> str:

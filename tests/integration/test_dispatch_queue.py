@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.common.reference import load_reference
+from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Dispatcher
 from services.dispatch.store import DispatchStore, ensure_indexes
 
@@ -41,7 +42,8 @@ def queue_order(store: DispatchStore, order_id: str, due_in: timedelta) -> None:
 
 
 def drain(store: DispatchStore) -> None:
-    Dispatcher(store, REFERENCE, NOW, timedelta(minutes=15), NOW).drain_queue("SH")
+    Dispatcher(store, REFERENCE, UnitOfWork("dispatch", NOW, NOW),
+               timedelta(minutes=15)).drain_queue("SH")
 
 
 def status(store: DispatchStore, order_id: str) -> str:

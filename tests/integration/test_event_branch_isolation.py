@@ -9,13 +9,13 @@ import eventlet
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from schemas.events import SUBSCRIPTIONS
 from services.billing.service import BillingService
 from services.callbacks.service import CallbacksService
 from services.common.messaging import (
     event_exchange,
 )
 from services.common.outbox import new_event
+from services.common.routes import SUBSCRIPTIONS
 from services.complaints.service import ComplaintsService
 from services.dispatch.service import DispatchService
 from services.intake.service import IntakeService

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pymongo.errors import AutoReconnect
 
+from services.common.unit_of_work import UnitOfWork
 from services.inventory.keeper import Keeper
 from services.inventory.settings import load_catalogue
 from services.inventory.store import InventoryStore, ensure_indexes
@@ -27,7 +28,8 @@ class FailsOnceAfterHolding(InventoryStore):
 
 
 def _keeper(store: InventoryStore) -> Keeper:
-    return Keeper(store, load_catalogue({}), NOW, NOW + timedelta(seconds=15))
+    return Keeper(store, load_catalogue({}),
+                  UnitOfWork("inventory", NOW, NOW + timedelta(seconds=15)))
 
 
 def test_a_retried_parts_request_holds_the_part_once(mongo, db_prefix):

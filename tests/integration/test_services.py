@@ -9,11 +9,11 @@ from kombu import Queue
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from schemas.events import SUBSCRIPTIONS
 from services.common.base import ClockProvider
 from services.common.clock import FixedClock
 from services.common.messaging import subscription_queue
 from services.common.outbox import new_event
+from services.common.routes import SUBSCRIPTIONS
 from services.dispatch.service import DispatchService
 from services.intake.service import IntakeService
 from tests.integration.conftest import order_created_data
@@ -83,7 +83,7 @@ def test_intake_applies_a_redelivered_completion_once(start_service, settings, m
     db = mongo[f"{settings['db_prefix']}_intake"]
     instance.db = db
     for _ in range(3):
-        service._finish(instance, event, "completed")
+        service._record_end(instance, event, "completed")
     doc = db.requests.find_one({"_id": order["order_id"]})
     assert doc["status"] == "completed" and "open_key" not in doc
     assert doc["applied_events"] == [event["event_id"]]

@@ -15,7 +15,7 @@ from services.billing.domain.pricing import Job, PricingError, price
 from services.billing.service import load_schedule
 from services.common.domain.money import times, to_fen
 from services.common.errors import InvalidInput
-from services.dispatch.dispatcher import billing_facts
+from services.dispatch.facts import billing_facts
 
 SCHEDULE = load_schedule("deploy/config/fee_schedule.yaml", "deploy/config/parts_catalogue.yaml")
 V2026 = SCHEDULE.version_at(datetime(2026, 6, 1, tzinfo=UTC))

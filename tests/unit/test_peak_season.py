@@ -5,7 +5,8 @@ import math
 
 from bench.peak_season import FCFS, REFERENCE_PATH, SHIPPED, ZONES, measure, simulate
 from services.common.reference import load_reference
-from services.dispatch import dispatcher, store
+from services.dispatch import offering as dispatcher
+from services.dispatch import store
 
 REFERENCE = load_reference(str(REFERENCE_PATH))
 TINY = {"copies": 1, "per_day": 40}

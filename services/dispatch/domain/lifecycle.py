@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from services.common.errors import Conflict
 
+INITIAL_STATE = "new"  # received, not yet with anyone
 ACTIVE_STATES = ("offered", "accepted", "contacted", "scheduled", "on_site", "waiting_parts")
 OPEN_STATES = ("new", "escalated", *ACTIVE_STATES)
 # States in which a technician holds the order (counts against their cap).
@@ -39,6 +40,11 @@ TRANSITIONS: dict[str, Transition] = {
                           "waiting_parts"), "cancelled", technician_step=False),
     "escalate": Transition(("new",), "escalated", technician_step=False),
     "approve-delay": Transition(OPEN_STATES, None, technician_step=False),
+    # Inventory's news and the callback's verdict (events, not people's steps).
+    "parts-short": Transition(("accepted", "contacted", "scheduled", "on_site"),
+                              "waiting_parts", technician_step=False),
+    "parts-arrived": Transition(("waiting_parts",), "scheduled", technician_step=False),
+    "close": Transition(("completed",), "closed", technician_step=False),
 }
 
 

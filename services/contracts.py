@@ -1,4 +1,6 @@
-"""Loading commands and dumping resources with the shared schemas, at service edges."""
+"""Loading commands and dumping resources with the shared schemas, at the services' edges
+(entrypoints). Outside the chassis (services/common), which knows no contract: this is
+where the two meet."""
 
 from __future__ import annotations
 

@@ -1,0 +1,66 @@
+"""Who consumes which event: the one table of routes.
+
+Consumers' queues are named from it and publishers declare those queues at start-up, so
+no event is published into the void; a service writes to its outbox only the kinds some
+consumer subscribes to. Each event's data contract is in ``schemas/events.py`` or the
+producer's own schema module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Subscription:
+    source: str
+    event_type: str
+    service: str
+    method: str
+
+    @property
+    def queue_name(self) -> str:  # nameko's SERVICE_POOL naming
+        return f"evt-{self.source}-{self.event_type}--{self.service}.{self.method}"
+
+
+SUBSCRIPTIONS: list[Subscription] = [
+    Subscription("intake", "order_created", "dispatch", "on_order_created"),
+    Subscription("dispatch", "order_completed", "intake", "on_order_completed"),
+    Subscription("dispatch", "order_cancelled", "intake", "on_order_cancelled"),
+    Subscription("intake", "reminder_received", "dispatch", "on_reminder_received"),
+    Subscription("intake", "complaint_received", "complaints", "on_complaint_received"),
+    Subscription("callbacks", "callback_done", "intake", "on_callback_done"),
+    Subscription("complaints", "reservice_requested", "intake", "on_reservice_requested"),
+    # complaints: unhappy callbacks open complaints; completions feed the complaint rate
+    Subscription("callbacks", "callback_done", "complaints", "on_callback_done"),
+    Subscription("dispatch", "order_completed", "complaints", "on_order_completed"),
+]
+
+# Parts for jobs: inventory consumes completions; dispatch pauses and resumes orders.
+SUBSCRIPTIONS += [
+    Subscription("dispatch", "order_completed", "inventory", "on_order_completed"),
+    Subscription("dispatch", "order_cancelled", "inventory", "on_order_cancelled"),
+    Subscription("inventory", "parts_short", "dispatch", "on_parts_short"),
+    Subscription("inventory", "parts_arrived", "dispatch", "on_parts_arrived"),
+    # callbacks (回访): tasks from completions, billed totals, second follow-ups; closing
+    Subscription("dispatch", "order_completed", "callbacks", "on_order_completed"),
+    Subscription("billing", "bill_settled", "callbacks", "on_bill_settled"),
+    Subscription("complaints", "complaint_opened", "callbacks", "on_complaint_opened"),
+    Subscription("callbacks", "callback_done", "dispatch", "on_callback_done"),
+]
+
+# Billing: order facts for quotes, the bill at completion, and what inventory, callbacks
+# and complaints report about money.
+SUBSCRIPTIONS += [
+    Subscription("intake", "order_created", "billing", "on_order_created"),
+    Subscription("dispatch", "order_completed", "billing", "on_order_completed"),
+    Subscription("inventory", "parts_consumed", "billing", "on_parts_consumed"),
+    Subscription("callbacks", "callback_done", "billing", "on_callback_done"),
+    Subscription("complaints", "refund_requested", "billing", "on_refund_requested"),
+]
+
+# Complaints show on the orders they concern (the dispatcher's and supervisor's view).
+SUBSCRIPTIONS += [
+    Subscription("complaints", "complaint_opened", "dispatch", "on_complaint_opened"),
+    Subscription("complaints", "complaint_escalated", "dispatch", "on_complaint_escalated"),
+]

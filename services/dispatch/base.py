@@ -1,0 +1,69 @@
+"""What every part of the dispatcher shares: the store, the reference data, the call's
+unit of work, and the one way an order is written (``_write``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from services.common.reference import Reference
+from services.common.unit_of_work import Outcomes, UnitOfWork
+from services.dispatch.domain import lifecycle
+from services.dispatch.domain.matching import (
+    parse_shift,
+)
+from services.dispatch.domain.work_order import Change
+from services.dispatch.store import ORDERS, DispatchStore
+
+MAX_RACE_RETRIES = 5
+
+
+@dataclass
+class Actor:
+    role: str
+    branch: str
+    technician_id: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.technician_id or f"{self.role}@{self.branch}"
+
+
+class DispatcherBase:
+    def __init__(self, store: DispatchStore, reference: Reference, uow: UnitOfWork,
+                 offer_timeout: timedelta, at_risk_share: float = 0.8) -> None:
+        self.at_risk_share = at_risk_share
+        self.store = store
+        self.reference = reference
+        self.uow = uow
+        self.now = uow.now
+        self.offer_timeout = offer_timeout
+        self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
+        # Milestones the write being prepared reaches: counted only once that write is in
+        # (a write that fails or loses a race, then is retried, must not count them twice).
+        self._reaching = Outcomes()
+
+    # -- events and timeline ---------------------------------------------------------
+    def _events(self, order: dict, *types: str, **data: Any) -> list[dict]:
+        """Only events with a consumer go to the outbox; the timeline records every step."""
+        return self.uow.events(order["branch"], *types, order_id=order["_id"], **data)
+
+    def _entry(self, step: str, by: str | None, **details: Any) -> dict:
+        return {"at": self.now, "step": step, "by": by, "details": details or None}
+
+    def _write(self, order: dict, change: Change) -> bool:
+        """The change written if the order is still as read; what it reaches counts then."""
+        reaching, self._reaching = self._reaching, Outcomes()
+        if not self.store.update(order, change, self.uow.claim_until):
+            return False
+        self.uow.wrote(ORDERS, order["_id"], change.events)
+        self.uow.take(reaching)
+        return True
+
+    @staticmethod
+    def _moved(order: dict, action: str) -> str | None:
+        """The state ``action`` leads the order to, as the lifecycle declares it."""
+        return lifecycle.check(action, order["status"]).target
+

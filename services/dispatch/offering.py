@@ -1,0 +1,165 @@
+"""Creating orders from intake's events and offering them: the best free, qualified
+technician not yet tried; the queue drained in the policy's order; lapsed offers passed
+on; an order every qualified technician declined escalated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.common.clock import as_utc
+from services.dispatch.base import MAX_RACE_RETRIES, DispatcherBase
+from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.matching import (
+    Technician,
+    rank_candidates,
+    required_certificates,
+)
+from services.dispatch.domain.queueing import (
+    DRAIN_WINDOW,
+    drain_order,
+    feasible_from,
+    offerable,
+    queue_deadline,
+)
+from services.dispatch.domain.work_order import Change
+from services.dispatch.store import ORDERS
+
+
+class Offering(DispatcherBase):
+    """The dispatcher's offering of orders."""
+
+    # -- creation and offering -------------------------------------------------------
+    def create_from_event(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The new order, or None when it exists already (a redelivered event)."""
+        order = dict(data)
+        order["_id"] = order.pop("order_id")
+        order["received_at"] = as_utc(order["received_at"])
+        order["deadlines"] = {k: as_utc(datetime.fromisoformat(v))
+                              for k, v in order["deadlines"].items()}
+        order.update({
+            "status": lifecycle.INITIAL_STATE, "technician_id": None, "offer": None, "tried": [],
+            "milestones": {}, "paused_seconds": 0.0, "delays": [],
+            "risk_at": {m: sla.risk_mark(order["received_at"], d, self.at_risk_share)
+                        for m, d in order["deadlines"].items()},
+            "needed_certificates": sorted(required_certificates(
+                self.reference.certificate_rules, order["product"]["category"],
+                order["request_type"])),
+            "timeline": [self._entry("created", "intake", priority=order["priority"])],
+        })
+        # Offered in the same write that creates it, when someone is free.
+        tech = self._reserve_best(order, self.store.technicians_of(order["branch"]))
+        events = []
+        if tech is not None:
+            offer, entry = self._offer_fields(tech.technician_id)
+            order.update(status=self._moved(order, "offer"), offer=offer,
+                         tried=[tech.technician_id])
+            order["timeline"].append(entry)
+            events = self._events(order, "order_offered", technician_id=tech.technician_id)
+        order["version"] = 1
+        if not self.store.insert_order(order, events, self.uow.claim_until):
+            if tech is not None:
+                self.store.release_capacity(tech.technician_id)
+            return None
+        self.uow.wrote(ORDERS, order["_id"], events)
+        if tech is not None:
+            self._count_first_offer(order)
+        return order
+
+    def offer(self, order_id: str) -> bool:
+        """Offer a queued order to the best free technician; it stays queued if there is
+        none."""
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(order_id)
+            if order is None or order["status"] != "new":
+                return False
+            result = self._try_offer(order)
+            if result is not None:
+                return result
+        return False
+
+    def _try_offer(self, order: dict) -> bool | None:
+        """True offered, False nobody free, None lost a race (read again)."""
+        technicians = self.store.technicians_of(order["branch"])
+        tech = self._reserve_best(order, technicians)
+        if tech is not None:
+            offer, entry = self._offer_fields(tech.technician_id)
+            if self._write(order, Change(
+                    status=self._moved(order, "offer"), facts={"offer": offer},
+                    tried=tech.technician_id, entry=entry,
+                    events=self._events(order, "order_offered",
+                                        technician_id=tech.technician_id))):
+                if not order["tried"]:
+                    self._count_first_offer(order)
+                return True
+            self.store.release_capacity(tech.technician_id)
+            return None
+        needed = set(order.get("needed_certificates", []))
+        if order["tried"] and not self._anyone_left(order, technicians, needed):
+            self._escalate(order, "every qualified technician declined or let the offer lapse")
+        return False
+
+    def _reserve_best(self, order: dict, technicians) -> Technician | None:
+        """Take a unit of capacity from the best eligible technician not yet tried."""
+        needed = set(order.get("needed_certificates", []))
+        ranked = offerable(rank_candidates(technicians, needed, order["zone"], order["lat"],
+                                           order["lon"], self.shifts, self.now,
+                                           exclude=order["tried"]),
+                           queue_deadline(order), self.now)
+        return next((t for t in ranked if self.store.take_capacity(t.technician_id)), None)
+
+    def _offer_fields(self, technician_id: str) -> tuple[dict, dict]:
+        expires = self.now + self.offer_timeout
+        offer = {"technician_id": technician_id, "offered_at": self.now, "expires_at": expires}
+        entry = self._entry("offered", "dispatch", technician_id=technician_id,
+                            expires_at=expires.isoformat())
+        return offer, entry
+
+    def _count_first_offer(self, order: dict) -> None:
+        waited = (self.now - as_utc(order["received_at"])).total_seconds()
+        self.uow.observe("received_to_offered", order["branch"], value=max(waited, 0.0))
+        self.uow.count("offers", order["branch"])
+
+    def _anyone_left(self, order: dict, technicians, needed: set[str]) -> bool:
+        return any(t.active and needed <= t.certificates and order["zone"] in t.zones
+                   and t.technician_id not in order["tried"] for t in technicians)
+
+    def _escalate(self, order: dict, reason: str) -> None:
+        self._write(order, Change(status=self._moved(order, "escalate"),
+                                  events=self._events(order, "order_escalated", reason=reason),
+                                  entry=self._entry("escalated", "dispatch", reason=reason)))
+
+    def drain_queue(self, branch: str, limit: int = DRAIN_WINDOW) -> int:
+        """Offer queued orders in the policy's order (queueing.drain_order) while anyone is
+        free."""
+        offered = 0
+        if not self._someone_free(branch):
+            return 0
+        windows = (self.store.queued(branch, limit, due_from=feasible_from(self.now))
+                   + self.store.queued(branch, limit))
+        for order in drain_order(windows, self.now):
+            if self.offer(order["_id"]):
+                offered += 1
+            elif not self._someone_free(branch):
+                break
+        return offered
+
+    def _someone_free(self, branch: str) -> bool:
+        return any(t.active and t.active_jobs < t.cap and t.shift in self.shifts
+                   and self.shifts[t.shift].covers(self.now)
+                   for t in self.store.technicians_of(branch))
+
+    def expire_offers(self) -> list[str]:
+        """Lapsed offers go back to the queue and on to the next candidate."""
+        moved = []
+        for order in self.store.expired_offers(self.now):
+            tech = order["offer"]["technician_id"]
+            entry = self._entry("offer_expired", "dispatch", technician_id=tech)
+            if self._write(order, Change(status=self._moved(order, "expire"),
+                                         facts={"offer": None}, entry=entry)):
+                self.store.release_capacity(tech)
+                moved.append(order["_id"])
+        for order_id in moved:
+            self.offer(order_id)
+        return moved
+

@@ -1,0 +1,217 @@
+"""The technicians' and dispatchers' steps on an order, each checked against the
+lifecycle (services/dispatch/domain/lifecycle.py) and written as one change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from services.common.clock import as_utc
+from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from services.common.unit_of_work import Reached
+from services.contracts import plain
+from services.dispatch.base import MAX_RACE_RETRIES, Actor, DispatcherBase
+from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.work_order import Change
+from services.dispatch.facts import billing_facts, callback_facts, milestone_labels
+
+
+class Steps(DispatcherBase):
+    """The dispatcher's steps by people."""
+
+    # -- technician and dispatcher steps ---------------------------------------------
+    def step(self, order_id: str, action: str, payload: dict, actor: Actor) -> dict:
+        for _ in range(MAX_RACE_RETRIES):
+            order = self.store.get(order_id, actor.branch)
+            if order is None:
+                raise NotFound(f"order {order_id} not found")
+            transition = lifecycle.check(action, order["status"])
+            if transition.technician_step and actor.role == "technician":
+                holder = (order.get("offer") or {}).get("technician_id") or order["technician_id"]
+                if holder != actor.technician_id:
+                    raise Forbidden("this order is not yours")
+            if self._steps()[action](order, payload, actor, transition.target):
+                return self.store.get(order_id)
+        raise Conflict("the order changed while this step was applied; try again")
+
+    def _steps(self) -> dict[str, Callable[[dict, dict, Actor, str | None], bool]]:
+        """Each step's handler, given the state the lifecycle leads the order to."""
+        return {"accept": self._do_accept, "reject": self._do_reject,
+                "contact": self._do_contact, "appointment": self._do_appointment,
+                "check-in": self._do_check_in, "wait-parts": self._do_wait_parts,
+                "resume": self._do_resume, "complete": self._do_complete,
+                "assign": self._do_assign, "cancel": self._do_cancel,
+                "approve-delay": self._do_approve_delay}
+
+    def _reach(self, order: dict, milestone: str) -> dict:
+        """Facts for reaching a milestone now; its outcome is counted when the write
+        that sets them succeeds."""
+        existing = (order.get("milestones") or {}).get(milestone) or {}
+        fields: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
+        if "outcome" in existing:
+            return fields  # already breached by the sweeper: not counted again
+        deadline = order["deadlines"].get(milestone)
+        result = sla.outcome(self.now, as_utc(deadline) if deadline else None)
+        fields[f"milestones.{milestone}.outcome"] = result
+        rule = self.reference.commitments.rule(order["branch"], order["zone"],
+                                               order["request_type"], order["priority"],
+                                               milestone)
+        if rule is not None:
+            spent = rule.calendar.elapsed(as_utc(order["received_at"]), self.now)
+            if milestone == "resolution":
+                spent -= timedelta(seconds=order.get("paused_seconds", 0.0))
+            self._reaching.reach(Reached(
+                milestone_labels(order, milestone), result, max(spent.total_seconds(), 0.0)))
+        return fields
+
+    def _do_accept(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        tech = order["offer"]["technician_id"]
+        return self._write(order, Change(
+            status=status, facts={"technician_id": tech, "offer": None},
+            events=self._events(order, "order_accepted", technician_id=tech),
+            entry=self._entry("accepted", actor.label, note=payload.get("note"))))
+
+    def _do_reject(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        tech = order["offer"]["technician_id"]
+        if not self._write(order, Change(
+                status=status, facts={"offer": None},
+                entry=self._entry("rejected", actor.label, reason=payload["reason"]))):
+            return False
+        self.store.release_capacity(tech)
+        self.offer(order["_id"])
+        return True
+
+    def _do_contact(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        return self._write(order, Change(
+            status=status, facts=self._reach(order, "first_contact"),
+            events=self._events(order, "order_contacted"),
+            entry=self._entry("contacted", actor.label, note=payload.get("note"))))
+
+    def _do_appointment(self, order: dict, payload: dict, actor: Actor,
+                        status: str | None) -> bool:
+        start, end = payload["start"], payload["end"]
+        if end < self.now:
+            raise InvalidInput("the slot is in the past", {"end": ["Must be in the future."]})
+        sets: dict[str, Any] = {"appointment": {
+            "start": start, "end": end, "customer_requested": payload["customer_requested"],
+            "reason": payload.get("reason")}}
+        arrival = order["deadlines"].get("arrival")
+        if payload["customer_requested"] and arrival and as_utc(arrival) < end:
+            # A later slot asked for by the customer does not count against the commitment.
+            sets["deadlines.arrival"] = end
+            sets["original_deadlines.arrival"] = arrival
+            sets["risk_at.arrival"] = sla.risk_mark(as_utc(order["received_at"]), end,
+                                                    self.at_risk_share)
+        step = "rescheduled" if order["status"] == "scheduled" else "scheduled"
+        return self._write(order, Change(
+            status=status, facts=sets, events=self._events(order, "order_scheduled"),
+            entry=self._entry(step, actor.label, start=start.isoformat(), end=end.isoformat(),
+                              customer_requested=payload["customer_requested"],
+                              reason=payload.get("reason"))))
+
+    def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        return self._write(order, Change(
+            status=status, facts=self._reach(order, "arrival"),
+            events=self._events(order, "order_arrived"),
+            entry=self._entry("checked_in", actor.label,
+                              confirmed_by_customer=payload["confirmed_by_customer"])))
+
+    def _do_wait_parts(self, order: dict, payload: dict, actor: Actor,
+                       status: str | None) -> bool:
+        parts = payload["parts"]
+        facts = {"paused_at": self.now, "waiting_for": {
+            "parts": parts, "expected_at": payload.get("expected_at"),
+            "customer_informed": payload["customer_informed"]}}
+        return self._write(order, Change(
+            status=status, facts=facts,
+            events=self._events(order, "order_waiting_parts", parts=parts),
+            entry=self._entry("waiting_parts", actor.label, parts=parts)))
+
+    def _do_resume(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        facts, paused = self._resume_facts(order)
+        return self._write(order, Change(
+            status=status, facts=facts, paused_seconds=paused,
+            events=self._events(order, "order_resumed"),
+            entry=self._entry("resumed", actor.label, paused_seconds=paused)))
+
+    def _resume_facts(self, order: dict) -> tuple[dict[str, Any], float]:
+        """The pause ends; the resolution deadline moves by the time paused."""
+        paused_at = as_utc(order["paused_at"])
+        sets: dict[str, Any] = {"paused_at": None}
+        resolution = order["deadlines"].get("resolution")
+        if resolution is not None:
+            moved = sla.resumed_deadline(as_utc(resolution), paused_at, self.now)
+            sets["deadlines.resolution"] = moved
+            sets["risk_at.resolution"] = sla.risk_mark(as_utc(order["received_at"]), moved,
+                                                       self.at_risk_share)
+        return sets, (self.now - paused_at).total_seconds()
+
+    def _do_complete(self, order: dict, payload: dict, actor: Actor,
+                     status: str | None) -> bool:
+        completion = {**payload, "completed_at": self.now}
+        kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
+        tech = self.store.technician(order["technician_id"]) or {}
+        facts = billing_facts(order, payload)
+        events = self._events(order, *kinds, technician_id=order["technician_id"],
+                              completion=plain(completion),
+                              serial_number=order["product"].get("serial_number"),
+                              **callback_facts(order),  # zone, request_type, customer...
+                              service_centre_id=tech.get("service_centre_id"),
+                              billing=facts, region_code=order["region_code"],
+                              category=order["product"]["category"],
+                              warranty=facts["warranty"])
+        if not self._write(order, Change(
+                status=status, facts={"completion": completion,
+                                      **self._reach(order, "resolution")},
+                events=events, entry=self._entry("completed", actor.label,
+                                                 cannot_fix=payload["cannot_fix"]))):
+            return False
+        self.store.release_capacity(order["technician_id"])
+        self.uow.count("completed", order["branch"], order["zone"], order["request_type"])
+        return True
+
+    def _do_assign(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        tech_id = payload["technician_id"]
+        tech = self.store.technician(tech_id, order["branch"])
+        if tech is None or not tech.get("active", True):
+            raise InvalidInput("no such active technician in this branch",
+                               {"technician_id": ["Unknown or inactive technician."]})
+        previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
+        if previous == tech_id:
+            raise Conflict("the order is already with this technician")
+        self.store.take_capacity(tech_id, force=True)  # the dispatcher may exceed the cap
+        entry = self._entry("assigned" if previous is None else "reassigned", actor.label,
+                            technician_id=tech_id, previous=previous,
+                            reason=payload.get("reason"))
+        if not self._write(order, Change(
+                status=status, facts={"technician_id": tech_id, "offer": None}, entry=entry,
+                events=self._events(order, "order_accepted", technician_id=tech_id))):
+            self.store.release_capacity(tech_id)
+            return False
+        self.store.release_capacity(previous)
+        return True
+
+    def _do_cancel(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        holder = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
+        if not self._write(order, Change(
+                status=status, facts={"offer": None},
+                events=self._events(order, "order_cancelled", reason=payload["reason"]),
+                entry=self._entry("cancelled", actor.label, reason=payload["reason"]))):
+            return False
+        self.store.release_capacity(holder)
+        return True
+
+    def _do_approve_delay(self, order: dict, payload: dict, actor: Actor,
+                          status: str | None) -> bool:
+        if not payload["customer_informed"]:
+            raise InvalidInput("the customer must be told of a delay first",
+                               {"customer_informed": ["Must be true."]})
+        delay = {"milestone": payload["milestone"], "new_deadline": payload["new_deadline"],
+                 "reason": payload["reason"], "approved_by": actor.label,
+                 "approved_at": self.now}
+        return self._write(order, Change(
+            status=status, delay=delay,
+            entry=self._entry("delay_approved", actor.label, milestone=payload["milestone"],
+                              new_deadline=payload["new_deadline"].isoformat())))
+

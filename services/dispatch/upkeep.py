@@ -1,0 +1,62 @@
+"""The dispatcher's upkeep: technicians' slot counters reconciled with the orders they
+hold, missed deadlines counted once at the deadline, and the open orders' overdue and
+at-risk figures."""
+
+from __future__ import annotations
+
+from services.common.clock import as_utc
+from services.common.domain.commitments import MILESTONES
+from services.common.unit_of_work import Reached
+from services.dispatch.base import DispatcherBase
+from services.dispatch.domain import sla
+from services.dispatch.domain.capacity import judge
+from services.dispatch.domain.work_order import Change
+from services.dispatch.facts import milestone_labels
+from services.dispatch.staff_store import slot_check
+
+
+class Upkeep(DispatcherBase):
+    """The dispatcher's timers' work."""
+
+    # -- capacity reconciliation -----------------------------------------------------
+    def reconcile_capacity(self, branches: list[str]) -> int:
+        """Correct slot counters that disagree with the orders technicians hold (see
+        domain.capacity); returns how many were corrected. Each counter is read before
+        its orders are counted, so a slot moved after the read voids that correction."""
+        corrected = 0
+        for tech in self.store.slot_counters(branches):
+            seen = slot_check(tech, self.store.held_count(tech["_id"]))
+            corrected += self.store.settle_slots(tech, judge(seen, tech.get("slots_note")))
+        return corrected
+
+    # -- the SLA sweeper -------------------------------------------------------------
+    def sweep_breaches(self) -> int:
+        """Count each milestone whose deadline passed unreached as breached, once."""
+        swept = 0
+        for milestone in MILESTONES:
+            for order in self.store.unswept(milestone, self.now):
+                if self._write(order, Change(
+                        facts={f"milestones.{milestone}.outcome": "breached"},
+                        events=self._events(order, "milestone_breached", milestone=milestone),
+                        entry=self._entry("breached", "sla", milestone=milestone))):
+                    self.uow.reach(Reached(milestone_labels(order, milestone), "breached", -1.0))
+                    swept += 1
+        return swept
+
+    def open_milestone_status(self, branches: list[str]
+                              ) -> dict[tuple[str, ...], tuple[int, int]]:
+        """(overdue, at_risk) counts per label set, for the gauges."""
+        counts: dict[tuple[str, ...], list[int]] = {}
+        for milestone in MILESTONES:
+            for order in self.store.watched(milestone, branches, self.now):
+                if milestone == "resolution" and order["status"] == "waiting_parts":
+                    continue  # the clock is paused
+                deadline = as_utc(order["deadlines"][milestone])
+                slot = counts.setdefault(milestone_labels(order, milestone), [0, 0])
+                if self.now >= deadline:
+                    slot[0] += 1
+                elif sla.is_at_risk(self.now, as_utc(order["received_at"]), deadline,
+                                    self.at_risk_share):
+                    slot[1] += 1
+        return {labels: (pair[0], pair[1]) for labels, pair in counts.items()}
+

@@ -1,0 +1,114 @@
+"""The dispatcher's steps on an in-memory store: each writes one change whose state is the
+lifecycle's, an illegal step writes nothing, and a milestone counts only once its write
+is in."""
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.common.errors import Conflict
+from services.common.reference import load_reference
+from services.common.unit_of_work import UnitOfWork
+from services.dispatch.dispatcher import Actor, Dispatcher
+from services.dispatch.domain.lifecycle import TRANSITIONS
+from services.dispatch.domain.work_order import Change
+
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+REFERENCE = load_reference("deploy/config/reference.yaml")
+TECH = Actor("technician", "SH", "SH-T01")
+
+
+class MemoryStore:
+    """The part of DispatchStore the steps use: orders by id, conditional on the version
+    read, and the changes written."""
+
+    def __init__(self, order: dict) -> None:
+        self.orders = {order["_id"]: order}
+        self.written: list[Change] = []
+        self.refuse_next = False
+        self.released: list[str] = []
+
+    def get(self, order_id: str, branch: str | None = None) -> dict | None:
+        order = self.orders.get(order_id)
+        if order is None or (branch and order["branch"] != branch):
+            return None
+        return copy.deepcopy(order)
+
+    def update(self, doc: dict, change: Change, due: datetime) -> bool:
+        if self.refuse_next:  # another writer got there first
+            self.refuse_next = False
+            self.orders[doc["_id"]]["version"] += 1
+            return False
+        order = self.orders[doc["_id"]]
+        if order["version"] != doc["version"]:
+            return False
+        if change.status:
+            order["status"] = change.status
+        for path, value in change.facts.items():
+            *outer, last = path.split(".")
+            target = order
+            for key in outer:
+                target = target.setdefault(key, {})
+            target[last] = value
+        order["version"] += 1
+        self.written.append(change)
+        return True
+
+    def technician(self, technician_id: str, branch: str | None = None) -> dict:
+        return {"_id": technician_id, "branch": "SH", "active": True}
+
+    def release_capacity(self, technician_id: str | None) -> None:
+        self.released.append(technician_id)
+
+
+def _order(status: str) -> dict:
+    received = NOW - timedelta(minutes=10)
+    return {"_id": "SH-20261120-000001", "branch": "SH", "zone": "intensive",
+            "region_code": "310101", "request_type": "repair", "priority": "normal",
+            "status": status, "version": 3, "received_at": received,
+            "technician_id": "SH-T01", "offer": None, "tried": ["SH-T01"],
+            "product": {"category": "gas_water_heater"}, "customer": {},
+            "warranty": {"status": "in_warranty"},
+            "deadlines": {"first_contact": received + timedelta(hours=2),
+                          "arrival": received + timedelta(hours=12),
+                          "resolution": received + timedelta(hours=48)},
+            "milestones": {}, "paused_seconds": 0.0}
+
+
+def _dispatcher(store: MemoryStore) -> Dispatcher:
+    return Dispatcher(store, REFERENCE, UnitOfWork("dispatch", NOW, NOW), timedelta(minutes=15))
+
+
+@pytest.mark.parametrize(("action", "status", "payload"), [
+    ("contact", "accepted", {}),
+    ("check-in", "contacted", {"confirmed_by_customer": True}),
+    ("complete", "on_site", {"cannot_fix": False, "diagnosis": "点火针积碳",
+                             "repair_done": "更换点火针", "parts_used": []}),
+])
+def test_each_step_writes_one_change_to_the_lifecycles_state(action, status, payload):
+    store = MemoryStore(_order(status))
+    dispatcher = _dispatcher(store)
+    done = dispatcher.step("SH-20261120-000001", action, payload, TECH)
+    assert [change.status for change in store.written] == [TRANSITIONS[action].target]
+    assert done["status"] == TRANSITIONS[action].target
+    milestone = TRANSITIONS[action].milestone
+    assert [(m.labels[2], m.outcome) for m in dispatcher.uow.milestones] == [(milestone, "met")]
+    assert store.written[0].entry["by"] == "SH-T01"
+
+
+def test_an_illegal_step_writes_nothing():
+    store = MemoryStore(_order("new"))
+    with pytest.raises(Conflict):
+        _dispatcher(store).step("SH-20261120-000001", "check-in",
+                                {"confirmed_by_customer": True}, TECH)
+    assert store.written == []
+
+
+def test_a_step_that_lost_a_race_counts_its_milestone_once():
+    store = MemoryStore(_order("accepted"))
+    store.refuse_next = True
+    dispatcher = _dispatcher(store)
+    dispatcher.step("SH-20261120-000001", "contact", {}, TECH)
+    assert len(store.written) == 1
+    assert [m.outcome for m in dispatcher.uow.milestones] == ["met"]
