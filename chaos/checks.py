@@ -168,32 +168,38 @@ def _dispatch_problems(system, client, ledger: Ledger, intake_orders: list[dict]
     """Every order of the run reaches dispatch once (waiting for the queues to drain):
     the duplicated orders found there, and the other problems."""
     orders = system.db(client, "dispatch")["orders"]
-    expected = {o["_id"] for o in intake_orders} | {a.order_id for a in ledger.attempts
-                                                    if a.order_id}
+    requests = system.db(client, "intake")["requests"]
+    known = {o["_id"] for o in intake_orders} | {a.order_id for a in ledger.attempts
+                                                 if a.order_id}
     deadline = time.monotonic() + seconds
     while True:  # by id (indexed) while waiting; by unit once, to find copies too
+        # Intake's orders as they are now: one written since the last read (a request
+        # still queued then, a follow-up) is intake's own and must reach dispatch too.
+        expected = known | {o["_id"] for o in _find_in(requests, "product.serial_number",
+                                                        _serials(ledger), {"_id": 1})}
         seen = {o["_id"] for o in _find_in(orders, "_id", list(expected), {"_id": 1})}
         if expected <= seen or time.monotonic() > deadline:
             break
         time.sleep(1)
     held = list(_find_in(orders, "product.serial_number", _serials(ledger), REQUEST_FIELDS))
-    # Intake's orders as they are now: one written after intake was first read (a request
-    # still queued then) is intake's own, not a stranger, and must have reached dispatch.
-    expected |= {o["_id"] for o in _find_in(system.db(client, "intake")["requests"],
-                                            "product.serial_number", _serials(ledger),
-                                            {"_id": 1})}
+    # Read once more: an order intake wrote after the last read may already be held.
+    made = expected | {o["_id"] for o in _find_in(requests, "product.serial_number",
+                                                  _serials(ledger), {"_id": 1})}
     return ([f"dispatch: {d}" for d in duplicated_orders(held)],
-            dispatch_problems(expected, held))
+            dispatch_problems(expected, held, made))
 
 
-def dispatch_problems(expected: set[str], held: list[dict]) -> list[str]:
+def dispatch_problems(expected: set[str], held: list[dict],
+                      made: set[str] | None = None) -> list[str]:
     """Orders of the run that never reached dispatch, and any dispatch holds that intake
-    never made (a copy under an id of its own)."""
+    never made (a copy under an id of its own). ``made``: every order intake holds, read
+    after ``held`` (defaults to ``expected``)."""
     ids = {o["_id"] for o in held}
     problems = []
     if missing := expected - ids:
-        problems.append(f"{len(missing)} order(s) never reached dispatch")
-    if strangers := ids - expected:
+        problems.append(f"{len(missing)} order(s) never reached dispatch: "
+                        f"{', '.join(sorted(missing)[:5])}")
+    if strangers := ids - (made or expected):
         problems.append(f"{len(strangers)} order(s) in dispatch that intake never made: "
                         f"{', '.join(sorted(strangers)[:5])}")
     return problems

@@ -182,8 +182,15 @@ def test_dispatch_holding_an_order_intake_never_made_is_caught():
 
 def test_dispatch_missing_an_order_is_caught_and_a_full_dispatch_passes():
     assert dispatch_problems({"SH-1", "SH-2"}, [order("SH-1", "T-00001")]) == [
-        "1 order(s) never reached dispatch"]
+        "1 order(s) never reached dispatch: SH-2"]
     assert dispatch_problems({"SH-1"}, [order("SH-1", "T-00001")]) == []
+
+
+def test_an_order_intake_wrote_after_the_last_wait_is_no_stranger_but_is_not_waited_for():
+    held = [order("SH-1", "T-00001"), order("SH-2", "T-00001")]
+    assert dispatch_problems({"SH-1"}, held, made={"SH-1", "SH-2"}) == []
+    assert dispatch_problems({"SH-1"}, held, made={"SH-1"}) == [
+        "1 order(s) in dispatch that intake never made: SH-2"]
 
 
 # -- faults in flight -------------------------------------------------------------------
