@@ -12,7 +12,7 @@ enough requests acknowledged, and every fault struck while requests were in flig
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -262,7 +262,7 @@ def _settled(check, seconds: float) -> list[str]:
 
 def _capacity_problems(system, client) -> list[str]:
     db = system.db(client, "dispatch")
-    holding = Counter()
+    holding: dict[str, set[str]] = defaultdict(set)
     for order in db["orders"].find({"status": {"$in": list(HELD_STATES)}},
                                    {"technician_id": 1, "offer": 1, "status": 1}):
         tech = order.get("technician_id") or (order.get("offer") or {}).get("technician_id")
@@ -270,14 +270,24 @@ def _capacity_problems(system, client) -> list[str]:
         if order.get("technician_id") and offered_to and offered_to != order["technician_id"]:
             return [f"order {order['_id']} held by {order['technician_id']} and offered to "
                     f"{offered_to}"]
-        holding[tech] += 1
+        holding[tech].add(order["_id"])
+    return [problem for tech in db["technicians"].find(
+        {}, {"active_jobs": 1, "free_slots": 1, "cap": 1, "holding": 1})
+        for problem in slot_problems(tech, holding.get(tech["_id"], set()))]
+
+
+def slot_problems(tech: dict, held: set[str]) -> list[str]:
+    """A technician's counters and named slots against the orders that hold them."""
     problems = []
-    for tech in db["technicians"].find({}, {"active_jobs": 1, "free_slots": 1, "cap": 1}):
-        if tech.get("active_jobs", 0) != holding.get(tech["_id"], 0):
-            problems.append(f"technician {tech['_id']} counts {tech.get('active_jobs')} jobs "
-                            f"but holds {holding.get(tech['_id'], 0)}")
-        if tech.get("free_slots") != tech["cap"] - tech.get("active_jobs", 0):
-            problems.append(f"technician {tech['_id']} free slots disagree with its jobs")
+    if tech.get("active_jobs", 0) != len(held):
+        problems.append(f"technician {tech['_id']} counts {tech.get('active_jobs')} jobs "
+                        f"but holds {len(held)}")
+    if set(tech.get("holding", ())) != held:
+        problems.append(f"technician {tech['_id']} has slots for "
+                        f"{sorted(set(tech.get('holding', ())))[:5]} but holds "
+                        f"{sorted(held)[:5]}")
+    if tech.get("free_slots") != tech["cap"] - tech.get("active_jobs", 0):
+        problems.append(f"technician {tech['_id']} free slots disagree with its jobs")
     return problems
 
 

@@ -59,7 +59,7 @@ class Offering(DispatcherBase):
         order["version"] = 1
         if not self.store.insert_order(order, events, self.uow.claim_until):
             if tech is not None:
-                self.store.release_capacity(tech.technician_id)
+                self.store.release_capacity(tech.technician_id, order["_id"])
             return None
         self.uow.wrote(ORDERS, order["_id"], events)
         if tech is not None:
@@ -92,7 +92,7 @@ class Offering(DispatcherBase):
                 if not order["tried"]:
                     self._count_first_offer(order)
                 return True
-            self.store.release_capacity(tech.technician_id)
+            self.store.release_capacity(tech.technician_id, order["_id"])
             return None
         needed = set(order.get("needed_certificates", []))
         if order["tried"] and not self._anyone_left(order, technicians, needed):
@@ -106,7 +106,8 @@ class Offering(DispatcherBase):
                                            order["lon"], self.shifts, self.now,
                                            exclude=order["tried"]),
                            queue_deadline(order), self.now)
-        return next((t for t in ranked if self.store.take_capacity(t.technician_id)), None)
+        return next((t for t in ranked
+                     if self.store.take_capacity(t.technician_id, order["_id"])), None)
 
     def _offer_fields(self, technician_id: str) -> tuple[dict, dict]:
         expires = self.now + self.offer_timeout
@@ -157,7 +158,7 @@ class Offering(DispatcherBase):
             entry = self._entry("offer_expired", "dispatch", technician_id=tech)
             if self._write(order, Change(status=self._moved(order, "expire"),
                                          facts={"offer": None}, entry=entry)):
-                self.store.release_capacity(tech)
+                self.store.release_capacity(tech, order["_id"])
                 moved.append(order["_id"])
         for order_id in moved:
             self.offer(order_id)

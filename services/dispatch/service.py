@@ -301,7 +301,7 @@ class DispatchService(ServiceBase):
         every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
         with self._dispatcher() as dispatcher:
             if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
-                dispatcher.reconcile_capacity(self.config["branches"])
+                dispatcher.reconcile_capacity(self.config["branches"], every)
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:

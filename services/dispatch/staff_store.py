@@ -12,7 +12,7 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from services.dispatch.domain.capacity import SlotCheck, Verdict
+from services.dispatch.domain.capacity import Verdict
 from services.dispatch.domain.matching import Technician
 
 log = logging.getLogger(__name__)
@@ -84,24 +84,29 @@ class StaffStore:
             query["branch"] = branch
         return self.technicians.find_one(query)
 
-    # Capacity: ``free_slots`` (= cap - active_jobs) moves with ``active_jobs`` in the same
-    # update, so taking a slot is a plain conditional $inc (no $expr on the hot path).
-    def take_capacity(self, technician_id: str, force: bool = False) -> bool:
-        query: dict[str, Any] = {"_id": technician_id}
+    # Capacity: each slot names its order (``holding``, see domain.capacity); the counters
+    # move in the same write, so taking a slot is a plain conditional update (no $expr on
+    # the hot path), and a slot is never taken or given back twice for one order.
+    def take_capacity(self, technician_id: str, order_id: str, force: bool = False) -> bool:
+        query: dict[str, Any] = {"_id": technician_id, "holding": {"$ne": order_id}}
         if not force:
             query["free_slots"] = {"$gt": 0}
-        taken = self.technicians.update_one(query, {"$inc": {
-            "active_jobs": 1, "free_slots": -1, "slots_version": 1}})
+        taken = self.technicians.update_one(query, {
+            "$push": {"holding": order_id}, "$inc": {"active_jobs": 1, "free_slots": -1}})
         if self.roster is not None:
             self.roster.note_load(technician_id, taken.modified_count == 1)
         return taken.modified_count == 1
 
-    def release_capacity(self, technician_id: str | None) -> None:
+    def release_capacity(self, technician_id: str | None, order_id: str) -> None:
         if technician_id:
-            self.technicians.update_one({"_id": technician_id, "active_jobs": {"$gt": 0}},
-                                        {"$inc": {"active_jobs": -1, "free_slots": 1,
-                                                  "slots_version": 1}})
+            self._give_back(technician_id, order_id)
             self.technicians_changed()
+
+    def _give_back(self, technician_id: str, order_id: str) -> bool:
+        given = self.technicians.update_one(
+            {"_id": technician_id, "holding": order_id},
+            {"$pull": {"holding": order_id}, "$inc": {"active_jobs": -1, "free_slots": 1}})
+        return given.modified_count == 1
 
     def technician_branches(self, ids: list[str]) -> dict[str, set[str]]:
         """The branch of each technician id known here (an unknown id is absent)."""
@@ -119,7 +124,7 @@ class StaffStore:
 
     def insert_technician(self, doc: dict[str, Any]) -> None:
         self.technicians.insert_one({**doc, "active_jobs": 0, "free_slots": doc["cap"],
-                                     "slots_version": 0})
+                                     "holding": []})
         self.technicians_changed()
 
     def update_technician(self, technician_id: str, branch: str,
@@ -132,8 +137,7 @@ class StaffStore:
                 return False
             update: dict[str, Any] = {"$set": changes}
             if "cap" in changes:
-                update["$inc"] = {"free_slots": changes["cap"] - current["cap"],
-                                  "slots_version": 1}
+                update["$inc"] = {"free_slots": changes["cap"] - current["cap"]}
             done = self.technicians.update_one({"_id": technician_id, "cap": current["cap"]},
                                                update)
             if done.matched_count == 1:
@@ -153,41 +157,46 @@ class StaffStore:
             return False  # the job exists and is not due (the upsert found no match)
         return claimed.modified_count == 1 or claimed.upserted_id is not None
 
-    def held_count(self, technician_id: str) -> int:
+    def held_orders(self, technician_id: str) -> frozenset[str]:
         """Orders one technician holds, through the sparse ``held_by`` index. One small
         query per technician: a single query over every held order (3,000 in the bench)
         took the store ~450 ms at once, a latency spike for everyone else."""
-        return len(list(self.orders.find({"held_by": technician_id}, {"_id": 1})))
+        return frozenset(o["_id"] for o in self.orders.find({"held_by": technician_id},
+                                                             {"_id": 1}))
 
     def slot_counters(self, branches: list[str]) -> list[dict[str, Any]]:
-        return list(self.technicians.find(
-            {"branch": {"$in": branches}},
-            {"cap": 1, "active_jobs": 1, "slots_version": 1, "slots_note": 1}))
+        return list(self.technicians.find({"branch": {"$in": branches}},
+                                          {"holding": 1, "slots_note": 1}))
 
-    def settle_slots(self, tech: dict[str, Any], verdict: Verdict) -> bool:
-        """Apply a reconciliation verdict, conditional on no slot having moved since
-        ``tech`` was read. True when the counter was corrected."""
-        query = {"_id": tech["_id"], "slots_version": tech.get("slots_version")}
-        if verdict.action == "fix":
-            return self._correct_slots(query, tech, verdict.held)
-        if verdict.action == "note":
-            note = {"version": tech.get("slots_version") or 0, "held": verdict.held}
-            self.technicians.update_one(query, {"$set": {"slots_note": note}})
-        elif "slots_note" in tech:  # a moment's mismatch that settled by itself
-            self.technicians.update_one(query, {"$unset": {"slots_note": ""}})
-        return False
-
-    def _correct_slots(self, query: dict[str, Any], tech: dict[str, Any], held: int) -> bool:
-        fixed = self.technicians.update_one(query, {
-            "$set": {"active_jobs": held, "free_slots": tech["cap"] - held},
-            "$inc": {"slots_version": 1}, "$unset": {"slots_note": ""}})
-        if fixed.modified_count != 1:
-            return False  # a slot moved meanwhile: the next passes look again
-        log.warning("technician capacity corrected", extra={
-            "technician_id": tech["_id"], "counted": tech.get("active_jobs", 0), "held": held})
-        self.technicians_changed()
-        return True
+    def settle_slots(self, technician_id: str, verdict: Verdict) -> int:
+        """Apply a reconciliation verdict, slot by slot, each conditional on that slot
+        still being as judged; how many slots were corrected."""
+        corrected = 0
+        for order_id in verdict.give_back:
+            corrected += self._give_back(technician_id, order_id)
+        for order_id in verdict.add:
+            corrected += self.technicians.update_one(
+                {"_id": technician_id, "holding": {"$ne": order_id}},
+                {"$push": {"holding": order_id},
+                 "$inc": {"active_jobs": 1, "free_slots": -1}}).modified_count
+        note = {"$set": {"slots_note": verdict.note}} if verdict.note else {
+            "$unset": {"slots_note": ""}}
+        self.technicians.update_one({"_id": technician_id}, note)
+        if corrected:
+            log.warning("technician slots corrected", extra={
+                "technician_id": technician_id, "freed": sorted(verdict.give_back),
+                "taken": sorted(verdict.add)})
+            self.technicians_changed()
+        return corrected
 
 
-def slot_check(tech: dict[str, Any], held: int) -> SlotCheck:
-    return SlotCheck(tech.get("active_jobs", 0), tech.get("slots_version") or 0, held)
+def name_held_slots(db: Database) -> None:
+    """Once per technician written before slots named their orders: ``holding`` from the
+    orders that hold them (``held_by``), the counters from it."""
+    for tech in db[TECHNICIANS].find({"holding": {"$exists": False}}, {"cap": 1}):
+        held = [o["_id"] for o in db["orders"].find({"held_by": tech["_id"]}, {"_id": 1})]
+        db[TECHNICIANS].update_one(
+            {"_id": tech["_id"], "holding": {"$exists": False}},
+            {"$set": {"holding": held, "active_jobs": len(held),
+                      "free_slots": tech["cap"] - len(held)},
+             "$unset": {"slots_version": "", "slots_note": ""}})

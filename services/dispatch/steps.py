@@ -78,7 +78,7 @@ class Steps(DispatcherBase):
                 status=status, facts={"offer": None},
                 entry=self._entry("rejected", actor.label, reason=payload["reason"]))):
             return False
-        self.store.release_capacity(tech)
+        self.store.release_capacity(tech, order["_id"])
         self.offer(order["_id"])
         return True
 
@@ -167,7 +167,7 @@ class Steps(DispatcherBase):
                 events=events, entry=self._entry("completed", actor.label,
                                                  cannot_fix=payload["cannot_fix"]))):
             return False
-        self.store.release_capacity(order["technician_id"])
+        self.store.release_capacity(order["technician_id"], order["_id"])
         self.uow.count("completed", order["branch"], order["zone"], order["request_type"])
         return True
 
@@ -180,16 +180,17 @@ class Steps(DispatcherBase):
         previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
         if previous == tech_id:
             raise Conflict("the order is already with this technician")
-        self.store.take_capacity(tech_id, force=True)  # the dispatcher may exceed the cap
+        # The dispatcher may exceed the cap.
+        self.store.take_capacity(tech_id, order["_id"], force=True)
         entry = self._entry("assigned" if previous is None else "reassigned", actor.label,
                             technician_id=tech_id, previous=previous,
                             reason=payload.get("reason"))
         if not self._write(order, Change(
                 status=status, facts={"technician_id": tech_id, "offer": None}, entry=entry,
                 events=self._events(order, "order_accepted", technician_id=tech_id))):
-            self.store.release_capacity(tech_id)
+            self.store.release_capacity(tech_id, order["_id"])
             return False
-        self.store.release_capacity(previous)
+        self.store.release_capacity(previous, order["_id"])
         return True
 
     def _do_cancel(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
@@ -199,7 +200,7 @@ class Steps(DispatcherBase):
                 events=self._events(order, "order_cancelled", reason=payload["reason"]),
                 entry=self._entry("cancelled", actor.label, reason=payload["reason"]))):
             return False
-        self.store.release_capacity(holder)
+        self.store.release_capacity(holder, order["_id"])
         return True
 
     def _do_approve_delay(self, order: dict, payload: dict, actor: Actor,

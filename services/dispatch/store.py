@@ -20,7 +20,13 @@ from services.common.outbox import ensure_outbox_index, new_document_outbox, wit
 from services.dispatch.domain.lifecycle import HELD_STATES, OPEN_STATES
 from services.dispatch.domain.queueing import queue_deadline
 from services.dispatch.domain.work_order import Change
-from services.dispatch.staff_store import JOBS, TECHNICIANS, Roster, StaffStore
+from services.dispatch.staff_store import (
+    JOBS,
+    TECHNICIANS,
+    Roster,
+    StaffStore,
+    name_held_slots,
+)
 
 log = logging.getLogger(__name__)
 ORDERS = "orders"
@@ -106,11 +112,8 @@ def ensure_indexes(db: Database) -> None:
     orders.create_index([("held_by", ASCENDING)], sparse=True)
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
-    for tech in db[TECHNICIANS].find({"free_slots": {"$exists": False}}):  # older documents
-        db[TECHNICIANS].update_one({"_id": tech["_id"], "free_slots": {"$exists": False}},
-                                   {"$set": {"free_slots": tech["cap"] - tech.get(
-                                       "active_jobs", 0)}})
     _mark_held_orders(db)
+    name_held_slots(db)  # after the marks: it reads them
 
 
 def _mark_held_orders(db: Database) -> None:

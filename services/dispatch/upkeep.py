@@ -4,29 +4,34 @@ at-risk figures."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from services.common.clock import as_utc
 from services.common.domain.commitments import MILESTONES
 from services.common.unit_of_work import Reached
 from services.dispatch.base import DispatcherBase
 from services.dispatch.domain import sla
-from services.dispatch.domain.capacity import judge
+from services.dispatch.domain.capacity import SlotCheck, judge
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import milestone_labels
-from services.dispatch.staff_store import slot_check
 
 
 class Upkeep(DispatcherBase):
     """The dispatcher's timers' work."""
 
     # -- capacity reconciliation -----------------------------------------------------
-    def reconcile_capacity(self, branches: list[str]) -> int:
-        """Correct slot counters that disagree with the orders technicians hold (see
-        domain.capacity); returns how many were corrected. Each counter is read before
-        its orders are counted, so a slot moved after the read voids that correction."""
+    def reconcile_capacity(self, branches: list[str], interval: timedelta) -> int:
+        """Correct the slots that disagree with the orders technicians hold (see
+        domain.capacity); returns how many were corrected. Each technician's slots are
+        read before their orders, so a slot taken meanwhile shows as missing only for
+        this pass."""
         corrected = 0
         for tech in self.store.slot_counters(branches):
-            seen = slot_check(tech, self.store.held_count(tech["_id"]))
-            corrected += self.store.settle_slots(tech, judge(seen, tech.get("slots_note")))
+            seen = SlotCheck(frozenset(tech.get("holding", ())),
+                             self.store.held_orders(tech["_id"]))
+            verdict = judge(seen, tech.get("slots_note"), self.now, interval)
+            if verdict.corrects or verdict.note != tech.get("slots_note"):
+                corrected += self.store.settle_slots(tech["_id"], verdict)
         return corrected
 
     # -- the SLA sweeper -------------------------------------------------------------

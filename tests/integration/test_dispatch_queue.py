@@ -29,7 +29,8 @@ def add_technician(store: DispatchStore, cap: int, active_jobs: int = 0) -> None
     store.technicians.insert_one({
         "_id": "SH-Q1", "branch": "SH", "certificates": ["gas"], "zones": ["intensive"],
         "lat": 31.23, "lon": 121.48, "shift": "always", "cap": cap,
-        "active_jobs": active_jobs, "free_slots": cap - active_jobs, "active": True})
+        "active_jobs": active_jobs, "free_slots": cap - active_jobs, "active": True,
+        "holding": [f"SH-HELD-{n}" for n in range(active_jobs)]})
 
 
 def queue_order(store: DispatchStore, order_id: str, due_in: timedelta) -> None:

@@ -1,31 +1,55 @@
 """When a technician's slot counter is corrected, and the ``held_by`` mark it is checked
 against."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from services.dispatch.domain.capacity import SlotCheck, judge
+from services.dispatch.domain.capacity import SlotCheck, Verdict, judge
 from services.dispatch.store import holder, watch_changes, watch_fields
 
 AT = datetime(2026, 11, 20, tzinfo=UTC)
 
 
-def test_a_counter_that_matches_the_held_orders_is_left_alone():
-    assert judge(SlotCheck(active_jobs=3, slots_version=7, held=3), None).action == "ok"
+EVERY = timedelta(seconds=60)
 
 
-def test_a_first_mismatch_is_only_noted():
-    verdict = judge(SlotCheck(active_jobs=3, slots_version=7, held=1), None)
-    assert (verdict.action, verdict.held) == ("note", 1)
+def seen(holding: set[str], held: set[str]) -> SlotCheck:
+    return SlotCheck(frozenset(holding), frozenset(held))
 
 
-def test_the_same_mismatch_with_no_slot_moved_since_is_fixed():
-    verdict = judge(SlotCheck(3, 7, 1), {"version": 7, "held": 1})
-    assert (verdict.action, verdict.held) == ("fix", 1)
+def test_slots_that_match_the_held_orders_are_left_alone():
+    verdict = judge(seen({"A", "B"}, {"A", "B"}), None, AT, EVERY)
+    assert verdict == Verdict() and not verdict.corrects
 
 
-def test_a_slot_moved_or_a_different_count_means_looking_again():
-    assert judge(SlotCheck(3, 8, 1), {"version": 7, "held": 1}).action == "note"
-    assert judge(SlotCheck(3, 7, 2), {"version": 7, "held": 1}).action == "note"
+def test_a_first_mismatch_is_only_noted_with_when_it_was_seen():
+    verdict = judge(seen({"A", "X"}, {"A", "Y"}), None, AT, EVERY)
+    assert not verdict.corrects
+    assert verdict.note == {"at": AT, "stale": ["X"], "missing": ["Y"]}
+
+
+def test_the_same_slot_wrong_an_interval_later_is_corrected_while_others_move():
+    noted = {"at": AT, "stale": ["X"], "missing": ["Y"]}
+    # Meanwhile A was given back, B and C taken, Z is between its two writes: the busy
+    # technician's slots moved all the time, yet X and Y are still wrong.
+    verdict = judge(seen({"B", "C", "X", "Z"}, {"B", "C", "Y"}), noted, AT + EVERY, EVERY)
+    assert verdict.give_back == {"X"} and verdict.add == {"Y"}
+    assert verdict.note == {"at": AT + EVERY, "stale": ["Z"], "missing": []}
+
+
+def test_a_slot_that_settled_meanwhile_is_not_touched():
+    noted = {"at": AT, "stale": ["X"], "missing": []}
+    verdict = judge(seen({"A"}, {"A"}), noted, AT + EVERY, EVERY)
+    assert verdict == Verdict()  # the note goes too
+
+
+def test_a_note_younger_than_an_interval_is_kept_not_trusted():
+    # A pass that overran its interval overlaps the next: X, seen wrong twice a second
+    # apart, may be a worker between its two writes; it is judged against the older note.
+    noted = {"at": AT, "stale": ["X"], "missing": []}
+    verdict = judge(seen({"X"}, set()), noted, AT + timedelta(seconds=1), EVERY)
+    assert not verdict.corrects and verdict.note is noted
+    naive = {**noted, "at": AT.replace(tzinfo=None)}  # as the store gives it back
+    assert judge(seen({"X"}, set()), naive, AT + EVERY, EVERY).give_back == {"X"}
 
 
 def test_holder_is_the_offered_or_taking_technician_while_held():

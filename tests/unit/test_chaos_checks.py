@@ -9,6 +9,7 @@ from chaos.checks import (
     intake_duplicates,
     may_go_uncounted,
     outcome_problems,
+    slot_problems,
     window_problems,
 )
 from chaos.lifecycle import Journey
@@ -191,6 +192,16 @@ def test_an_order_intake_wrote_after_the_last_wait_is_no_stranger_but_is_not_wai
     assert dispatch_problems({"SH-1"}, held, made={"SH-1", "SH-2"}) == []
     assert dispatch_problems({"SH-1"}, held, made={"SH-1"}) == [
         "1 order(s) in dispatch that intake never made: SH-2"]
+
+
+def test_a_technician_whose_slots_disagree_with_the_orders_they_hold_is_caught():
+    good = {"_id": "T1", "cap": 3, "active_jobs": 2, "free_slots": 1, "holding": ["A", "B"]}
+    assert slot_problems(good, {"A", "B"}) == []
+    assert slot_problems(good, {"A", "B", "C"})[0] == "technician T1 counts 2 jobs but holds 3"
+    swapped = slot_problems(good, {"A", "C"})  # right count, wrong order
+    assert swapped == ["technician T1 has slots for ['A', 'B'] but holds ['A', 'C']"]
+    assert slot_problems({**good, "free_slots": 2}, {"A", "B"}) == [
+        "technician T1 free slots disagree with its jobs"]
 
 
 # -- faults in flight -------------------------------------------------------------------

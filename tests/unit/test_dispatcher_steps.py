@@ -58,7 +58,7 @@ class MemoryStore:
     def technician(self, technician_id: str, branch: str | None = None) -> dict:
         return {"_id": technician_id, "branch": "SH", "active": True}
 
-    def release_capacity(self, technician_id: str | None) -> None:
+    def release_capacity(self, technician_id: str | None, order_id: str) -> None:
         self.released.append(technician_id)
 
 

@@ -1,39 +1,69 @@
-"""Capacity reconciliation: when a technician's slot counter may be corrected.
+"""A technician's slots: which orders count against their cap, and when a slot the orders
+disagree with may be corrected.
 
-Taking a slot and writing the order are two single-document writes, so a process that dies
-between them (or between an order's release and the counter's ``$inc``) leaves the counter
-wrong for good. The orders a technician holds are the truth. But a correct counter can look
-wrong for a moment while another worker is between its two writes, so a mismatch is only
-corrected when it was seen twice, a whole interval apart, with no slot taken or released
-in between (the counter's ``slots_version`` unchanged): a worker still between its two
-writes after a whole interval is a worker that died.
+Each slot names its order: taking one adds the order to the technician's ``holding`` (and
+moves the counters in the same write), giving it back removes that order, so a step
+retried, or a slot given back twice, moves nothing twice. Taking a slot and writing the
+order are still two writes, so a process that dies between them (or between an order's
+release and its slot's) leaves one slot wrong for good. The orders a technician holds are
+the truth; but a slot looks wrong for a moment while a worker is between its two writes.
+So a slot is corrected only when that same slot was seen wrong on two passes a whole
+interval apart: a worker still between its writes after an interval is a worker that
+died. The other slots may move all the while: a busy technician's slots converge too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.common.clock import as_utc
 
 
 @dataclass(frozen=True)
 class SlotCheck:
     """What a reconciliation pass saw of one technician."""
 
-    active_jobs: int
-    slots_version: int
-    held: int  # orders that hold this technician (offered to, or taken by, them)
+    holding: frozenset[str]  # the orders their slots name
+    held: frozenset[str]  # the orders that hold them (offered to, or taken by, them)
+
+    @property
+    def stale(self) -> frozenset[str]:
+        """Slots of orders that no longer hold the technician."""
+        return self.holding - self.held
+
+    @property
+    def missing(self) -> frozenset[str]:
+        """Orders holding the technician without a slot of theirs."""
+        return self.held - self.holding
 
 
 @dataclass(frozen=True)
 class Verdict:
-    action: str  # "ok": counter right; "note": remember and look again; "fix": correct it
-    held: int
+    give_back: frozenset[str] = frozenset()  # stale on the previous pass too: freed now
+    add: frozenset[str] = frozenset()  # missing on the previous pass too: taken now
+    note: dict | None = None  # what to look at again on the next pass
+
+    @property
+    def corrects(self) -> bool:
+        return bool(self.give_back or self.add)
 
 
-def judge(seen: SlotCheck, noted: dict | None) -> Verdict:
-    """``noted`` is the previous pass's note on the technician ({"version", "held"}), if
-    any; it must match this pass exactly for the counter to be corrected."""
-    if seen.active_jobs == seen.held:
-        return Verdict("ok", seen.held)
-    if noted and noted.get("version") == seen.slots_version and noted.get("held") == seen.held:
-        return Verdict("fix", seen.held)
-    return Verdict("note", seen.held)
+def judge(seen: SlotCheck, noted: dict | None, now: datetime,
+          interval: timedelta) -> Verdict:
+    """``noted`` is an earlier pass's note on the technician ({"at", "stale",
+    "missing"}), if any; a slot is corrected when this pass and that one, at least an
+    interval earlier, both found it wrong. A younger note (a pass that overran its
+    interval, overlapping the next) is kept as it is, to be compared with later."""
+    noted = noted or {}
+    at = noted.get("at")
+    if at is not None and now - as_utc(at) < interval:
+        return Verdict(note=noted)
+    give_back = seen.stale & frozenset(noted.get("stale", ()))
+    add = seen.missing & frozenset(noted.get("missing", ()))
+    stale, missing = seen.stale - give_back, seen.missing - add
+    if not (stale or missing):
+        return Verdict(give_back, add)
+    return Verdict(give_back, add, {"at": now, "stale": sorted(stale),
+                                    "missing": sorted(missing)})
+
