@@ -25,6 +25,7 @@ from schemas.fields import (
     Text,
     refuse_invalid_unicode,
 )
+from services.common.domain.commitments import MILESTONES
 
 CHANNELS = ("hotline", "web", "letter", "fax", "media", "email", "chat", "walk_in", "12315")
 REQUEST_TYPES = ("installation", "repair", "maintenance", "return_exchange", "consultation",
@@ -33,7 +34,6 @@ DISPATCHED_TYPES = ("installation", "repair", "maintenance", "return_exchange")
 PRIORITIES = ("emergency", "high", "normal")
 WARRANTY = ("in_warranty", "main_parts_only", "out_of_warranty", "unknown")
 ZONES = ("standard", "intensive", "remote")
-MILESTONES = ("first_contact", "arrival", "resolution")
 ORDER_STATES = ("new", "offered", "accepted", "contacted", "scheduled", "on_site",
                 "waiting_parts", "completed", "cancelled", "escalated", "closed",
                 "answered", "handed_to_complaints")
