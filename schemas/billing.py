@@ -194,23 +194,3 @@ class BillingFacts(_Open):
     distance_km = fields.String(load_default="0.0")
     fault_code = fields.String(load_default=None, allow_none=True)
     serial_number = fields.String(load_default=None, allow_none=True)
-
-
-class CompletedData(_Open):
-    order_id = fields.String(required=True)
-    technician_id = fields.String(load_default=None, allow_none=True)
-    service_centre_id = fields.String(load_default=None, allow_none=True)
-    completion = fields.Dict(required=True)
-    billing = fields.Nested(BillingFacts, required=True)
-
-
-class PartsConsumedData(_Open):
-    order_id = fields.String(required=True)
-    lines = fields.List(fields.Dict(), required=True)
-
-
-class RefundRequestedData(_Open):
-    complaint_id = fields.String(required=True, validate=SAFE_ID)
-    order_id = fields.String(required=True)
-    remedy = fields.String(load_default=None, allow_none=True)
-    amount_fen = fields.Integer(required=True, validate=validate.Range(min=0))

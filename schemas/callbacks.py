@@ -1,11 +1,11 @@
-"""Contracts of the callbacks service: staff answers, HQ re-calls, schedules, the task
-resource and the events it consumes and emits."""
+"""Contracts of the callbacks service: staff answers, HQ re-calls, schedules and the task
+resource (its events' contracts are in ``schemas/events.py``)."""
 
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import PHONE, REGION_CODE, SAFE_ID, LocalDateTime, Pattern, Text
 from schemas.orders import StrictSchema
@@ -147,49 +147,3 @@ class TaskOut(Schema):
     milestone = fields.Dict(allow_none=True)
     audit = fields.Dict(allow_none=True)
     note = fields.String(allow_none=True)
-
-
-# -- events --------------------------------------------------------------------------
-class _Loose(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-
-class CompletedForCallbackData(_Loose):
-    """What callbacks reads from dispatch.order_completed."""
-
-    order_id = fields.String(required=True)
-    technician_id = fields.String(allow_none=True, load_default=None)
-    completion = fields.Dict(required=True)
-    zone = fields.String(load_default="standard")
-    request_type = fields.String(load_default="repair")
-    priority = fields.String(load_default="normal")
-    customer = fields.Dict(load_default=dict)
-    product = fields.Dict(load_default=dict)
-    follow_up_of = fields.String(allow_none=True, load_default=None)
-
-
-class BillSettledData(_Loose):
-    order_id = fields.String(required=True)
-    bill_id = fields.String(required=True)
-    total_fen = fields.Integer(required=True, validate=validate.Range(min=0))
-
-
-class ComplaintOpenedData(_Loose):
-    complaint_id = fields.String(required=True)
-    order_ids = fields.List(fields.String(), load_default=list)
-
-
-class CallbackDoneData(_Loose):
-    """``callbacks.callback_done``: the one contract of the event, owned by its producer.
-    Consumers that need only part of it load it with ``partial=True``."""
-
-    order_id = fields.String(required=True)
-    task_id = fields.String(required=True)
-    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
-    reached = fields.Boolean(required=True)
-    fixed = fields.Boolean(allow_none=True, load_default=None)
-    satisfaction = fields.Integer(allow_none=True, load_default=None)
-    paid_fen = fields.Integer(allow_none=True, load_default=None)
-    billed_fen = fields.Integer(allow_none=True, load_default=None)
-    paid_differs = fields.Boolean(allow_none=True, load_default=False)

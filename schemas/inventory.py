@@ -5,7 +5,7 @@ No command carries a price: prices come only from the catalogue (an unknown fiel
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas.fields import ORDER_ID, SAFE_ID, Pattern, Text
 from schemas.orders import PartLineIn, StrictSchema
@@ -120,15 +120,3 @@ class MovementQuery(_Page):
 class StatusQuery(_Page):
     status = fields.String(load_default=None, validate=SAFE_ID)
     overdue = fields.Boolean(load_default=None)
-
-
-# -- events ---------------------------------------------------------------------------
-
-class PartsLinesData(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    order_id = fields.String(required=True)
-    shortage_id = fields.String(load_default=None)
-    eta = fields.AwareDateTime(load_default=None)
-    parts = fields.List(fields.Dict(), load_default=list)

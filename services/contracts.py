@@ -9,11 +9,14 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from schemas.events import EVENT_DATA, EventEnvelope
 from schemas.fields import DISPLAY_TZ
 from schemas.orders import OrderOut
 from services.common.errors import InvalidInput
 
 _ORDER_OUT = OrderOut()
+_ENVELOPE = EventEnvelope()
+_EVENT_DATA = {kind: schema() for kind, schema in EVENT_DATA.items()}
 
 
 def load(schema: Schema, payload: Any) -> dict[str, Any]:
@@ -23,6 +26,21 @@ def load(schema: Schema, payload: Any) -> dict[str, Any]:
         return schema.load(payload)
     except ValidationError as exc:
         raise InvalidInput("the request has invalid fields", exc.messages) from exc
+
+
+def read_event(envelope: Any, needs: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """An event as its consumer reads it: the envelope, and the data loaded with the
+    producer's contract (schemas/events.py), tolerantly: unknown fields kept, and of the
+    fields the contract requires only those in ``needs`` required (all by default). A
+    message that breaks either raises ``ValidationError``: dead-lettered with the reason."""
+    event = _ENVELOPE.load(envelope)
+    schema = _EVENT_DATA.get((event["source"], event["type"]))
+    if schema is None:
+        raise ValidationError(f"no contract for {event['source']}.{event['type']}", "type")
+    optional = () if needs is None else tuple(
+        name for name, field in schema.fields.items() if field.required and name not in needs)
+    event["data"] = schema.load(event["data"], partial=optional)
+    return event
 
 
 def plain(value: Any) -> Any:

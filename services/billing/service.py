@@ -18,21 +18,16 @@ from schemas.billing import (
     BillingFacts,
     BillOut,
     BillQuery,
-    CompletedData,
     DecisionIn,
     EarningOut,
     EarningQuery,
-    PartsConsumedData,
     PaymentIn,
     QuoteIn,
     QuoteOut,
     RefundIn,
-    RefundRequestedData,
     SettlementRunIn,
     StatementOut,
 )
-from schemas.callbacks import CallbackDoneData
-from schemas.events import EventEnvelope, OrderCreatedData
 from services.billing.biller import Biller
 from services.billing.domain.schedule import FeeSchedule
 from services.billing.metrics import billing_metric_definitions
@@ -43,11 +38,10 @@ from services.common.config import read_yaml
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.contracts import load, plain
+from services.contracts import load, plain, read_event
 
 DEFAULT_FEE_SCHEDULE = "deploy/config/fee_schedule.yaml"
 DEFAULT_PARTS_CATALOGUE = "deploy/config/parts_catalogue.yaml"
-_ENVELOPE = EventEnvelope()
 
 
 @lru_cache(maxsize=4)
@@ -98,34 +92,33 @@ class BillingService(ServiceBase):
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")
     def on_order_created(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._biller() as biller:
-            biller.record_order(OrderCreatedData().load(event["data"]))
+            biller.record_order(event["data"])
 
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._biller() as biller:
-            biller.bill_completion(event, CompletedData().load(event["data"]))
+            biller.bill_completion(event, event["data"])
 
     @reliable_handler("inventory", "parts_consumed")
     def on_parts_consumed(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._biller() as biller:
-            biller.parts_consumed(event, PartsConsumedData().load(event["data"]))
+            biller.parts_consumed(event, event["data"])
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope, needs=("order_id",))  # the order and the answers given
         with self._biller() as biller:
-            # the producer's contract, read tolerantly: the order and the answers given
-            biller.callback_done(event, CallbackDoneData().load(event["data"], partial=True))
+            biller.callback_done(event, event["data"])
 
     @reliable_handler("complaints", "refund_requested")
     def on_refund_requested(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._biller() as biller:
-            biller.refund_requested(event, RefundRequestedData().load(event["data"]))
+            biller.refund_requested(event, event["data"])
 
     @timer(interval=5)
     def sweep_unconsumed_parts(self) -> None:

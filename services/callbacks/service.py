@@ -12,16 +12,12 @@ from nameko.timer import timer
 from schemas.callbacks import (
     AnswersIn,
     AuditQuery,
-    BillSettledData,
-    ComplaintOpenedData,
-    CompletedForCallbackData,
     ReportQuery,
     RescheduleIn,
     ScheduleIn,
     TaskOut,
     TaskQuery,
 )
-from schemas.events import EventEnvelope
 from services.callbacks.desk import CallbackDesk, Policy
 from services.callbacks.metrics import RATES, callback_metric_definitions
 from services.callbacks.store import TASKS, CallbackStore, ensure_indexes
@@ -32,11 +28,8 @@ from services.common.errors import InvalidInput
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.contracts import load, plain
+from services.contracts import load, plain, read_event
 
-_ENVELOPE = EventEnvelope()
-_COMPLETED, _BILL, _COMPLAINT = CompletedForCallbackData(), BillSettledData(), \
-    ComplaintOpenedData()
 _ANSWERS, _RESCHEDULE, _SCHEDULE = AnswersIn(), RescheduleIn(), ScheduleIn()
 _TASK_QUERY, _AUDIT_QUERY, _REPORT_QUERY = TaskQuery(), AuditQuery(), ReportQuery()
 _TASK_OUT = TaskOut()
@@ -88,23 +81,23 @@ class CallbacksService(ServiceBase):
     # -- events ----------------------------------------------------------------------
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
-        data = _COMPLETED.load(event["data"])
+        event = read_event(envelope, needs=("order_id", "completion"))
+        data = event["data"]
         # a task inserted before a later failure is counted (a redelivery finds it)
         with self._desk() as desk:
             desk.task_from_completion({**data, "branch": event["branch"]})
 
     @reliable_handler("billing", "bill_settled")
     def on_bill_settled(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._desk() as desk:
-            desk.bill_settled(_BILL.load(event["data"]), event["occurred_at"])
+            desk.bill_settled(event["data"], event["occurred_at"])
 
     @reliable_handler("complaints", "complaint_opened")
     def on_complaint_opened(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._desk() as desk:
-            desk.complaint_opened(event["branch"], _COMPLAINT.load(event["data"]))
+            desk.complaint_opened(event["branch"], event["data"])
 
     # -- staff -----------------------------------------------------------------------
     @branch_rpc

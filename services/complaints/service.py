@@ -22,7 +22,6 @@ from schemas.complaints import (
     ComplaintReportOut,
     ReportQuery,
 )
-from schemas.events import EventEnvelope
 from schemas.fields import DISPLAY_TZ
 from services.common.asking import ask
 from services.common.base import ServiceBase
@@ -37,9 +36,8 @@ from services.complaints.desk import Actor, ComplaintDesk
 from services.complaints.domain import rules
 from services.complaints.metrics import complaint_metric_definitions
 from services.complaints.store import COMPLAINTS, ComplaintStore, ensure_indexes
-from services.contracts import load, plain
+from services.contracts import load, plain, read_event
 
-_ENVELOPE = EventEnvelope()
 _IN, _QUERY, _REPORT_QUERY = ComplaintIn(), ComplaintQuery(), ReportQuery()
 _OUT, _REPORT_OUT = ComplaintOut(), ComplaintReportOut()
 
@@ -109,7 +107,7 @@ class ComplaintsService(ServiceBase):
     def on_complaint_received(self, envelope: dict) -> None:
         """A complaint taken by intake (request type ``complaint``): kept as handed over,
         and opened as a case, once each."""
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         data = event["data"]
         store = ComplaintStore(self.db)
         store.keep_received(data, event["branch"], event["event_id"], event["occurred_at"])
@@ -127,7 +125,7 @@ class ComplaintsService(ServiceBase):
     def on_callback_done(self, envelope: dict) -> None:
         """Dissatisfied (≤ 2) or paid ≠ billed: a complaint linked to the order, once per
         callback task."""
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope, needs=("order_id", "task_id"))
         data = event["data"]
         verdict = rules.callback_complaint(data)
         if verdict is None:
@@ -144,7 +142,7 @@ class ComplaintsService(ServiceBase):
     def on_order_completed(self, envelope: dict) -> None:
         """Completed orders per branch and month (the complaint rate's denominator), and who
         did the job (to link complaints about it)."""
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope, needs=("order_id",))
         data = event["data"]
         completion = data.get("completion") or {}
         done_at = completion.get("completed_at")

@@ -11,9 +11,6 @@ from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
-from schemas.callbacks import CallbackDoneData
-from schemas.events import EventEnvelope, OrderCreatedData
-from schemas.inventory import PartsLinesData
 from schemas.orders import STEP_SCHEMAS, OrderQuery
 from schemas.reports import ReportPeriod
 from schemas.technicians import TechnicianIn, TechnicianOut, TechnicianPatch
@@ -28,7 +25,7 @@ from services.common.errors import (
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.contracts import dump_order, load
+from services.contracts import dump_order, load, read_event
 from services.dispatch import reports
 from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain import staff
@@ -39,9 +36,6 @@ from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes
 
 RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
 
-_ENVELOPE = EventEnvelope()
-_CALLBACK_DONE = CallbackDoneData()
-_CREATED = OrderCreatedData()
 _QUERY = OrderQuery()
 _PERIOD = ReportPeriod()
 _TECH_IN, _TECH_PATCH, _TECH_OUT = TechnicianIn(), TechnicianPatch(), TechnicianOut()
@@ -76,8 +70,7 @@ class DispatchService(ServiceBase):
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")
     def on_order_created(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
-        data = _CREATED.load(event["data"])
+        data = read_event(envelope)["data"]
         # Offered at once if someone is free; None on a redelivery. Queued orders: see
         # drain_queue.
         with self._dispatcher() as dispatcher:
@@ -86,34 +79,33 @@ class DispatchService(ServiceBase):
     @reliable_handler("intake", "reminder_received")
     def on_reminder_received(self, envelope: dict) -> None:
         """A 催单 shows on the order the dispatcher and technician see."""
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         DispatchStore(self.db).record_reminder(event["data"]["order_id"], event["event_id"],
                                                event["occurred_at"],
                                                event["data"].get("channel"))
 
     @reliable_handler("inventory", "parts_short")
     def on_parts_short(self, envelope: dict) -> None:
-        self._parts_event(envelope, "parts_short")
+        self._parts_event(envelope)
 
     @reliable_handler("inventory", "parts_arrived")
     def on_parts_arrived(self, envelope: dict) -> None:
-        self._parts_event(envelope, "parts_arrived")
+        self._parts_event(envelope)
 
-    def _parts_event(self, envelope: dict, kind: str) -> None:
-        event = _ENVELOPE.load(envelope)
-        data = PartsLinesData().load(event["data"])
+    def _parts_event(self, envelope: dict) -> None:
+        event = read_event(envelope)
         with self._dispatcher() as dispatcher:
             handle = {"parts_short": dispatcher.parts_short,
-                      "parts_arrived": dispatcher.parts_arrived}[kind]
-            handle(event["event_id"], data)
+                      "parts_arrived": dispatcher.parts_arrived}[event["type"]]
+            handle(event["event_id"], event["data"])
 
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
         """Closes a completed order after its callback (verified, or unverified when the
         customer could not be reached)."""
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._dispatcher() as dispatcher:
-            dispatcher.record_callback(event["event_id"], _CALLBACK_DONE.load(event["data"]))
+            dispatcher.record_callback(event["event_id"], event["data"])
 
     @reliable_handler("complaints", "complaint_opened")
     def on_complaint_opened(self, envelope: dict) -> None:
@@ -126,14 +118,14 @@ class DispatchService(ServiceBase):
         self._note_complaint(envelope)
 
     def _note_complaint(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         data = event["data"]
         details = {key: data.get(key) for key in ("complaint_id", "category", "severity",
                                                   "level", "reason") if data.get(key)}
         entry = {"at": event["occurred_at"], "step": event["type"], "by": "complaints",
                  "details": details}
         store = DispatchStore(self.db)
-        for order_id in data.get("order_ids") or []:
+        for order_id in data["order_ids"]:
             store.note(order_id, event["branch"], event["event_id"], entry)
 
     # -- queries ---------------------------------------------------------------------

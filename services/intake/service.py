@@ -7,7 +7,6 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter
 
-from schemas.events import EventEnvelope
 from schemas.feeds import FeedRequestIn
 from schemas.orders import ServiceRequestIn
 from services.common.base import ServiceBase
@@ -16,7 +15,7 @@ from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.contracts import dump_order, load
+from services.contracts import dump_order, load, read_event
 from services.intake.desk import IntakeDesk
 from services.intake.feeds import decode_body, feed_consumer
 from services.intake.numbering import OrderNumbersProvider
@@ -31,7 +30,6 @@ def define_metrics(registry: CollectorRegistry, settings: dict) -> dict:
                                 "Requests received, by outcome (created or existing order)",
                                 ["branch", "channel", "request_type", "outcome"],
                                 registry=registry)}
-_ENVELOPE = EventEnvelope()
 
 
 class IntakeService(ServiceBase):
@@ -88,15 +86,15 @@ class IntakeService(ServiceBase):
     @reliable_handler("callbacks", "callback_done")
     def on_callback_done(self, envelope: dict) -> None:
         """Not fixed, says the customer: a repeat repair (返修) of the same unit."""
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope, needs=("order_id", "task_id", "outcome"))
         data = event["data"]
-        if data.get("outcome") == "not_fixed":
+        if data["outcome"] == "not_fixed":
             self._follow_up(data["order_id"], event["branch"], "repeat_repair",
                             data["task_id"])
 
     @reliable_handler("complaints", "reservice_requested")
     def on_reservice_requested(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         data = event["data"]
         self._follow_up(data["order_id"], event["branch"], "reservice", data["complaint_id"])
 
@@ -105,7 +103,7 @@ class IntakeService(ServiceBase):
             desk.create_follow_up(original_id, branch, kind, ref)
 
     def _record_end(self, envelope: dict, status: str) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope, needs=("order_id",))
         IntakeStore(self.db).finish(event["data"]["order_id"], event["branch"], status,
                                     event["event_id"], event["occurred_at"],
                                     completed=status == "completed")

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
-from schemas.events import EventEnvelope
 from schemas.inventory import (
     CountIn,
     DecisionIn,
@@ -31,7 +30,7 @@ from services.common.errors import AppError
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
-from services.contracts import load
+from services.contracts import load, read_event
 from services.inventory import queries
 from services.inventory.domain.catalogue import Catalogue
 from services.inventory.keeper import Keeper, read_gauges
@@ -39,7 +38,6 @@ from services.inventory.metrics import inventory_metric_definitions
 from services.inventory.settings import DEFAULT_SETTINGS, load_catalogue
 from services.inventory.store import JOBS, STOCK, InventoryStore, ensure_indexes
 
-_ENVELOPE = EventEnvelope()
 SCHEMAS = {"receive": ReceiptIn, "reserve": ReservationIn, "release": ReservationIn,
            "transfer": TransferIn, "purchase": PurchaseIn, "request": StockRequestIn,
            "count": CountIn}
@@ -153,13 +151,13 @@ class InventoryService(ServiceBase):
     # -- events ------------------------------------------------------------------------
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope, needs=("order_id", "completion"))
         with self._keeper() as keeper:
             keeper.on_completed(event["branch"], event["data"], event["event_id"])
 
     @reliable_handler("dispatch", "order_cancelled")
     def on_order_cancelled(self, envelope: dict) -> None:
-        event = _ENVELOPE.load(envelope)
+        event = read_event(envelope)
         with self._keeper() as keeper:
             keeper.on_cancelled(event["data"]["order_id"])
 
