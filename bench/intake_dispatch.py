@@ -225,18 +225,50 @@ def running_system() -> Iterator[System]:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
 
 
+STORE_OPS = ("insert", "query", "update", "delete", "getmore", "command")
+IDLE_SECONDS = 10
+
+
+def store_requests(mongo_uri: str) -> dict[str, int]:
+    """The store's own request counters (``serverStatus.opcounters``)."""
+    client = connect(mongo_uri)
+    try:
+        counters = client.admin.command("serverStatus")["opcounters"]
+    finally:
+        client.close()
+    return {op: int(counters.get(op, 0)) for op in STORE_OPS}
+
+
 def main() -> int:
     with running_system() as system:
         register_technicians(system.gateway)
         pids = system.pids()
+        mongo_uri = system.env["MONGO_URI"]
         before = {k: cpu_seconds(pid) for k, pid in pids.items()}
+        ops_before = store_requests(mongo_uri)
         latencies, errors, elapsed = drive(system.gateway)
         time.sleep(3)  # let the last offers land
         after = {k: cpu_seconds(pid) for k, pid in pids.items()}
-        waits = received_to_offered(system.env["MONGO_URI"], system.env["DB_PREFIX"])
-        floor_seconds = floor(system.env["MONGO_URI"], system.amqp_uri)
+        ops_after = store_requests(mongo_uri)
+        time.sleep(IDLE_SECONDS)  # nothing offered: what the timers ask of the store
+        ops_idle = store_requests(mongo_uri)
+        waits = received_to_offered(mongo_uri, system.env["DB_PREFIX"])
+        floor_seconds = floor(mongo_uri, system.amqp_uri)
     report(latencies, errors, elapsed, waits, before, after, floor_seconds)
+    report_store(len(latencies), ops_before, ops_after, ops_idle)
     return 0 if errors == 0 else 1
+
+
+def report_store(done: int, before: dict[str, int], after: dict[str, int],
+                 idle: dict[str, int]) -> None:
+    """Store requests per order (the run and its 3 s tail, timers included) and while
+    idle; each reading itself is one ``command``."""
+    per_order = {op: (after[op] - before[op]) / max(done, 1) for op in STORE_OPS}
+    print("  store requests per order  " + f"{sum(per_order.values()):8.2f}   (" + ", ".join(
+        f"{op} {value:.2f}" for op, value in per_order.items()) + ")")
+    idle_rate = sum(idle[op] - after[op] for op in STORE_OPS) / IDLE_SECONDS
+    print(f"  store requests/s idle     {idle_rate:8.1f}")
+    sys.stdout.flush()
 
 
 def report(latencies, errors, elapsed, waits, before, after, floor_seconds) -> None:

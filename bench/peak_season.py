@@ -1,11 +1,13 @@
-"""A peak-season day (旺季) replayed through the real dispatch rules.
+"""A peak-season day (旺季) replayed through the real dispatcher.
 
 A discrete-event simulation on a simulated clock, with no broker and no database. Orders
-get their arrival deadline from the published commitments (deploy/config/reference.yaml,
-office calendar for installations), candidates come from ``matching.rank_candidates``,
-and the queue is ordered and drained with ``queueing.queue_deadline`` / ``drain_order``
-and the window ``DRAIN_WINDOW``: the functions the dispatcher and its store use. The
-baseline dispatches first-come-first-served to the nearest free technician.
+get their deadlines from the published commitments (deploy/config/reference.yaml, office
+calendar for installations). The shipped policy is the dispatcher itself
+(``services.dispatch.dispatcher.Dispatcher`` on dispatch's store kept in memory,
+bench/memory_dispatch.py): it creates and offers the orders, drains its queue, passes
+lapsed offers on, and takes the technicians' steps (accept, contact, check-in, complete).
+The baseline, first-come-first-served to the nearest free technician, and the dispatcher
+as it was before this simulation (``EDF before``) are models of those rules.
 
     make bench-sim          # writes bench/report/peak_season.md and the PNG plots
 
@@ -33,8 +35,14 @@ from typing import Any
 
 import yaml
 
+from bench.memory_dispatch import MemoryDispatchStore
+from schemas.orders import CompleteIn
 from services.common.domain.geo import haversine_km
+from services.common.errors import Conflict, Forbidden
 from services.common.reference import Reference, load_reference
+from services.common.unit_of_work import UnitOfWork
+from services.dispatch.base import Actor
+from services.dispatch.dispatcher import Dispatcher
 from services.dispatch.domain.matching import (
     Shift,
     Technician,
@@ -111,7 +119,7 @@ def _as_is(items: Sequence, *_: Any) -> list:
     return list(items)
 
 
-# What the dispatcher does: Dispatcher._reserve_best, drain_queue and store.queued.
+# The dispatcher's rules; ``simulate`` runs the dispatcher itself for it (ShippedSimulation).
 SHIPPED = Policy("shipped", queue_deadline, drain_order, rank_candidates, offerable,
                  offer_on_arrival=True, feasible_window=feasible_from)
 FCFS = Policy("baseline FCFS", _received, _as_is, nearest_free, _as_is,
@@ -138,6 +146,9 @@ class SimOrder:
     work: timedelta
     accept_after: timedelta
     deadline: datetime
+    category: str = ""
+    region_code: str = ""
+    deadlines: dict[str, datetime] = field(default_factory=dict)
     arrived_at: datetime | None = None
     technician: str | None = None
 
@@ -186,7 +197,8 @@ def make_orders(reference: Reference, load: float, seed: int,
             lat=region.lat + rng.uniform(-0.03, 0.03), lon=region.lon + rng.uniform(-0.03, 0.03),
             work=timedelta(hours=WORK_HOURS[request_type] * rng.uniform(0.7, 1.3)),
             accept_after=timedelta(minutes=rng.uniform(*ACCEPT_MINUTES)),
-            deadline=deadlines["arrival"]))
+            deadline=deadlines["arrival"], category=category, region_code=region.code,
+            deadlines=deadlines))
     return orders
 
 
@@ -332,6 +344,93 @@ class Simulation:
                 (crew, order))
 
 
+class ShippedSimulation(Simulation):
+    """The shipped policy is not modelled: the real dispatcher (``Dispatcher``: creating
+    and offering, the queue drained as the service's timer drains it, lapsed offers
+    passed on, the technicians' steps) runs on dispatch's store kept in memory. Only the
+    technicians (when they accept, travel, work) and the customers are simulated."""
+
+    def __init__(self, orders: list[SimOrder], roster: list[Technician],
+                 shifts: dict[str, Shift], reference: Reference) -> None:
+        super().__init__(SHIPPED, orders, roster, shifts)
+        self.reference = reference
+        self.store = MemoryDispatchStore(roster, {tech_id: crew.branch
+                                                  for tech_id, crew in self.crews.items()})
+        self.by_id = {order.order_id: order for order in orders}
+        self.visiting: dict[str, SimOrder] = {}  # technician id -> the job they are at
+
+    def _dispatcher(self) -> Dispatcher:
+        return Dispatcher(self.store, self.reference,
+                          UnitOfWork("dispatch", self.now, self.now), OFFER_TIMEOUT)
+
+    def _step(self, order: SimOrder, action: str, payload: dict | None = None) -> bool:
+        """A technician's step on their order; False when it no longer is theirs (the
+        offer lapsed before they accepted)."""
+        actor = Actor("technician", order.branch, order.technician)
+        try:
+            self._dispatcher().step(order.order_id, action, payload or {}, actor)
+        except (Conflict, Forbidden):
+            return False
+        return True
+
+    def _offers_made(self) -> None:
+        """Each new offer: its technician accepts a few minutes later."""
+        for order_id, technician_id in self.store.take_offers():
+            order = self.by_id[order_id]
+            order.technician = technician_id
+            self.at(self.now + order.accept_after, "accept", order)
+
+    def _drain(self, branch: str) -> None:
+        self._dispatcher().drain_queue(branch)
+        self._offers_made()
+
+    def _on_arrive(self, order: SimOrder) -> None:
+        self._dispatcher().create_from_event(creation_event(order))
+        self._offers_made()
+
+    def _on_accept(self, order: SimOrder) -> None:
+        if self._step(order, "accept"):
+            self._step(order, "contact")
+            super()._on_accept(order)
+
+    def _on_tick(self, _: Any) -> None:
+        """The service's timers: lapsed offers passed on, the queue drained."""
+        self._dispatcher().expire_offers()
+        for branch in BRANCH_SHARE:
+            self._drain(branch)
+        for crew in self.crews.values():
+            self._start_next(crew)
+        self.at(self.now + TICK, "tick")
+
+    def _on_reach(self, payload: tuple[Crew, SimOrder]) -> None:
+        crew, order = payload
+        self._step(order, "check-in", {"confirmed_by_customer": True})
+        self.visiting[crew.tech.technician_id] = order
+        super()._on_reach(payload)
+
+    def _on_done(self, crew: Crew) -> None:
+        self._step(self.visiting.pop(crew.tech.technician_id), "complete", COMPLETION)
+        crew.busy = False
+        self._start_next(crew)
+        self._drain(crew.branch)
+
+
+OFFER_TIMEOUT = timedelta(minutes=15)  # deploy/config/services.yaml: offer_timeout_seconds
+COMPLETION = CompleteIn().load({"diagnosis": "模拟", "fault_code": "SIM",
+                                "repair_done": "模拟", "warranty": "in_warranty"})
+
+
+def creation_event(order: SimOrder) -> dict[str, Any]:
+    """What intake's ``order_created`` carries, for the dispatcher to create the order."""
+    return {"order_id": order.order_id, "branch": order.branch, "zone": order.zone,
+            "region_code": order.region_code, "lat": order.lat, "lon": order.lon,
+            "request_type": order.request_type, "priority": order.priority,
+            "received_at": order.doc["received_at"],
+            "deadlines": {m: at.isoformat() for m, at in order.deadlines.items()},
+            "product": {"category": order.category}, "customer": {},
+            "warranty": {"status": "in_warranty"}}
+
+
 # -- measuring ---------------------------------------------------------------------------
 
 @dataclass
@@ -355,6 +454,8 @@ def simulate(policy: Policy, load: float, reference: Reference, seed: int = 2026
     """The day's orders after the run (the same orders for every policy at one load)."""
     shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
     orders = make_orders(reference, load, seed + int(load * 100), per_day)
+    if policy is SHIPPED:
+        return ShippedSimulation(orders, make_roster(copies), shifts, reference).run()
     return Simulation(policy, orders, make_roster(copies), shifts).run()
 
 

@@ -1,23 +1,40 @@
-"""The peak-season simulation's accounting, on a tiny day, and that it drives the policy
-the dispatcher ships (the figures themselves are in bench/report, made by make bench-sim)."""
+"""The peak-season simulation's accounting, on a tiny day, and that the shipped policy is
+the dispatcher itself (the figures are in bench/report, made by make bench-sim)."""
 
 import math
 
-from bench.peak_season import FCFS, REFERENCE_PATH, SHIPPED, ZONES, measure, simulate
+from bench.peak_season import (
+    FCFS,
+    REFERENCE_PATH,
+    SHIPPED,
+    ZONES,
+    ShippedSimulation,
+    make_orders,
+    make_roster,
+    measure,
+    simulate,
+)
 from services.common.reference import load_reference
-from services.dispatch import offering as dispatcher
-from services.dispatch import store
+from services.dispatch.domain.matching import parse_shift
 
 REFERENCE = load_reference(str(REFERENCE_PATH))
 TINY = {"copies": 1, "per_day": 40}
 
 
-def test_the_shipped_policy_is_the_dispatchers():
-    assert SHIPPED.rank is dispatcher.rank_candidates
-    assert SHIPPED.choose is dispatcher.offerable
-    assert SHIPPED.order_head is dispatcher.drain_order
-    assert SHIPPED.feasible_window is dispatcher.feasible_from
-    assert SHIPPED.queue_key is store.queue_deadline
+def test_the_shipped_policy_is_the_dispatcher_itself():
+    shifts = {name: parse_shift(spec) for name, spec in REFERENCE.shifts.items()}
+    simulation = ShippedSimulation(make_orders(REFERENCE, 2.0, 2026, per_day=40),
+                                   make_roster(copies=1), shifts, REFERENCE)
+    orders = simulation.run()
+    stored = simulation.store.orders
+    assert set(stored) == {order.order_id for order in orders}  # created by the dispatcher
+    for order in orders:
+        if order.arrived_at is not None:
+            steps = [entry["step"] for entry in stored[order.order_id]["timeline"]]
+            assert steps[:2] == ["created", "offered"] and steps[-3:] == [
+                "contacted", "checked_in", "completed"]
+            assert stored[order.order_id]["technician_id"] == order.technician
+    assert not any(simulation.store.holding.values())  # every slot given back
 
 
 def test_every_order_is_visited_or_counted_late():
