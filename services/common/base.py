@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import eventlet
@@ -16,6 +16,7 @@ from nameko.timer import timer
 from nameko.web.handlers import http
 
 from services.common.clock import Clock
+from services.common.domain.calendars import coverage_gaps
 from services.common.health import live, ready
 from services.common.messaging import (
     Topology,
@@ -56,6 +57,9 @@ class ClockProvider(DependencyProvider):
 class ReferenceProvider(DependencyProvider):
     def setup(self) -> None:
         self.reference = load_reference(self.container.config["reference_data"])
+        for gap in coverage_gaps(self.reference.calendars, date.today()):
+            log.warning("%s: install a newer chinese_calendar once the State Council "
+                        "publishes the next year's schedule", gap)
 
     def get_dependency(self, worker_ctx) -> Reference:
         return self.reference
@@ -135,6 +139,11 @@ class ServiceBase:
         age = oldest_unsent_age([self.db[name] for name in self.outbox_collections],
                                 self.clock.now())
         self.metrics.outbox_oldest_unsent.labels(self.name).set(age)
+        today = self.clock.now().date()
+        for name, calendar in self.reference.calendars.items():
+            if calendar.covered_until is not None:
+                self.metrics.calendar_covered_days.labels(name).set(
+                    (calendar.covered_until - today).days)
         queues = consumed_dead_letter_queues(self.name, SUBSCRIPTIONS)
         try:
             depths = queue_depths(self.config["AMQP_URI"], queues)

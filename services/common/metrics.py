@@ -77,6 +77,11 @@ def chassis_gauges(registry: CollectorRegistry) -> dict[str, Gauge]:
             "aftersales_dead_letter_messages",
             "Messages in the dead-letter queues of the queues this service consumes",
             ["queue"], registry=registry),
+        "calendar_covered_days": Gauge(
+            "aftersales_calendar_covered_days",
+            "Days from today to the last day a calendar's statutory holidays are known "
+            "(past it, every weekday counts as worked)",
+            ["calendar"], registry=registry),
     }
 
 

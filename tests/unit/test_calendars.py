@@ -3,6 +3,7 @@
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import chinese_calendar
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -131,10 +132,11 @@ class TestOfficeCalendarExamples:
         # day -> Saturday 14th (worked) 17:00.
         due = REFERENCE_OFFICE.add(sh(2026, 2, 13, 17, 0), OFFICE_DAY)
         assert due == sh(2026, 2, 14, 17, 0)
-        # ...and after that Saturday the next working day is Monday 23rd.
+        # ...and after that Saturday the next working day is Tuesday 24th: the holiday
+        # runs to Monday 23rd (State Council 2026 notice).
         due = REFERENCE_OFFICE.add(sh(2026, 2, 14, 17, 30), timedelta(minutes=1))
-        assert due == sh(2026, 2, 23, 9, 1)
-        assert REFERENCE_OFFICE.elapsed(sh(2026, 2, 15), sh(2026, 2, 22)) == timedelta(0)
+        assert due == sh(2026, 2, 24, 9, 1)
+        assert REFERENCE_OFFICE.elapsed(sh(2026, 2, 15), sh(2026, 2, 24)) == timedelta(0)
 
     def test_within_the_same_day(self):
         assert PLAIN_OFFICE.add(sh(2026, 3, 9, 10, 0), timedelta(hours=2)) == sh(2026, 3, 9, 12)
@@ -188,7 +190,9 @@ class TestOfficeCalendarExamples:
         (sh(2026, 3, 7, 12, 0), False),    # Saturday
         (sh(2026, 3, 8, 12, 0), False),    # Sunday
         (sh(2026, 1, 1, 12, 0), False),    # New Year holiday (a Thursday)
-        (sh(2026, 9, 27, 12, 0), True),    # Sunday worked (调休)
+        (sh(2026, 9, 27, 12, 0), False),   # an ordinary Sunday (no 调休 in 2026)
+        (sh(2026, 9, 20, 12, 0), True),    # Sunday worked (调休 for National Day)
+        (sh(2026, 2, 23, 12, 0), False),   # Monday, the last day of Spring Festival
         (datetime(2026, 3, 9, 1, 0, tzinfo=UTC), True),  # 09:00 in Shanghai
     ])
     def test_is_open(self, instant, expected):
@@ -241,12 +245,12 @@ class TestOfficeCalendarProperties:
 
     @settings(max_examples=200, deadline=None)
     @given(start=starts, duration=positive_durations)
-    def test_weekends_holidays_skipped_and_extra_workdays_used(self, start, duration):
-        calendar = REFERENCE_OFFICE
-        due = calendar.add(start, duration)
+    def test_a_deadline_falls_on_a_statutory_working_day(self, start, duration):
+        due = REFERENCE_OFFICE.add(start, duration)
         local = due.astimezone(SHANGHAI).date()
-        assert local not in calendar.holidays or local in calendar.extra_workdays
-        assert local.weekday() < 5 or local in calendar.extra_workdays
+        assert REFERENCE_OFFICE.is_workday(local)
+        if local <= REFERENCE_OFFICE.covered_until:
+            assert chinese_calendar.is_workday(local)  # holidays and 调休 from the source
 
     @settings(max_examples=200, deadline=None)
     @given(instant=starts)
@@ -347,8 +351,9 @@ class TestBuildCalendars:
     def test_reference_calendars(self):
         assert isinstance(load_reference("deploy/config/reference.yaml").calendars["24x7"],
                           AlwaysCalendar)
-        assert date(2026, 10, 1) in REFERENCE_OFFICE.holidays
-        assert date(2026, 2, 14) in REFERENCE_OFFICE.extra_workdays
+        assert not REFERENCE_OFFICE.is_workday(date(2026, 10, 1))  # National Day
+        assert REFERENCE_OFFICE.is_workday(date(2026, 2, 14))  # a Saturday worked (调休)
+        assert REFERENCE_OFFICE.statutory.source == "chinese_calendar"
         assert REFERENCE_OFFICE.opens == time(9) and REFERENCE_OFFICE.closes == time(17, 30)
 
     def test_invalid_office_hours_fail_on_build(self):

@@ -31,10 +31,11 @@ def test_a_friday_afternoon_complaint_is_investigated_by_wednesday_afternoon():
 
 def test_investigation_days_skip_holidays():
     # Wed 30 Sep 10:00: 7.5 h that day, National Day (1-7 Oct) closed, Thu 8 and Fri 9
-    # give 17 h, and the last hour falls on Monday 12 October.
+    # give 17 h, and the last hour falls on Saturday 10 October, a working day in
+    # exchange (调休).
     before_national_day = datetime(2026, 9, 30, 10, 0, tzinfo=SHANGHAI)
     assert due("complaint_investigation", before_national_day) == datetime(
-        2026, 10, 12, 10, 0, tzinfo=SHANGHAI)
+        2026, 10, 10, 10, 0, tzinfo=SHANGHAI)
 
 
 @pytest.mark.parametrize(("action", "status", "target"), [

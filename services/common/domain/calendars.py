@@ -1,5 +1,12 @@
 """Service calendars: 24x7, and office hours with holidays and worked weekend days.
 
+A country's statutory holidays and adjusted working days (调休) come from a maintained
+source (China's: ``chinese_calendar``, which carries the State Council's yearly schedule);
+a calendar's own ``holidays`` and ``extra_workdays`` are only what is the branch's own
+(local holidays, a Saturday it opens). Past the source's last published year a calendar
+falls back to its weekdays: ``covered_until`` says where that begins, and the services
+warn and alert before it comes (``coverage_gaps``).
+
 ``add`` moves a start instant forward by an amount of *calendar* time (office time only
 counts inside opening hours); ``elapsed`` measures calendar time between two instants.
 All instants are timezone-aware; results are UTC.
@@ -9,14 +16,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 MAX_DAYS_SCANNED = 3 * 366  # a calendar with no open day must not loop forever
 
 
+@dataclass(frozen=True)
+class StatutoryDays:
+    """A country's days off and adjusted working days, as far as they are published."""
+
+    source: str
+    holidays: frozenset[date]
+    workdays: frozenset[date]  # weekend days worked in exchange (调休)
+    covered_until: date  # the last day the source speaks for
+
+
+@cache
+def china_statutory_days() -> StatutoryDays:
+    """China's statutory holidays and 调休 working days, from ``chinese_calendar``."""
+    import chinese_calendar
+
+    holidays = frozenset(chinese_calendar.holidays)
+    workdays = frozenset(chinese_calendar.workdays)
+    last_year = max(holidays | workdays).year
+    return StatutoryDays("chinese_calendar", holidays, workdays, date(last_year, 12, 31))
+
+
+STATUTORY_SOURCES = {"CN": china_statutory_days}
+
+
 class AlwaysCalendar:
     name = "24x7"
     working_day = timedelta(hours=24)
+    covered_until: date | None = None  # needs no published schedule
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
         return (start + duration).astimezone(UTC)
@@ -35,8 +68,9 @@ class OfficeCalendar:
     weekdays: frozenset[int]
     opens: time
     closes: time
-    holidays: frozenset[date] = field(default_factory=frozenset)
-    extra_workdays: frozenset[date] = field(default_factory=frozenset)
+    holidays: frozenset[date] = field(default_factory=frozenset)  # the branch's own
+    extra_workdays: frozenset[date] = field(default_factory=frozenset)  # the branch's own
+    statutory: StatutoryDays | None = None
 
     def __post_init__(self) -> None:
         if self.closes <= self.opens:
@@ -47,10 +81,22 @@ class OfficeCalendar:
         return _combine(date(2000, 1, 3), self.closes, UTC) - _combine(
             date(2000, 1, 3), self.opens, UTC)
 
+    @property
+    def covered_until(self) -> date | None:
+        """The last day the statutory source speaks for (None: the calendar needs none)."""
+        return self.statutory.covered_until if self.statutory else None
+
     def is_workday(self, day: date) -> bool:
         if day in self.extra_workdays:
             return True
-        return day.weekday() in self.weekdays and day not in self.holidays
+        if day in self.holidays:
+            return False
+        if self.statutory is not None and day <= self.statutory.covered_until:
+            if day in self.statutory.holidays:
+                return False
+            if day in self.statutory.workdays:
+                return True
+        return day.weekday() in self.weekdays
 
     def _window(self, day: date) -> tuple[datetime, datetime] | None:
         if not self.is_workday(day):
@@ -122,8 +168,28 @@ def build_calendars(config: dict) -> dict[str, AlwaysCalendar | OfficeCalendar]:
             closes=parse_clock(spec["closes"]),
             holidays=frozenset(_as_date(d) for d in spec.get("holidays", [])),
             extra_workdays=frozenset(_as_date(d) for d in spec.get("extra_workdays", [])),
+            statutory=_statutory(name, spec.get("statutory")),
         )
     return calendars
+
+
+def _statutory(name: str, country: str | None) -> StatutoryDays | None:
+    if country is None:
+        return None
+    if country not in STATUTORY_SOURCES:
+        raise ValueError(f"calendar {name}: no statutory source for {country!r} "
+                         f"(known: {', '.join(sorted(STATUTORY_SOURCES))})")
+    return STATUTORY_SOURCES[country]()
+
+
+def coverage_gaps(calendars: dict, today: date, ahead_days: int = 60) -> list[str]:
+    """Calendars whose statutory source stops within ``ahead_days`` of ``today``: past
+    that day they count every weekday as worked, holidays included."""
+    horizon = today + timedelta(days=ahead_days)
+    return [f"calendar {name}: statutory holidays known until {c.covered_until} "
+            f"({c.statutory.source}), less than {ahead_days} days ahead"
+            for name, c in calendars.items()
+            if c.covered_until is not None and c.covered_until < horizon]
 
 
 def _as_date(value) -> date:
