@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter
 
+from services.billing.domain.checks import RULES
+from services.common.metrics import zeroed
+
+COVERAGES = ("full", "partial", "none")
+SETTLEMENT_STATES = ("pending", "released", "paid")
+
 
 def billing_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
+    branches = settings["branches"]
     return {
-        "anomalies": Counter("aftersales_charge_anomalies_total",
-                             "Abnormal charges detected (收费异常), by rule",
-                             ["branch", "rule"], registry=registry),
-        "bills": Counter("aftersales_bills_total",
-                         "Settlement statements made at completion, by the customer's "
-                         "coverage (full: pays nothing, partial, none)",
-                         ["branch", "coverage"], registry=registry),
-        "settlement": Counter("aftersales_settlement_amount_fen_total",
-                              "Service-centre earnings in fen as they reach each state "
-                              "(pending, released, paid)", ["branch", "state"],
-                              registry=registry),
+        "anomalies": zeroed(Counter("aftersales_charge_anomalies_total",
+                                    "Abnormal charges detected (收费异常), by rule",
+                                    ["branch", "rule"], registry=registry), branches, RULES),
+        "bills": zeroed(Counter("aftersales_bills_total",
+                                "Settlement statements made at completion, by the customer's "
+                                "coverage (full: pays nothing, partial, none)",
+                                ["branch", "coverage"], registry=registry),
+                        branches, COVERAGES),
+        "settlement": zeroed(Counter("aftersales_settlement_amount_fen_total",
+                                     "Service-centre earnings in fen as they reach each state "
+                                     "(pending, released, paid)", ["branch", "state"],
+                                     registry=registry), branches, SETTLEMENT_STATES),
     }

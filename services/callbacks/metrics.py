@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from schemas.callbacks import OUTCOMES
 from schemas.orders import DISPATCHED_TYPES, PRIORITIES, ZONES
 from services.callbacks.base import MILESTONE
-from services.common.metrics import milestone_metrics
+from services.common.metrics import milestone_metrics, zeroed
 from services.common.reference import load_reference
 
 RATES = {
@@ -45,9 +46,9 @@ def callback_metric_definitions(registry: CollectorRegistry, settings: dict) -> 
         **milestone_metrics(registry, callback_targets(settings),
                             "Time from completion to the callback's outcome; bucket edges "
                             "are the commitment thresholds", 259200.0),
-        "completed": Counter("aftersales_callbacks_completed_total",
-                             "Callbacks finished, by outcome", ["branch", "outcome"],
-                             registry=registry),
+        "completed": zeroed(Counter("aftersales_callbacks_completed_total",
+                                    "Callbacks finished, by outcome", ["branch", "outcome"],
+                                    registry=registry), settings["branches"], OUTCOMES),
         "created": Counter("aftersales_callback_tasks_created_total",
                            "Callback tasks created (orders and schedules)", registry=registry),
     }

@@ -7,8 +7,9 @@ worker hooks; the service exposes ``GET /metrics`` on its own port.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -64,6 +65,15 @@ def milestone_metrics(registry: CollectorRegistry,
                          buckets=sorted({seconds for _, seconds in targets})
                          or (default_bucket,))
     return {"commitment": commitment, "met": met, "breached": breached, "duration": duration}
+
+
+def zeroed(counter: Counter, *values: Iterable[str]) -> Counter:
+    """Every label set of ``counter`` (one iterable of values per label) exported at 0
+    from start-up: the first event then shows as an increase (``increase()`` and the
+    burn-rate rules see nothing of a series that appears already at 1)."""
+    for labels in itertools.product(*values):
+        counter.labels(*labels)
+    return counter
 
 
 def chassis_gauges(registry: CollectorRegistry) -> dict[str, Gauge]:

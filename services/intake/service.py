@@ -8,12 +8,12 @@ from contextlib import contextmanager
 from prometheus_client import CollectorRegistry, Counter
 
 from schemas.feeds import FeedRequestIn
-from schemas.orders import ServiceRequestIn
+from schemas.orders import CHANNELS, REQUEST_TYPES, ServiceRequestIn
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
 from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
-from services.common.metrics import Metrics
+from services.common.metrics import Metrics, zeroed
 from services.common.mongo import MongoDatabase
 from services.contracts import dump_order, load, read_event
 from services.intake.desk import IntakeDesk
@@ -26,10 +26,11 @@ _FEED_IN = FeedRequestIn()
 
 
 def define_metrics(registry: CollectorRegistry, settings: dict) -> dict:
-    return {"requests": Counter("aftersales_intake_requests_total",
-                                "Requests received, by outcome (created or existing order)",
-                                ["branch", "channel", "request_type", "outcome"],
-                                registry=registry)}
+    requests = Counter("aftersales_intake_requests_total",
+                       "Requests received, by outcome (created or existing order)",
+                       ["branch", "channel", "request_type", "outcome"], registry=registry)
+    return {"requests": zeroed(requests, settings["branches"], CHANNELS, REQUEST_TYPES,
+                               ("created", "existing"))}
 
 
 class IntakeService(ServiceBase):

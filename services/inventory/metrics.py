@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from services.common.metrics import zeroed
 from services.inventory.domain.ledger import MOVEMENT_KINDS
 
 
@@ -19,9 +20,9 @@ def inventory_metric_definitions(registry: CollectorRegistry, settings: dict) ->
         "writeoffs_overdue": Gauge("aftersales_warranty_writeoffs_overdue",
                                    "Warranty parts consumed whose old part is overdue",
                                    ["branch"], registry=registry),
-        "movements": Counter("aftersales_stock_movements_total",
-                             "Stock ledger movements written", ["branch", "kind"],
-                             registry=registry),
+        "movements": zeroed(Counter("aftersales_stock_movements_total",
+                                    "Stock ledger movements written", ["branch", "kind"],
+                                    registry=registry), settings["branches"], MOVEMENT_KINDS),
         "backorders_open": Gauge("aftersales_parts_backorders_open",
                                  "Parts backordered for jobs and not yet in", ["branch"],
                                  registry=registry),
