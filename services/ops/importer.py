@@ -1,16 +1,21 @@
 """Bulk import of requests from CSV (letters, faxes, offline batches).
 
 Each row becomes one request for intake. Its ``call_id`` comes from the ``call_id`` column,
-or is derived from the file's name and the row number, so running the same file again
-skips the rows already imported instead of duplicating them (intake is idempotent by
-call id). Rows that fail are written to ``<file>.errors.csv`` next to the file.
+or is derived from the row's content (and, for identical rows in one file, which of them
+it is), so running the same file again skips the rows already imported instead of
+duplicating them (intake is idempotent by call id), a corrected row is imported as new,
+and another file that happens to have the same name is imported in full. The file may be
+UTF-8 (with or without a BOM) or GB18030/GBK, as Excel in China saves it. Rows that fail
+are written to ``<file>.errors.csv`` next to the file, with a BOM so Excel reads it.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,13 +35,16 @@ class ImportFileError(Exception):
     """The file cannot be imported at all (missing, not CSV, required columns absent)."""
 
 
-def derived_call_id(path: Path, row_number: int) -> str:
-    """Stable per file name and row: a corrected file re-run keeps each row's id."""
-    digest = hashlib.sha1(path.name.encode("utf-8")).hexdigest()[:12]
-    return f"imp-{digest}-r{row_number}"
+def derived_call_id(cells: dict[str, str], occurrence: int = 1) -> str:
+    """Stable per row content: the same row in any run, any file name, gets the same id;
+    ``occurrence`` tells identical rows of one file apart (the 2nd, the 3rd...)."""
+    content = json.dumps({key: (cells.get(key) or "").strip() for key in COLUMNS},
+                         ensure_ascii=False, sort_keys=True)
+    digest = hashlib.sha256(f"{content}#{occurrence}".encode()).hexdigest()[:20]
+    return f"imp-{digest}"
 
 
-def row_to_request(row: dict[str, str], path: Path, row_number: int) -> dict[str, Any]:
+def row_to_request(row: dict[str, str], occurrence: int = 1) -> dict[str, Any]:
     """A CSV row as intake's request body; empty cells are left out (intake validates)."""
     cells = {key: (value or "").strip() for key, value in row.items() if key}
     request: dict[str, Any] = {"customer": {}, "product": {}}
@@ -53,24 +61,36 @@ def row_to_request(row: dict[str, str], path: Path, row_number: int) -> dict[str
         if cells.get(key):
             request[key] = cells[key]
     request.setdefault("channel", DEFAULT_CHANNEL)
-    request.setdefault("call_id", derived_call_id(path, row_number))
+    request.setdefault("call_id", derived_call_id(cells, occurrence))
     return request
+
+
+ENCODINGS = ("utf-8-sig", "gb18030")  # UTF-8 with or without BOM; GB18030 covers GBK
+
+
+def decode(raw: bytes, name: str) -> str:
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportFileError(f"{name}: neither UTF-8 nor GB18030/GBK text")
 
 
 def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(row number counting the header as row 1, cells) for each non-empty data row."""
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames or []
-            missing = [name for name in REQUIRED if name not in header]
-            if missing:
-                raise ImportFileError(f"{path.name}: missing column(s) {', '.join(missing)}; "
-                                      f"columns are {', '.join(COLUMNS)}")
-            return [(index, row) for index, row in enumerate(reader, start=2)
-                    if any((value or "").strip() for value in row.values() if
-                           isinstance(value, str))]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        text = decode(path.read_bytes(), path.name)
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        missing = [name for name in REQUIRED if name not in header]
+        if missing:
+            raise ImportFileError(f"{path.name}: missing column(s) {', '.join(missing)}; "
+                                  f"columns are {', '.join(COLUMNS)}")
+        return [(index, row) for index, row in enumerate(reader, start=2)
+                if any((value or "").strip() for value in row.values() if
+                       isinstance(value, str))]
+    except (OSError, csv.Error) as exc:
         raise ImportFileError(f"cannot read {path}: {exc}") from exc
 
 
@@ -104,8 +124,11 @@ def import_rows(path: Path, send: Callable[[dict], dict],
     else (the services are down) propagates: the run stops, a re-run resumes it."""
     rows = read_rows(path)
     summary = ImportSummary()
+    seen: Counter[str] = Counter()  # identical rows so far, by derived id
     for done, (number, row) in enumerate(rows, start=1):
-        request = row_to_request(row, path, number)
+        first = derived_call_id(row)
+        seen[first] += 1
+        request = row_to_request(row, seen[first])
         try:
             order = send(request)
         except RowRejected as exc:
@@ -128,7 +151,7 @@ def write_error_report(path: Path, errors: list[dict[str, Any]]) -> Path | None:
     if not errors:
         report.unlink(missing_ok=True)
         return None
-    with open(report, "w", encoding="utf-8", newline="") as handle:
+    with open(report, "w", encoding="utf-8-sig", newline="") as handle:  # BOM for Excel
         writer = csv.writer(handle)
         writer.writerow(["row", "call_id", "error", "fields"])
         for item in errors:

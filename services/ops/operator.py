@@ -151,7 +151,7 @@ def _import(args: argparse.Namespace, settings: dict) -> int:
         raise CommandError(f"no such file: {args.file}", USAGE)
 
     def progress(done: int, total: int) -> None:
-        if not args.quiet:
+        if not args.quiet and sys.stderr.isatty():  # a bar only where a person watches
             end = "\n" if done == total else ""
             print(f"\r{importer.progress_bar(done, total)}", end=end, file=sys.stderr,
                   flush=True)

@@ -2,7 +2,6 @@
 report formatting, where a dead letter is replayed to."""
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -61,21 +60,55 @@ def test_hq_table_longest_prefix_and_bad_entries():
         parse_table({"branches": {"SH": {"amqp_uri": "http://h"}}, "regions": {"31": "SH"}})
 
 
-def test_csv_row_becomes_a_request_with_a_stable_call_id(tmp_path):
-    path = tmp_path / "fax-0612.csv"
+def test_csv_row_becomes_a_request_with_a_call_id_from_its_content():
     row = {"name": " 周女士 ", "phone": "13800001111", "address": "南山区科技园1号",
            "region_code": "440305", "vip": "是", "category": "air_conditioner",
            "serial_number": "", "request_type": "repair", "description": "不制冷"}
-    request = importer.row_to_request(row, path, 7)
+    request = importer.row_to_request(row)
     assert request["customer"] == {"name": "周女士", "phone": "13800001111",
                                    "address": "南山区科技园1号", "region_code": "440305",
                                    "vip": True}
     assert request["product"] == {"category": "air_conditioner"}  # empty cells left out
     assert request["channel"] == "letter"
-    assert request["call_id"] == importer.row_to_request(row, Path("elsewhere") / path.name,
-                                                         7)["call_id"]
-    assert request["call_id"] != importer.row_to_request(row, path, 8)["call_id"]
-    assert importer.row_to_request({**row, "call_id": "FAX-9"}, path, 7)["call_id"] == "FAX-9"
+    assert request["call_id"] == importer.row_to_request(dict(row))["call_id"]  # any run
+    assert request["call_id"] != importer.row_to_request(row, occurrence=2)["call_id"]
+    corrected = importer.row_to_request({**row, "phone": "13800001112"})
+    assert corrected["call_id"] != request["call_id"]
+    assert importer.row_to_request({**row, "call_id": "FAX-9"})["call_id"] == "FAX-9"
+
+
+HEADER = "name,phone,address,region_code,category,request_type,description"
+ROW = "周女士,13800001111,南山区科技园1号,440305,air_conditioner,repair,不制冷"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
+def test_csv_in_the_encodings_excel_writes_in_china_is_read(tmp_path, encoding):
+    path = tmp_path / "letters.csv"
+    path.write_bytes(f"{HEADER}\r\n{ROW}\r\n".encode(encoding))
+    [(number, row)] = importer.read_rows(path)
+    assert number == 2 and row["name"] == "周女士" and row["description"] == "不制冷"
+
+
+def test_identical_rows_of_one_file_are_two_requests_and_a_rerun_is_a_no_op(tmp_path):
+    path = tmp_path / "letters.csv"
+    path.write_text(f"{HEADER}\n{ROW}\n{ROW}\n", encoding="utf-8")
+    sent: list[str] = []
+
+    def send(request: dict) -> dict:
+        created = request["call_id"] not in sent
+        sent.append(request["call_id"])
+        return {"created": created}
+
+    first = importer.import_rows(path, send, lambda done, total: None)
+    again = importer.import_rows(path, send, lambda done, total: None)
+    assert (first.created, again.created, again.existing) == (2, 0, 2)
+
+
+def test_the_error_report_opens_in_excel(tmp_path):
+    path = tmp_path / "letters.csv"
+    report = importer.write_error_report(path, [{"row": 3, "call_id": "imp-1",
+                                                 "error": "电话号码无效", "fields": {}}])
+    assert report.read_bytes().startswith(b"\xef\xbb\xbf")  # a UTF-8 BOM
 
 
 def test_csv_without_required_columns_is_refused(tmp_path):
