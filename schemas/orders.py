@@ -199,6 +199,9 @@ class DistanceKm(fields.Decimal):
     """Kilometres with one decimal, kept as text (exact, and storable as it is)."""
 
     def __init__(self, **kwargs):
+        if "load_default" in kwargs:  # documented as the number it is (OpenAPI: a number)
+            kwargs["metadata"] = {"default": float(kwargs["load_default"]),
+                                  **kwargs.get("metadata", {})}
         super().__init__(places=1, rounding=ROUND_HALF_UP, as_string=True, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):

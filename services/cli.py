@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Callable
@@ -191,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     # eventlet warns on import that it is in maintenance; operators need not see it.
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {importlib.metadata.version('aftersales')}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start the whole system locally")
     run.add_argument("--quiet", action="store_true", help="write service logs to var/log")

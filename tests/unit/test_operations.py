@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.hq import parse_table
+from services.cli import main
 from services.common.config import ConfigError
 from services.dispatch.domain import figures
 from services.ops import dlq, importer
@@ -140,3 +141,10 @@ def test_dead_letters_go_back_to_the_queue_they_failed_on():
         == "evt-intake-order_created--dispatch.on_order_created"
     assert dlq.origin_queue("dispatch", {"x-death": [{"queue": "evt-x--y.z"}]}) == "evt-x--y.z"
     assert dlq.origin_queue("billing", {"x-original-exchange": "nowhere"}) is None
+
+
+def test_the_cli_says_its_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == "aftersales 0.1.0"
