@@ -244,20 +244,27 @@ def invariants(system, seconds: float = 120) -> list[str]:
     """System-wide, once the load has stopped: counters, outboxes, dead letters."""
     client = system.client()
     try:
-        problems = _settled(lambda: _capacity_problems(system, client), seconds)
+        problems = settled(lambda: _capacity_problems(system, client), seconds)
         problems += _outbox_problems(system, client, seconds)
     finally:
         client.close()
     return problems + dead_letter_problems(system)
 
 
-def _settled(check, seconds: float) -> list[str]:
+def settled(check, seconds: float, pause: float = 2.0) -> list[str]:
     """A check's problems once it has had time to settle (offers in flight, periodic
-    repairs), or what remains after ``seconds``."""
+    repairs): none as soon as one look finds none; otherwise, after ``seconds``, the
+    problems the last two looks both found. The check reads several documents one after
+    the other, so a look taken while something moves (a batch of offers lapsing) can see
+    a moment's disagreement; a real one stays."""
     deadline = time.monotonic() + seconds
-    while (problems := check()) and time.monotonic() < deadline:
-        time.sleep(2)
-    return problems
+    previous: list[str] | None = None
+    while problems := check():
+        if previous is not None and time.monotonic() >= deadline:
+            return [problem for problem in problems if problem in previous]
+        previous = problems
+        time.sleep(pause)
+    return []
 
 
 def _capacity_problems(system, client) -> list[str]:
@@ -337,7 +344,7 @@ def downstream_problems(system, journeys, seconds: float = 120) -> list[str]:
     that reached dispatch."""
     client = system.client()
     try:
-        return _settled(lambda: _downstream(system, client, journeys), seconds)
+        return settled(lambda: _downstream(system, client, journeys), seconds)
     finally:
         client.close()
 

@@ -229,9 +229,15 @@ class ReliableEventHandler(EventHandler):
             self._dead_letter(message, reason, "dead-lettered event")
         else:
             # Exponential back-off (0.5, 1, 2, 4 s ...): a store or broker outage of several
-            # seconds is ridden out before the message is dead-lettered.
-            eventlet.sleep(min(0.25 * 2 ** attempts, 8.0))
-            self.queue_consumer.requeue_message(message)
+            # seconds is ridden out before the message is dead-lettered. Waited out off the
+            # worker: failing messages waiting their turn must not hold the workers the
+            # timers (lapsed offers, the SLA sweeper) and RPCs need.
+            pause = min(0.25 * 2 ** attempts, 8.0)
+            self.container.spawn_managed_thread(lambda: self._requeue_after(message, pause))
+
+    def _requeue_after(self, message, pause: float) -> None:
+        eventlet.sleep(pause)
+        self.queue_consumer.requeue_message(message)
 
     def _dead_letter(self, message, reason: str, what: str) -> None:
         """To the DLQ with the reason, then acknowledged. If the broker cannot take it in

@@ -9,6 +9,7 @@ from chaos.checks import (
     intake_duplicates,
     may_go_uncounted,
     outcome_problems,
+    settled,
     slot_problems,
     window_problems,
 )
@@ -202,6 +203,21 @@ def test_a_technician_whose_slots_disagree_with_the_orders_they_hold_is_caught()
     assert swapped == ["technician T1 has slots for ['A', 'B'] but holds ['A', 'C']"]
     assert slot_problems({**good, "free_slots": 2}, {"A", "B"}) == [
         "technician T1 free slots disagree with its jobs"]
+
+
+def looks(*answers: list[str]):
+    """A check that answers each look in turn, then the last answer for good."""
+    queue = list(answers)
+    return lambda: queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+def test_a_problem_seen_on_the_last_two_looks_is_reported():
+    assert settled(looks(["drift"], ["drift"]), seconds=0, pause=0) == ["drift"]
+
+
+def test_a_moments_disagreement_is_not_and_settling_ends_the_wait():
+    assert settled(looks(["a"], ["b"]), seconds=0, pause=0) == []  # different each look
+    assert settled(looks(["a"], []), seconds=60, pause=0) == []  # settled: no wait
 
 
 # -- faults in flight -------------------------------------------------------------------
