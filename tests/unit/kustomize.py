@@ -2,8 +2,9 @@
 deploy/k8s uses — resources (files and directories), configMapGenerator/secretGenerator
 (files, literals, behavior: merge, content-hash name suffix), strategic-merge patches,
 images, labels (with includeSelectors), namePrefix, namespace — and the name references
-that follow a renamed ConfigMap, Secret or Deployment. Files outside a kustomization's
-folder are read, as `--load-restrictor=LoadRestrictionsNone` allows."""
+that follow a renamed ConfigMap, Secret or Deployment (a reference to an object outside
+the build is left as it is). tests/unit/test_k8s.py checks it against `kubectl kustomize`
+where kubectl is installed."""
 
 from __future__ import annotations
 
@@ -151,9 +152,9 @@ def _resolve_references(docs: list[Doc]) -> None:
     names = {(d["kind"], d[ORIGIN]): d["metadata"]["name"] for d in docs}
 
     def rename(kind: str, holder: Doc, key: str) -> None:
-        if (kind, holder[key]) not in names:
-            raise ValueError(f"reference to a missing {kind} {holder[key]}")
-        holder[key] = names[(kind, holder[key])]
+        # As kustomize: a reference to an object outside the build (one the operator
+        # creates, like the tokens Secret) is left as it is.
+        holder[key] = names.get((kind, holder[key]), holder[key])
 
     for doc in docs:
         if doc["kind"] == "HorizontalPodAutoscaler":

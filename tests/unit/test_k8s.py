@@ -6,10 +6,13 @@ serves exactly its own branch."""
 from __future__ import annotations
 
 import base64
+import shutil
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from services.common.config import load_settings
 from services.ops.supervisor import PROCESSES, serve_command
@@ -117,3 +120,28 @@ def test_overlays_differ_only_where_a_branch_differs():
               for code in ("sh", "sz"))
     assert sh["sh-intake"]["spec"]["maxReplicas"] == 10  # the SH patch applied
     assert sz["sz-intake"]["spec"]["maxReplicas"] == 6   # the base value
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("branch", BRANCHES)
+def test_plain_kubectl_kustomize_builds_each_overlay_as_the_test_renderer_does(branch):
+    # No --load-restrictor: GitOps tools build with kustomize's default restrictions.
+    overlay = K8S / "overlays" / branch.lower()
+    out = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True,
+                         text=True, check=True).stdout
+    real = {(d["kind"], d["metadata"]["name"].rsplit("-", 1)[0]
+             if d["kind"] in ("ConfigMap", "Secret") else d["metadata"]["name"])
+            for d in yaml.safe_load_all(out) if d}
+    ours = {(d["kind"], d["metadata"]["name"].rsplit("-", 1)[0]
+             if d["kind"] in ("ConfigMap", "Secret") else d["metadata"]["name"])
+            for d in build(overlay)}
+    assert real == ours and ("Deployment", f"{branch.lower()}-dispatch") in real
+
+
+def test_the_api_tokens_are_the_operators_secret_not_the_repositorys(rendered):
+    _, docs = rendered
+    assert not [d for d in docs if d["kind"] == "Secret" and "tokens" in d["metadata"]["name"]]
+    for deployment in _of(docs, "Deployment").values():
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        if "tokens" in volumes:
+            assert volumes["tokens"]["secret"]["secretName"] == "tokens"
