@@ -85,6 +85,12 @@ def test_gateways_publish_distinct_ports(compose):
                          "hq-gateway": ["8090:8080"]}
 
 
+def test_admin_uis_are_published_on_this_host_only(compose):
+    for name in ("rabbitmq", "prometheus", "alertmanager", "grafana"):
+        ports = [str(p) for p in compose["services"][name].get("ports", [])]
+        assert ports and all(p.startswith("127.0.0.1:") for p in ports), (name, ports)
+
+
 def test_rabbitmq_definitions_give_each_deployment_its_vhost(compose):
     definitions = json.loads(DEFINITIONS.read_text(encoding="utf-8"))
     vhosts = {v["name"] for v in definitions["vhosts"]}
