@@ -44,7 +44,7 @@ def _branch_services(branch: str) -> list[str]:
 
 def test_compose_runs_every_process_of_each_branch_with_the_supervisor_command(compose):
     services = compose["services"]
-    expected = {*INFRASTRUCTURE, "hq-gateway"}
+    expected = {*INFRASTRUCTURE, "hq-gateway", "alert-sink"}
     for branch in BRANCHES:
         expected.update(_branch_services(branch))
     assert set(services) == expected
