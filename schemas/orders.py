@@ -143,7 +143,9 @@ class OrderOut(Schema):
     follow_up_kind = fields.String(allow_none=True)
     reminders = fields.Integer()
     last_reminder_at = LocalDateTime(allow_none=True)
-    paused_seconds = fields.Float()
+    paused_seconds = fields.Float()  # the resolution clock's pause, seconds
+    paused = fields.Dict(keys=fields.String(), values=fields.Float())  # per milestone
+    paused_for = fields.List(fields.String())  # the clocks stopped now (waiting_parts)
     delays = fields.List(fields.Dict())
     timeline = fields.List(fields.Nested(TimelineEntryOut))
     created = fields.Boolean()

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from services.common.clock import as_utc
+from services.common.domain.commitments import MilestoneRule
 from services.common.reference import Reference
 from services.common.unit_of_work import Outcomes, UnitOfWork
-from services.dispatch.domain import lifecycle
+from services.dispatch.domain import lifecycle, sla
 from services.dispatch.domain.matching import (
     parse_shift,
 )
@@ -67,3 +69,33 @@ class DispatcherBase:
         """The state ``action`` leads the order to, as the lifecycle declares it."""
         return lifecycle.check(action, order["status"]).target
 
+
+    # -- the milestones' clocks ------------------------------------------------------
+    def _rule(self, order: dict, milestone: str) -> MilestoneRule | None:
+        return self.reference.commitments.rule(order["branch"], order["zone"],
+                                               order["request_type"], order["priority"],
+                                               milestone)
+
+    def _pause_facts(self, order: dict, reason: str) -> dict[str, Any]:
+        """The clocks ``reason`` stops: the unreached milestones whose commitment names it
+        (``pause_on``)."""
+        reached = set(order.get("milestones") or {})
+        return {"paused_at": self.now, "paused_for": sla.paused_by(
+            reason, reached, lambda milestone: self._rule(order, milestone))}
+
+    def _resume_facts(self, order: dict) -> tuple[dict[str, Any], dict[str, float]]:
+        """The pause ends: each stopped clock restarts with the time it had left, on its
+        own calendar; the time it stood still, per milestone."""
+        paused_at = as_utc(order["paused_at"])
+        sets: dict[str, Any] = {"paused_at": None, "paused_for": []}
+        paused: dict[str, float] = {}
+        for milestone in order.get("paused_for", ["resolution"]):  # older orders: resolution
+            deadline, rule = order["deadlines"].get(milestone), self._rule(order, milestone)
+            if deadline is None or rule is None:
+                continue
+            resumed = sla.resume(as_utc(deadline), paused_at, self.now, rule.calendar)
+            sets[f"deadlines.{milestone}"] = resumed.deadline
+            sets[f"risk_at.{milestone}"] = sla.risk_mark(
+                as_utc(order["received_at"]), resumed.deadline, self.at_risk_share)
+            paused[milestone] = resumed.paused_seconds
+        return sets, paused

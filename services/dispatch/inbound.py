@@ -28,7 +28,8 @@ class InboundEvents(DispatcherBase):
                 return Change()  # the parts came in before this news did: keep working
             if order["status"] in lifecycle.TRANSITIONS["parts-short"].sources:
                 return Change(status=self._moved(order, "parts-short"),
-                              facts={"paused_at": self.now, "waiting_for": waiting},
+                              facts={**self._pause_facts(order, "waiting_parts"),
+                                     "waiting_for": waiting},
                               events=self._events(order, "order_waiting_parts",
                                                   parts=data["parts"]))
             if order["status"] == "waiting_parts":  # a further shortage: the later date
@@ -52,7 +53,7 @@ class InboundEvents(DispatcherBase):
                 facts["priority_reasons"] = [*order.get("priority_reasons", []),
                                              "parts_arrived"]
             return Change(status=self._moved(order, "parts-arrived"), facts=facts,
-                          paused_seconds=paused, arrived=arrived,
+                          paused=paused, arrived=arrived,
                           events=self._events(order, "order_resumed"))
         return self._apply_parts_event(event_id, data, "parts_arrived", change)
 

@@ -39,7 +39,8 @@ class Offering(DispatcherBase):
                               for k, v in order["deadlines"].items()}
         order.update({
             "status": lifecycle.INITIAL_STATE, "technician_id": None, "offer": None, "tried": [],
-            "milestones": {}, "paused_seconds": 0.0, "delays": [],
+            "milestones": {}, "paused_seconds": 0.0, "paused": {}, "paused_for": [],
+            "delays": [],
             "risk_at": {m: sla.risk_mark(order["received_at"], d, self.at_risk_share)
                         for m, d in order["deadlines"].items()},
             "needed_certificates": sorted(required_certificates(

@@ -17,6 +17,14 @@ from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import billing_facts, callback_facts, milestone_labels
 
 
+def stood_still(order: dict, milestone: str) -> float:
+    """Seconds a milestone's clock was paused (older orders kept only the resolution's)."""
+    paused = order.get("paused") or {}
+    if milestone in paused:
+        return paused[milestone]
+    return order.get("paused_seconds", 0.0) if milestone == "resolution" else 0.0
+
+
 class Steps(DispatcherBase):
     """The dispatcher's steps by people."""
 
@@ -54,13 +62,10 @@ class Steps(DispatcherBase):
         deadline = order["deadlines"].get(milestone)
         result = sla.outcome(self.now, as_utc(deadline) if deadline else None)
         fields[f"milestones.{milestone}.outcome"] = result
-        rule = self.reference.commitments.rule(order["branch"], order["zone"],
-                                               order["request_type"], order["priority"],
-                                               milestone)
+        rule = self._rule(order, milestone)
         if rule is not None:
             spent = rule.calendar.elapsed(as_utc(order["received_at"]), self.now)
-            if milestone == "resolution":
-                spent -= timedelta(seconds=order.get("paused_seconds", 0.0))
+            spent -= timedelta(seconds=stood_still(order, milestone))
             self._reaching.reach(Reached(
                 milestone_labels(order, milestone), result, max(spent.total_seconds(), 0.0)))
         return fields
@@ -120,7 +125,7 @@ class Steps(DispatcherBase):
     def _do_wait_parts(self, order: dict, payload: dict, actor: Actor,
                        status: str | None) -> bool:
         parts = payload["parts"]
-        facts = {"paused_at": self.now, "waiting_for": {
+        facts = {**self._pause_facts(order, "waiting_parts"), "waiting_for": {
             "parts": parts, "expected_at": payload.get("expected_at"),
             "customer_informed": payload["customer_informed"]}}
         return self._write(order, Change(
@@ -131,21 +136,9 @@ class Steps(DispatcherBase):
     def _do_resume(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         facts, paused = self._resume_facts(order)
         return self._write(order, Change(
-            status=status, facts=facts, paused_seconds=paused,
+            status=status, facts=facts, paused=paused,
             events=self._events(order, "order_resumed"),
             entry=self._entry("resumed", actor.label, paused_seconds=paused)))
-
-    def _resume_facts(self, order: dict) -> tuple[dict[str, Any], float]:
-        """The pause ends; the resolution deadline moves by the time paused."""
-        paused_at = as_utc(order["paused_at"])
-        sets: dict[str, Any] = {"paused_at": None}
-        resolution = order["deadlines"].get("resolution")
-        if resolution is not None:
-            moved = sla.resumed_deadline(as_utc(resolution), paused_at, self.now)
-            sets["deadlines.resolution"] = moved
-            sets["risk_at.resolution"] = sla.risk_mark(as_utc(order["received_at"]), moved,
-                                                       self.at_risk_share)
-        return sets, (self.now - paused_at).total_seconds()
 
     def _do_complete(self, order: dict, payload: dict, actor: Actor,
                      status: str | None) -> bool:

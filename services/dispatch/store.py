@@ -89,9 +89,10 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
             unsets[f"sweep_at.{milestone}"] = ""
         elif f"deadlines.{milestone}" in sets:  # moved
             more_sets[f"sweep_at.{milestone}"] = sets[f"deadlines.{milestone}"]
-    if status == "waiting_parts":  # the resolution clock is paused
-        unsets["sweep_at.resolution"] = ""
-        more_sets.pop("sweep_at.resolution", None)
+    if status == "waiting_parts":  # these milestones' clocks are paused
+        for milestone in sets.get("paused_for", order.get("paused_for", ["resolution"])):
+            unsets[f"sweep_at.{milestone}"] = ""
+            more_sets.pop(f"sweep_at.{milestone}", None)
     return more_sets, unsets
 
 
@@ -166,8 +167,10 @@ class DispatchStore(StaffStore):
             update["$set"] = sets
         if unsets:
             update["$unset"] = unsets
-        if change.paused_seconds:
-            update["$inc"]["paused_seconds"] = change.paused_seconds
+        for milestone, seconds in change.paused.items():
+            update["$inc"][f"paused.{milestone}"] = seconds
+        if "resolution" in change.paused:  # the order resource's figure, as before
+            update["$inc"]["paused_seconds"] = change.paused["resolution"]
         pushes: dict[str, Any] = {}
         if change.tried:
             pushes["tried"] = change.tried
@@ -241,7 +244,7 @@ class DispatchStore(StaffStore):
         """Open orders at risk or overdue on a milestone not yet reached: those whose risk
         mark has passed (the mark is stored with the deadline, so this stays indexed)."""
         projection = {"branch": 1, "zone": 1, "request_type": 1, "priority": 1, "status": 1,
-                      "received_at": 1, f"deadlines.{milestone}": 1}
+                      "received_at": 1, f"deadlines.{milestone}": 1, "paused_for": 1}
         found = self.orders.find({f"risk_at.{milestone}": {"$lte": now}}, projection)
         return [order for order in found
                 if order["branch"] in branches and order["status"] in OPEN_STATES]

@@ -54,7 +54,8 @@ class Upkeep(DispatcherBase):
         counts: dict[tuple[str, ...], list[int]] = {}
         for milestone in MILESTONES:
             for order in self.store.watched(milestone, branches, self.now):
-                if milestone == "resolution" and order["status"] == "waiting_parts":
+                if order["status"] == "waiting_parts" and milestone in order.get(
+                        "paused_for", ["resolution"]):
                     continue  # the clock is paused
                 deadline = as_utc(order["deadlines"][milestone])
                 slot = counts.setdefault(milestone_labels(order, milestone), [0, 0])

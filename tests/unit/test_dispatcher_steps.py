@@ -4,6 +4,7 @@ is in."""
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,42 @@ def test_a_step_that_lost_a_race_counts_its_milestone_once():
     dispatcher.step("SH-20261120-000001", "contact", {}, TECH)
     assert len(store.written) == 1
     assert [m.outcome for m in dispatcher.uow.milestones] == ["met"]
+
+
+def _paused_order() -> dict:
+    order = _order("on_site")
+    order.update(paused_at=NOW, paused_for=["resolution"], paused={})
+    return order
+
+
+def test_waiting_for_parts_stops_the_clocks_whose_commitment_says_so():
+    facts = _dispatcher(MemoryStore(_order("on_site")))._pause_facts(_order("on_site"),
+                                                                      "waiting_parts")
+    assert facts == {"paused_at": NOW, "paused_for": ["resolution"]}  # pause_on, reference
+
+
+def test_a_branch_that_also_pauses_arrival_for_parts_gets_both_clocks_stopped(tmp_path):
+    text = Path("deploy/config/reference.yaml").read_text(encoding="utf-8").replace(
+        "    arrival:\n      calendar: 24x7\n",
+        "    arrival:\n      calendar: 24x7\n      pause_on: [waiting_parts]\n", 1)
+    (tmp_path / "reference.yaml").write_text(text, encoding="utf-8")
+    reference = load_reference(str(tmp_path / "reference.yaml"))
+    dispatcher = Dispatcher(MemoryStore(_order("on_site")), reference,
+                            UnitOfWork("dispatch", NOW, NOW), timedelta(minutes=15))
+    order = _order("on_site")
+    order["milestones"] = {"first_contact": {"at": NOW}}
+    assert dispatcher._pause_facts(order, "waiting_parts")["paused_for"] == [
+        "arrival", "resolution"]
+
+
+def test_resuming_moves_each_stopped_deadline_by_the_time_it_stood_still():
+    later = NOW + timedelta(hours=3)
+    order = _paused_order()
+    dispatcher = Dispatcher(MemoryStore(order), REFERENCE,
+                            UnitOfWork("dispatch", later, later), timedelta(minutes=15))
+    facts, paused = dispatcher._resume_facts(order)
+    assert paused == {"resolution": 3 * 3600.0}
+    assert facts["deadlines.resolution"] == order["deadlines"]["resolution"] + timedelta(
+        hours=3)
+    assert facts["paused_for"] == [] and facts["paused_at"] is None
+    assert "deadlines.arrival" not in facts  # its clock never stopped

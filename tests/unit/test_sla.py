@@ -1,12 +1,22 @@
-"""Milestone outcomes, the at-risk share, and the paused resolution clock."""
+"""Milestone outcomes, the at-risk share, and paused clocks on their own calendars."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.dispatch.domain.sla import is_at_risk, outcome, resumed_deadline
+from services.common.domain.calendars import AlwaysCalendar
+from services.common.reference import load_reference
+from services.dispatch.domain.sla import Resumed, is_at_risk, outcome, paused_by, resume
+
+ALWAYS = AlwaysCalendar()
+
+
+def sh(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=ZoneInfo("Asia/Shanghai"))
+
 
 T0 = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -64,15 +74,38 @@ class TestIsAtRisk:
             assert not at_early
 
 
-class TestResumedDeadline:
-    def test_moves_by_the_pause(self):
-        assert resumed_deadline(T0 + 24 * H, T0 + 2 * H, T0 + 5 * H) == T0 + 27 * H
+class TestResume:
+    def test_moves_by_the_pause_on_a_24x7_clock(self):
+        assert resume(T0 + 24 * H, T0 + 2 * H, T0 + 5 * H, ALWAYS) == Resumed(
+            T0 + 27 * H, 3 * 3600.0)
 
     def test_no_pause(self):
-        assert resumed_deadline(T0 + 24 * H, T0 + 2 * H, T0 + 2 * H) == T0 + 24 * H
+        assert resume(T0 + 24 * H, T0 + 2 * H, T0 + 2 * H, ALWAYS).deadline == T0 + 24 * H
 
     def test_clock_going_backwards_never_shortens(self):
-        assert resumed_deadline(T0 + 24 * H, T0 + 5 * H, T0 + 2 * H) == T0 + 24 * H
+        assert resume(T0 + 24 * H, T0 + 5 * H, T0 + 2 * H, ALWAYS) == Resumed(
+            T0 + 24 * H, 0.0)
 
-    def test_pause_after_the_deadline_still_counts(self):
-        assert resumed_deadline(T0, T0 + H, T0 + 3 * H) == T0 + 2 * H
+    def test_a_deadline_passed_before_the_pause_stays_breached(self):
+        assert resume(T0, T0 + H, T0 + 3 * H, ALWAYS) == Resumed(T0, 2 * 3600.0)
+
+    def test_an_office_clock_stands_still_for_office_hours_only(self):
+        # Paused Friday 16:00 (1.5 office hours left that day, due Monday 10:00: 2.5 h
+        # left), resumed Monday 09:30: the pause was 2 office hours (Fri 16:00-17:30,
+        # Mon 09:00-09:30), and the 2.5 h left run from Monday 09:30 to 12:00.
+        office = load_reference("deploy/config/reference.yaml").calendars["office"]
+        friday, monday = sh(2026, 3, 6, 16, 0), sh(2026, 3, 9, 9, 30)
+        resumed = resume(sh(2026, 3, 9, 10, 0), friday, monday, office)
+        assert resumed == Resumed(sh(2026, 3, 9, 12, 0), 2 * 3600.0)
+
+
+class TestPausedBy:
+    def test_only_the_unreached_milestones_whose_commitment_names_the_reason(self):
+        commitments = load_reference("deploy/config/reference.yaml").commitments
+
+        def rule_of(milestone):
+            return commitments.rule("SH", "standard", "repair", "normal", milestone)
+
+        assert paused_by("waiting_parts", set(), rule_of) == ["resolution"]
+        assert paused_by("waiting_parts", {"resolution"}, rule_of) == []
+        assert paused_by("customer_away", set(), rule_of) == []

@@ -1,8 +1,17 @@
-"""Milestone outcomes against stored deadlines, and the pause of the resolution clock."""
+"""Milestone outcomes against stored deadlines, and the pauses of their clocks.
+
+A milestone's clock stops for the reasons its commitment names (``pause_on`` in
+deploy/config/reference.yaml, e.g. waiting for parts) and is measured on the
+milestone's own calendar: paused office-hours time is office hours, not nights.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.common.domain.commitments import MILESTONES, Calendar, MilestoneRule
 
 
 def outcome(reached_at: datetime, deadline: datetime | None) -> str:
@@ -23,7 +32,30 @@ def risk_mark(started: datetime, deadline: datetime, share: float) -> datetime:
     return started + (deadline - started) * share
 
 
-def resumed_deadline(deadline: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:
-    """A paused clock (waiting for parts the customer was told of) moves the deadline by the
-    pause's length."""
-    return deadline + max(resumed_at - paused_at, timedelta(0))
+# The pause a status stands for (the configuration's ``pause_on`` reasons).
+PAUSE_REASONS = {"waiting_parts": "waiting_parts"}
+
+
+def paused_by(reason: str, reached: set[str],
+              rule_of: Callable[[str], MilestoneRule | None]) -> list[str]:
+    """The unreached milestones whose commitment stops their clock for ``reason``."""
+    return [m for m in MILESTONES if m not in reached
+            and (rule := rule_of(m)) is not None and reason in rule.pause_on]
+
+
+@dataclass(frozen=True)
+class Resumed:
+    deadline: datetime  # where the deadline moves: the time left at the pause, from now
+    paused_seconds: float  # the pause, in the milestone's calendar
+
+
+def resume(deadline: datetime, paused_at: datetime, resumed_at: datetime,
+           calendar: Calendar) -> Resumed:
+    """The clock restarts with what was left of it when it stopped; a deadline that had
+    already passed at the pause stays where it was (the breach is not undone)."""
+    restart = max(resumed_at, paused_at)  # a clock read backwards never shortens it
+    paused = calendar.elapsed(paused_at, restart).total_seconds()
+    if deadline <= paused_at:
+        return Resumed(deadline, paused)
+    left = calendar.elapsed(paused_at, deadline)
+    return Resumed(max(calendar.add(restart, left), deadline), paused)

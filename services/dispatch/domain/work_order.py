@@ -2,7 +2,8 @@
 
 Each step of an order (an offer, the technician's contact, a pause for parts, the
 callback's verdict...) is one ``Change``: the state it leads to (read from the lifecycle,
-services/dispatch/domain/lifecycle.py), the facts it records, the time paused it adds, the
+services/dispatch/domain/lifecycle.py), the facts it records, the time each milestone's clock
+stood still (on the milestone's own calendar), the
 technician tried, an approved delay, another service's event applied, the events it
 causes and its line on the timeline. The store alone turns a change into a database
 update (services/dispatch/store.py), conditional on the order being as it was read.
@@ -18,7 +19,7 @@ from typing import Any
 class Change:
     status: str | None = None  # the state the order moves to; None: stays
     facts: dict[str, Any] = field(default_factory=dict)  # set; "a.b" names a nested fact
-    paused_seconds: float = 0.0  # added to the time the resolution clock stood still
+    paused: dict[str, float] = field(default_factory=dict)  # milestone -> clock stopped (s)
     tried: str | None = None  # a technician offered the order
     delay: dict[str, Any] | None = None  # an approved delay, kept with the others
     arrived: list[str | None] = field(default_factory=list)  # shortages whose parts came
@@ -29,5 +30,5 @@ class Change:
     @property
     def moves(self) -> bool:
         """Whether the order itself changes (not only its timeline and bookkeeping)."""
-        return bool(self.status or self.facts or self.paused_seconds or self.tried
+        return bool(self.status or self.facts or self.paused or self.tried
                     or self.delay)
