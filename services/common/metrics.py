@@ -56,15 +56,21 @@ def milestone_metrics(registry: CollectorRegistry,
     breached = Counter("aftersales_milestone_breached_total",
                        "Milestones whose deadline passed (counted at the deadline)",
                        MILESTONE_LABELS, registry=registry)
+    delayed = Counter("aftersales_milestone_met_after_approved_delay_total",
+                      "Milestones reached after their published deadline, by a later one a "
+                      "supervisor approved with the customer informed (neither met nor "
+                      "breached)", MILESTONE_LABELS, registry=registry)
     for labels, seconds in targets:
         commitment.labels(*labels).set(seconds)
         met.labels(*labels)
         breached.labels(*labels)
+        delayed.labels(*labels)
     duration = Histogram("aftersales_milestone_duration_seconds", duration_help,
                          MILESTONE_LABELS, registry=registry,
                          buckets=sorted({seconds for _, seconds in targets})
                          or (default_bucket,))
-    return {"commitment": commitment, "met": met, "breached": breached, "duration": duration}
+    return {"commitment": commitment, "met": met, "breached": breached,
+            "met_after_approved_delay": delayed, "duration": duration}
 
 
 def zeroed(counter: Counter, *values: Iterable[str]) -> Counter:

@@ -4,7 +4,7 @@ lifecycle (services/dispatch/domain/lifecycle.py) and written as one change."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.common.clock import as_utc
@@ -23,6 +23,13 @@ def stood_still(order: dict, milestone: str) -> float:
     if milestone in paused:
         return paused[milestone]
     return order.get("paused_seconds", 0.0) if milestone == "resolution" else 0.0
+
+
+def before_delay(order: dict, milestone: str) -> datetime | None:
+    """The milestone's deadline before the first delay a supervisor approved, if any."""
+    previous = [as_utc(d["previous_deadline"]) for d in order.get("delays") or []
+                if d.get("milestone") == milestone and d.get("previous_deadline")]
+    return min(previous, default=None)
 
 
 class Steps(DispatcherBase):
@@ -60,7 +67,8 @@ class Steps(DispatcherBase):
         if "outcome" in existing:
             return fields  # already breached by the sweeper: not counted again
         deadline = order["deadlines"].get(milestone)
-        result = sla.outcome(self.now, as_utc(deadline) if deadline else None)
+        result = sla.outcome(self.now, as_utc(deadline) if deadline else None,
+                             before_delay(order, milestone))
         fields[f"milestones.{milestone}.outcome"] = result
         rule = self._rule(order, milestone)
         if rule is not None:
@@ -201,11 +209,20 @@ class Steps(DispatcherBase):
         if not payload["customer_informed"]:
             raise InvalidInput("the customer must be told of a delay first",
                                {"customer_informed": ["Must be true."]})
-        delay = {"milestone": payload["milestone"], "new_deadline": payload["new_deadline"],
-                 "reason": payload["reason"], "approved_by": actor.label,
-                 "approved_at": self.now}
+        milestone, new_deadline = payload["milestone"], payload["new_deadline"]
+        current = order["deadlines"].get(milestone)
+        if current is None or milestone in (order.get("milestones") or {}):
+            raise Conflict(f"{milestone} has no open deadline to move")
+        if new_deadline <= as_utc(current):
+            raise InvalidInput("a delay moves the deadline later", {
+                "new_deadline": [f"Must be after the current deadline, {current}."]})
+        delay = {"milestone": milestone, "new_deadline": new_deadline,
+                 "previous_deadline": current, "reason": payload["reason"],
+                 "approved_by": actor.label, "approved_at": self.now}
+        facts = {f"deadlines.{milestone}": new_deadline, f"risk_at.{milestone}": sla.risk_mark(
+            as_utc(order["received_at"]), new_deadline, self.at_risk_share)}
         return self._write(order, Change(
-            status=status, delay=delay,
+            status=status, delay=delay, facts=facts,
             entry=self._entry("delay_approved", actor.label, milestone=payload["milestone"],
                               new_deadline=payload["new_deadline"].isoformat())))
 

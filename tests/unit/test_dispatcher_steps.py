@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.errors import Conflict
+from services.common.errors import Conflict, InvalidInput
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Actor, Dispatcher
@@ -152,3 +152,46 @@ def test_resuming_moves_each_stopped_deadline_by_the_time_it_stood_still():
         hours=3)
     assert facts["paused_for"] == [] and facts["paused_at"] is None
     assert "deadlines.arrival" not in facts  # its clock never stopped
+
+
+SUPERVISOR = Actor("supervisor", "SH")
+
+
+def _delay(hours: float, milestone: str = "arrival") -> dict:
+    return {"milestone": milestone, "new_deadline": NOW + timedelta(hours=hours),
+            "reason": "暴雨，道路封闭", "customer_informed": True}
+
+
+def test_an_approved_delay_moves_the_deadline_and_keeps_the_one_before():
+    order = _order("accepted")
+    store = MemoryStore(order)
+    published = order["deadlines"]["arrival"]
+    _dispatcher(store).step("SH-20261120-000001", "approve-delay", _delay(20), SUPERVISOR)
+    [change] = store.written
+    assert change.facts["deadlines.arrival"] == NOW + timedelta(hours=20)
+    assert change.delay["previous_deadline"] == published
+    assert change.delay["approved_by"] == "supervisor@SH"
+
+
+def test_a_delay_must_move_an_open_deadline_later():
+    store = MemoryStore(_order("accepted"))
+    with pytest.raises(InvalidInput):  # earlier than the deadline it has
+        _dispatcher(store).step("SH-20261120-000001", "approve-delay", _delay(1), SUPERVISOR)
+    reached = _order("accepted")
+    reached["milestones"] = {"arrival": {"at": NOW, "outcome": "met"}}
+    with pytest.raises(Conflict):  # nothing left to move
+        _dispatcher(MemoryStore(reached)).step("SH-20261120-000001", "approve-delay",
+                                               _delay(20), SUPERVISOR)
+    assert store.written == []
+
+
+def test_arriving_after_the_published_deadline_by_the_delayed_one_is_its_own_outcome():
+    order = _order("contacted")
+    published = order["deadlines"]["arrival"]  # received 10 min ago + 12 h
+    order["deadlines"]["arrival"] = published + timedelta(hours=8)
+    order["delays"] = [{"milestone": "arrival", "previous_deadline": published}]
+    later = published + timedelta(hours=1)
+    dispatcher = Dispatcher(MemoryStore(order), REFERENCE,
+                            UnitOfWork("dispatch", later, later), timedelta(minutes=15))
+    dispatcher.step("SH-20261120-000001", "check-in", {"confirmed_by_customer": True}, TECH)
+    assert [m.outcome for m in dispatcher.uow.milestones] == ["met_after_approved_delay"]

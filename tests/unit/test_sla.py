@@ -109,3 +109,10 @@ class TestPausedBy:
         assert paused_by("waiting_parts", set(), rule_of) == ["resolution"]
         assert paused_by("waiting_parts", {"resolution"}, rule_of) == []
         assert paused_by("customer_away", set(), rule_of) == []
+
+
+def test_an_approved_delay_is_neither_met_nor_breached():
+    published, delayed = T0 + 2 * H, T0 + 6 * H
+    assert outcome(T0 + H, delayed, published) == "met"  # on time all the same
+    assert outcome(T0 + 3 * H, delayed, published) == "met_after_approved_delay"
+    assert outcome(T0 + 7 * H, delayed, published) == "breached"

@@ -13,13 +13,22 @@ from datetime import datetime
 
 from services.common.domain.commitments import MILESTONES, Calendar, MilestoneRule
 
+MET_AFTER_APPROVED_DELAY = "met_after_approved_delay"
 
-def outcome(reached_at: datetime, deadline: datetime | None) -> str:
+
+def outcome(reached_at: datetime, deadline: datetime | None,
+            before_delay: datetime | None = None) -> str:
     """A milestone reached by its deadline is met; later is breached (the sweeper usually
-    counted it already, at the deadline)."""
+    counted it already, at the deadline). Reached after the deadline it had before a
+    supervisor approved a delay (``before_delay``), but by the delayed one, it is its own
+    outcome: never silently met."""
     if deadline is None:
         return "met"
-    return "met" if reached_at <= deadline else "breached"
+    if reached_at > deadline:
+        return "breached"
+    if before_delay is not None and reached_at > before_delay:
+        return MET_AFTER_APPROVED_DELAY
+    return "met"
 
 
 def is_at_risk(now: datetime, started: datetime, deadline: datetime, share: float) -> bool:
