@@ -5,9 +5,10 @@ where the two meet."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from schemas.events import EVENT_DATA, EventEnvelope
 from schemas.fields import DISPLAY_TZ
@@ -16,7 +17,6 @@ from services.common.errors import InvalidInput
 
 _ORDER_OUT = OrderOut()
 _ENVELOPE = EventEnvelope()
-_EVENT_DATA = {kind: schema() for kind, schema in EVENT_DATA.items()}
 
 
 def load(schema: Schema, payload: Any) -> dict[str, Any]:
@@ -31,16 +31,27 @@ def load(schema: Schema, payload: Any) -> dict[str, Any]:
 def read_event(envelope: Any, needs: tuple[str, ...] | None = None) -> dict[str, Any]:
     """An event as its consumer reads it: the envelope, and the data loaded with the
     producer's contract (schemas/events.py), tolerantly: unknown fields kept, and of the
-    fields the contract requires only those in ``needs`` required (all by default). A
-    message that breaks either raises ``ValidationError``: dead-lettered with the reason."""
+    fields the contract requires only those in ``needs`` required (all by default); a
+    nested part the consumer does not need is kept as it came, not judged. A message
+    that breaks either raises ``ValidationError``: dead-lettered with the reason."""
     event = _ENVELOPE.load(envelope)
-    schema = _EVENT_DATA.get((event["source"], event["type"]))
-    if schema is None:
+    kind = (event["source"], event["type"])
+    if kind not in EVENT_DATA:
         raise ValidationError(f"no contract for {event['source']}.{event['type']}", "type")
+    schema = _consumer_view(kind, needs)
     optional = () if needs is None else tuple(
         name for name, field in schema.fields.items() if field.required and name not in needs)
     event["data"] = schema.load(event["data"], partial=optional)
     return event
+
+
+@cache
+def _consumer_view(kind: tuple[str, str], needs: tuple[str, ...] | None) -> Schema:
+    schema = EVENT_DATA[kind]
+    if needs is None:
+        return schema()
+    return schema(exclude=tuple(name for name, field in schema._declared_fields.items()
+                                if isinstance(field, fields.Nested) and name not in needs))
 
 
 def plain(value: Any) -> Any:

@@ -79,9 +79,19 @@ class DispatcherBase:
     def _pause_facts(self, order: dict, reason: str) -> dict[str, Any]:
         """The clocks ``reason`` stops: the unreached milestones whose commitment names it
         (``pause_on``)."""
-        reached = set(order.get("milestones") or {})
+        # A reached milestone, or one already past its deadline (the breach stands and is
+        # still counted by the sweeper), has no clock to stop.
+        done = set(order.get("milestones") or {}) | {
+            m for m, deadline in order["deadlines"].items() if as_utc(deadline) <= self.now}
         return {"paused_at": self.now, "paused_for": sla.paused_by(
-            reason, reached, lambda milestone: self._rule(order, milestone))}
+            reason, done, lambda milestone: self._rule(order, milestone))}
+
+    def _pause_ends(self, order: dict) -> tuple[dict[str, Any], dict[str, float]]:
+        """The resume facts when a step takes the order out of a pause (an appointment or
+        a check-in while waiting for parts); nothing otherwise."""
+        if order["status"] != "waiting_parts" or order.get("paused_at") is None:
+            return {}, {}
+        return self._resume_facts(order)
 
     def _resume_facts(self, order: dict) -> tuple[dict[str, Any], dict[str, float]]:
         """The pause ends: each stopped clock restarts with the time it had left, on its

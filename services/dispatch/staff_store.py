@@ -165,8 +165,21 @@ class StaffStore:
                                                              {"_id": 1}))
 
     def slot_counters(self, branches: list[str]) -> list[dict[str, Any]]:
-        return list(self.technicians.find({"branch": {"$in": branches}},
-                                          {"holding": 1, "slots_note": 1}))
+        return list(self.technicians.find(
+            {"branch": {"$in": branches}},
+            {"holding": 1, "slots_note": 1, "active_jobs": 1, "free_slots": 1, "cap": 1}))
+
+    def recount(self, tech: dict[str, Any]) -> bool:
+        """Counters set from the slots where they disagree (a write by older code that
+        moved the counters alone), conditional on the slots being as read."""
+        holding = tech.get("holding") or []
+        jobs, free = len(holding), tech["cap"] - len(holding)
+        if (tech.get("active_jobs"), tech.get("free_slots")) == (jobs, free):
+            return False
+        fixed = self.technicians.update_one(
+            {"_id": tech["_id"], "holding": holding},
+            {"$set": {"active_jobs": jobs, "free_slots": free}})
+        return fixed.modified_count == 1
 
     def settle_slots(self, technician_id: str, verdict: Verdict) -> int:
         """Apply a reconciliation verdict, slot by slot, each conditional on that slot

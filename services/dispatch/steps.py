@@ -18,11 +18,11 @@ from services.dispatch.facts import billing_facts, callback_facts, milestone_lab
 
 
 def stood_still(order: dict, milestone: str) -> float:
-    """Seconds a milestone's clock was paused (older orders kept only the resolution's)."""
-    paused = order.get("paused") or {}
-    if milestone in paused:
-        return paused[milestone]
-    return order.get("paused_seconds", 0.0) if milestone == "resolution" else 0.0
+    """Seconds a milestone's clock was paused. The resolution's is ``paused_seconds``
+    (kept in full since before the pauses were per milestone)."""
+    if milestone == "resolution":
+        return order.get("paused_seconds", 0.0)
+    return (order.get("paused") or {}).get(milestone, 0.0)
 
 
 def before_delay(order: dict, milestone: str) -> datetime | None:
@@ -30,6 +30,20 @@ def before_delay(order: dict, milestone: str) -> datetime | None:
     previous = [as_utc(d["previous_deadline"]) for d in order.get("delays") or []
                 if d.get("milestone") == milestone and d.get("previous_deadline")]
     return min(previous, default=None)
+
+
+def as_resumed(order: dict, resumed: dict[str, Any], paused: dict[str, float]) -> dict:
+    """The order as a pause's end leaves it: its moved deadlines, its clocks' time paused."""
+    if not paused:
+        return order
+    deadlines = {**order["deadlines"], **{key.split(".", 1)[1]: value
+                                         for key, value in resumed.items()
+                                         if key.startswith("deadlines.")}}
+    stood = dict(order.get("paused") or {})
+    for milestone, seconds in paused.items():
+        stood[milestone] = stood.get(milestone, 0.0) + seconds
+    return {**order, "deadlines": deadlines, "paused": stood,
+            "paused_seconds": order.get("paused_seconds", 0.0) + paused.get("resolution", 0.0)}
 
 
 class Steps(DispatcherBase):
@@ -117,15 +131,20 @@ class Steps(DispatcherBase):
             sets["risk_at.arrival"] = sla.risk_mark(as_utc(order["received_at"]), end,
                                                     self.at_risk_share)
         step = "rescheduled" if order["status"] == "scheduled" else "scheduled"
+        resumed, paused = self._pause_ends(order)
         return self._write(order, Change(
-            status=status, facts=sets, events=self._events(order, "order_scheduled"),
+            status=status, facts={**resumed, **sets}, paused=paused,
+            events=self._events(order, "order_scheduled"),
             entry=self._entry(step, actor.label, start=start.isoformat(), end=end.isoformat(),
                               customer_requested=payload["customer_requested"],
                               reason=payload.get("reason"))))
 
     def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        resumed, paused = self._pause_ends(order)
+        # Arrival is judged against its clock as the pause leaves it.
+        reached = self._reach(as_resumed(order, resumed, paused), "arrival")
         return self._write(order, Change(
-            status=status, facts=self._reach(order, "arrival"),
+            status=status, facts={**resumed, **reached}, paused=paused,
             events=self._events(order, "order_arrived"),
             entry=self._entry("checked_in", actor.label,
                               confirmed_by_customer=payload["confirmed_by_customer"])))
@@ -181,15 +200,17 @@ class Steps(DispatcherBase):
         previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
         if previous == tech_id:
             raise Conflict("the order is already with this technician")
-        # The dispatcher may exceed the cap.
-        self.store.take_capacity(tech_id, order["_id"], force=True)
+        # The dispatcher may exceed the cap. A slot this call did not take (a repeat of the
+        # same assignment holds it already) is not this call's to give back.
+        took = self.store.take_capacity(tech_id, order["_id"], force=True)
         entry = self._entry("assigned" if previous is None else "reassigned", actor.label,
                             technician_id=tech_id, previous=previous,
                             reason=payload.get("reason"))
         if not self._write(order, Change(
                 status=status, facts={"technician_id": tech_id, "offer": None}, entry=entry,
                 events=self._events(order, "order_accepted", technician_id=tech_id))):
-            self.store.release_capacity(tech_id, order["_id"])
+            if took:
+                self.store.release_capacity(tech_id, order["_id"])
             return False
         self.store.release_capacity(previous, order["_id"])
         return True

@@ -4,6 +4,7 @@ at-risk figures."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from services.common.clock import as_utc
@@ -11,7 +12,7 @@ from services.common.domain.commitments import MILESTONES
 from services.common.unit_of_work import Reached
 from services.dispatch.base import DispatcherBase
 from services.dispatch.domain import sla
-from services.dispatch.domain.capacity import SlotCheck, judge
+from services.dispatch.domain.capacity import SlotCheck, judge, still_wrong
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import milestone_labels
 
@@ -24,12 +25,18 @@ class Upkeep(DispatcherBase):
         """Correct the slots that disagree with the orders technicians hold (see
         domain.capacity); returns how many were corrected. Each technician's slots are
         read before their orders, so a slot taken meanwhile shows as missing only for
-        this pass."""
-        corrected = 0
+        this pass; each technician is judged at the time it is looked at (a long pass
+        must not date its late notes back to its start), and a correction is checked
+        against the orders once more just before it is written."""
+        corrected, started = 0, time.monotonic()
         for tech in self.store.slot_counters(branches):
+            self.store.recount(tech)  # counters that drifted from the slots (older code)
+            seen_at = self.now + timedelta(seconds=time.monotonic() - started)
             seen = SlotCheck(frozenset(tech.get("holding", ())),
                              self.store.held_orders(tech["_id"]))
-            verdict = judge(seen, tech.get("slots_note"), self.now, interval)
+            verdict = judge(seen, tech.get("slots_note"), seen_at, interval)
+            if verdict.corrects:
+                verdict = still_wrong(verdict, self.store.held_orders(tech["_id"]))
             if verdict.corrects or verdict.note != tech.get("slots_note"):
                 corrected += self.store.settle_slots(tech["_id"], verdict)
         return corrected

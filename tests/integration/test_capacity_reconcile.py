@@ -152,3 +152,21 @@ def test_technicians_written_before_slots_named_their_orders_get_them_from_the_o
         assert "slots_version" not in tech
     finally:
         mongo.drop_database(db.name)
+
+
+def test_counters_that_drifted_from_the_slots_are_set_from_them(mongo):
+    db = mongo[f"slots_{uuid.uuid4().hex[:8]}"]
+    try:
+        db.technicians.insert_one({"_id": "DRIFT-1", "branch": "SH", "cap": 4,
+                                   "holding": ["SH-1"], "active_jobs": 3, "free_slots": 1})
+        db.orders.insert_one({"_id": "SH-1", "status": "on_site", "held_by": "DRIFT-1",
+                              "technician_id": "DRIFT-1", "version": 1})
+        store = DispatchStore(db)
+        reference = load_reference("deploy/config/reference.yaml")
+        upkeep = Dispatcher(store, reference, UnitOfWork("dispatch", START, START),
+                            timedelta(minutes=15))
+        upkeep.reconcile_capacity(["SH"], timedelta(seconds=60))
+        tech = db.technicians.find_one({"_id": "DRIFT-1"})
+        assert (tech["active_jobs"], tech["free_slots"]) == (1, 3)
+    finally:
+        mongo.drop_database(db.name)

@@ -3,7 +3,7 @@ against."""
 
 from datetime import UTC, datetime, timedelta
 
-from services.dispatch.domain.capacity import SlotCheck, Verdict, judge
+from services.dispatch.domain.capacity import SlotCheck, Verdict, judge, still_wrong
 from services.dispatch.store import holder, watch_changes, watch_fields
 
 AT = datetime(2026, 11, 20, tzinfo=UTC)
@@ -85,3 +85,10 @@ def test_an_order_written_before_the_mark_existed_gets_it_on_its_next_write():
     legacy = _order("accepted", technician_id="T1")
     sets, _ = watch_changes(legacy, {"status": "contacted"})
     assert sets["held_by"] == "T1"
+
+
+def test_a_correction_the_orders_no_longer_call_for_is_dropped():
+    verdict = Verdict(give_back=frozenset({"X", "Y"}), add=frozenset({"Z", "W"}))
+    # Meanwhile X came to hold the technician again and W let go of them.
+    assert still_wrong(verdict, frozenset({"X", "Z"})) == Verdict(
+        give_back=frozenset({"Y"}), add=frozenset({"Z"}))

@@ -195,3 +195,35 @@ def test_arriving_after_the_published_deadline_by_the_delayed_one_is_its_own_out
                             UnitOfWork("dispatch", later, later), timedelta(minutes=15))
     dispatcher.step("SH-20261120-000001", "check-in", {"confirmed_by_customer": True}, TECH)
     assert [m.outcome for m in dispatcher.uow.milestones] == ["met_after_approved_delay"]
+
+
+def test_checking_in_while_waiting_for_parts_ends_the_pause_and_judges_the_moved_clock(
+        tmp_path):
+    text = Path("deploy/config/reference.yaml").read_text(encoding="utf-8").replace(
+        "    arrival:\n      calendar: 24x7\n",
+        "    arrival:\n      calendar: 24x7\n      pause_on: [waiting_parts]\n", 1)
+    (tmp_path / "reference.yaml").write_text(text, encoding="utf-8")
+    reference = load_reference(str(tmp_path / "reference.yaml"))
+    order = _order("waiting_parts")
+    published = order["deadlines"]["arrival"]  # 11 h 50 min from now
+    order.update(paused_at=NOW, paused_for=["arrival", "resolution"], paused={})
+    later = NOW + timedelta(hours=20)  # past the published deadline, 20 h paused
+    store = MemoryStore(order)
+    dispatcher = Dispatcher(store, reference, UnitOfWork("dispatch", later, later),
+                            timedelta(minutes=15))
+    dispatcher.step("SH-20261120-000001", "check-in", {"confirmed_by_customer": True}, TECH)
+    [change] = store.written
+    assert change.paused == {"arrival": 20 * 3600.0, "resolution": 20 * 3600.0}
+    assert change.facts["deadlines.arrival"] == published + timedelta(hours=20)
+    assert change.facts["paused_at"] is None and change.facts["paused_for"] == []
+    assert [m.outcome for m in dispatcher.uow.milestones] == ["met"]
+
+
+def test_a_clock_already_past_its_deadline_is_not_stopped():
+    order = _order("on_site")
+    late = NOW + timedelta(hours=13)  # arrival (12 h) passed, resolution (48 h) not
+    dispatcher = Dispatcher(MemoryStore(order), REFERENCE, UnitOfWork("dispatch", late, late),
+                            timedelta(minutes=15))
+    assert dispatcher._pause_facts(order, "waiting_parts")["paused_for"] == ["resolution"]
+    order["deadlines"]["resolution"] = NOW
+    assert dispatcher._pause_facts(order, "waiting_parts")["paused_for"] == []

@@ -67,3 +67,12 @@ def test_a_consumer_requires_only_what_it_needs_and_keeps_what_it_does_not_know(
 def test_an_event_without_a_contract_is_refused():
     with pytest.raises(ValidationError, match="no contract for dispatch.order_teleported"):
         read_event(_envelope("dispatch", "order_teleported", {"order_id": "SH-1"}))
+
+
+def test_a_nested_part_a_consumer_does_not_need_is_kept_as_it_came():
+    data = {"order_id": "SH-1", "completion": {}, "billing": {"cause": "a new cause"}}
+    event = read_event(_envelope("dispatch", "order_completed", data),
+                       needs=("order_id", "completion"))
+    assert event["data"]["billing"] == {"cause": "a new cause"}  # billing's to judge
+    with pytest.raises(ValidationError):
+        read_event(_envelope("dispatch", "order_completed", data))

@@ -14,7 +14,7 @@ died. The other slots may move all the while: a busy technician's slots converge
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.common.clock import as_utc
@@ -67,3 +67,8 @@ def judge(seen: SlotCheck, noted: dict | None, now: datetime,
     return Verdict(give_back, add, {"at": now, "stale": sorted(stale),
                                     "missing": sorted(missing)})
 
+
+
+def still_wrong(verdict: Verdict, held: frozenset[str]) -> Verdict:
+    """The corrections that the orders, read again just before writing, still call for."""
+    return replace(verdict, give_back=verdict.give_back - held, add=verdict.add & held)
