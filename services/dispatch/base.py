@@ -105,6 +105,10 @@ class DispatcherBase:
                 continue
             resumed = sla.resume(as_utc(deadline), paused_at, self.now, rule.calendar)
             sets[f"deadlines.{milestone}"] = resumed.deadline
+            earlier = (order.get("before_delay") or {}).get(milestone)
+            if earlier is not None:  # the deadline before an approved delay moves too
+                sets[f"before_delay.{milestone}"] = sla.resume(
+                    as_utc(earlier), paused_at, self.now, rule.calendar).deadline
             sets[f"risk_at.{milestone}"] = sla.risk_mark(
                 as_utc(order["received_at"]), resumed.deadline, self.at_risk_share)
             paused[milestone] = resumed.paused_seconds

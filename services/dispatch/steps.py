@@ -26,7 +26,11 @@ def stood_still(order: dict, milestone: str) -> float:
 
 
 def before_delay(order: dict, milestone: str) -> datetime | None:
-    """The milestone's deadline before the first delay a supervisor approved, if any."""
+    """The milestone's deadline before the first delay a supervisor approved, if any, as
+    later pauses moved it (``before_delay``; orders delayed earlier: the delay record)."""
+    kept = (order.get("before_delay") or {}).get(milestone)
+    if kept is not None:
+        return as_utc(kept)
     previous = [as_utc(d["previous_deadline"]) for d in order.get("delays") or []
                 if d.get("milestone") == milestone and d.get("previous_deadline")]
     return min(previous, default=None)
@@ -242,6 +246,8 @@ class Steps(DispatcherBase):
                  "approved_by": actor.label, "approved_at": self.now}
         facts = {f"deadlines.{milestone}": new_deadline, f"risk_at.{milestone}": sla.risk_mark(
             as_utc(order["received_at"]), new_deadline, self.at_risk_share)}
+        if before_delay(order, milestone) is None:  # the first delay: keep where it was
+            facts[f"before_delay.{milestone}"] = current
         return self._write(order, Change(
             status=status, delay=delay, facts=facts,
             entry=self._entry("delay_approved", actor.label, milestone=payload["milestone"],

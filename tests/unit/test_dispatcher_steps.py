@@ -227,3 +227,24 @@ def test_a_clock_already_past_its_deadline_is_not_stopped():
     assert dispatcher._pause_facts(order, "waiting_parts")["paused_for"] == ["resolution"]
     order["deadlines"]["resolution"] = NOW
     assert dispatcher._pause_facts(order, "waiting_parts")["paused_for"] == []
+
+
+def test_a_pause_after_an_approved_delay_moves_the_deadline_before_it_too():
+    order = _paused_order()
+    published = order["deadlines"]["resolution"]
+    order["before_delay"] = {"resolution": published}
+    order["deadlines"]["resolution"] = published + timedelta(hours=10)
+    later = NOW + timedelta(hours=3)
+    dispatcher = Dispatcher(MemoryStore(order), REFERENCE,
+                            UnitOfWork("dispatch", later, later), timedelta(minutes=15))
+    facts, _ = dispatcher._resume_facts(order)
+    assert facts["before_delay.resolution"] == published + timedelta(hours=3)
+    assert facts["deadlines.resolution"] == published + timedelta(hours=13)
+
+
+def test_the_first_approved_delay_keeps_the_deadline_it_moves():
+    order = _order("accepted")
+    published = order["deadlines"]["arrival"]
+    store = MemoryStore(order)
+    _dispatcher(store).step("SH-20261120-000001", "approve-delay", _delay(20), SUPERVISOR)
+    assert store.written[0].facts["before_delay.arrival"] == published
