@@ -47,11 +47,11 @@ def read_event(envelope: Any, needs: tuple[str, ...] | None = None) -> dict[str,
 
 @cache
 def _consumer_view(kind: tuple[str, str], needs: tuple[str, ...] | None) -> Schema:
-    schema = EVENT_DATA[kind]
+    contract = EVENT_DATA[kind]
     if needs is None:
-        return schema()
-    return schema(exclude=tuple(name for name, field in schema._declared_fields.items()
-                                if isinstance(field, fields.Nested) and name not in needs))
+        return contract()
+    return contract(exclude=tuple(name for name, field in contract().fields.items()
+                                  if isinstance(field, fields.Nested) and name not in needs))
 
 
 def plain(value: Any) -> Any:

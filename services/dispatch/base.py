@@ -69,7 +69,6 @@ class DispatcherBase:
         """The state ``action`` leads the order to, as the lifecycle declares it."""
         return lifecycle.check(action, order["status"]).target
 
-
     # -- the milestones' clocks ------------------------------------------------------
     def _rule(self, order: dict, milestone: str) -> MilestoneRule | None:
         return self.reference.commitments.rule(order["branch"], order["zone"],

@@ -4,7 +4,7 @@ lifecycle (services/dispatch/domain/lifecycle.py) and written as one change."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from services.common.clock import as_utc
@@ -15,39 +15,6 @@ from services.dispatch.base import MAX_RACE_RETRIES, Actor, DispatcherBase
 from services.dispatch.domain import lifecycle, sla
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import billing_facts, callback_facts, milestone_labels
-
-
-def stood_still(order: dict, milestone: str) -> float:
-    """Seconds a milestone's clock was paused. The resolution's is ``paused_seconds``
-    (kept in full since before the pauses were per milestone)."""
-    if milestone == "resolution":
-        return order.get("paused_seconds", 0.0)
-    return (order.get("paused") or {}).get(milestone, 0.0)
-
-
-def before_delay(order: dict, milestone: str) -> datetime | None:
-    """The milestone's deadline before the first delay a supervisor approved, if any, as
-    later pauses moved it (``before_delay``; orders delayed earlier: the delay record)."""
-    kept = (order.get("before_delay") or {}).get(milestone)
-    if kept is not None:
-        return as_utc(kept)
-    previous = [as_utc(d["previous_deadline"]) for d in order.get("delays") or []
-                if d.get("milestone") == milestone and d.get("previous_deadline")]
-    return min(previous, default=None)
-
-
-def as_resumed(order: dict, resumed: dict[str, Any], paused: dict[str, float]) -> dict:
-    """The order as a pause's end leaves it: its moved deadlines, its clocks' time paused."""
-    if not paused:
-        return order
-    deadlines = {**order["deadlines"], **{key.split(".", 1)[1]: value
-                                         for key, value in resumed.items()
-                                         if key.startswith("deadlines.")}}
-    stood = dict(order.get("paused") or {})
-    for milestone, seconds in paused.items():
-        stood[milestone] = stood.get(milestone, 0.0) + seconds
-    return {**order, "deadlines": deadlines, "paused": stood,
-            "paused_seconds": order.get("paused_seconds", 0.0) + paused.get("resolution", 0.0)}
 
 
 class Steps(DispatcherBase):
@@ -86,12 +53,12 @@ class Steps(DispatcherBase):
             return fields  # already breached by the sweeper: not counted again
         deadline = order["deadlines"].get(milestone)
         result = sla.outcome(self.now, as_utc(deadline) if deadline else None,
-                             before_delay(order, milestone))
+                             sla.before_delay(order, milestone))
         fields[f"milestones.{milestone}.outcome"] = result
         rule = self._rule(order, milestone)
         if rule is not None:
             spent = rule.calendar.elapsed(as_utc(order["received_at"]), self.now)
-            spent -= timedelta(seconds=stood_still(order, milestone))
+            spent -= timedelta(seconds=sla.stood_still(order, milestone))
             self._reaching.reach(Reached(
                 milestone_labels(order, milestone), result, max(spent.total_seconds(), 0.0)))
         return fields
@@ -146,7 +113,7 @@ class Steps(DispatcherBase):
     def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         resumed, paused = self._pause_ends(order)
         # Arrival is judged against its clock as the pause leaves it.
-        reached = self._reach(as_resumed(order, resumed, paused), "arrival")
+        reached = self._reach(sla.as_resumed(order, resumed, paused), "arrival")
         return self._write(order, Change(
             status=status, facts={**resumed, **reached}, paused=paused,
             events=self._events(order, "order_arrived"),
@@ -246,7 +213,7 @@ class Steps(DispatcherBase):
                  "approved_by": actor.label, "approved_at": self.now}
         facts = {f"deadlines.{milestone}": new_deadline, f"risk_at.{milestone}": sla.risk_mark(
             as_utc(order["received_at"]), new_deadline, self.at_risk_share)}
-        if before_delay(order, milestone) is None:  # the first delay: keep where it was
+        if sla.before_delay(order, milestone) is None:  # the first delay: keep where it was
             facts[f"before_delay.{milestone}"] = current
         return self._write(order, Change(
             status=status, delay=delay, facts=facts,

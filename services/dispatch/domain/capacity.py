@@ -68,7 +68,6 @@ def judge(seen: SlotCheck, noted: dict | None, now: datetime,
                                     "missing": sorted(missing)})
 
 
-
 def still_wrong(verdict: Verdict, held: frozenset[str]) -> Verdict:
     """The corrections that the orders, read again just before writing, still call for."""
     return replace(verdict, give_back=verdict.give_back - held, add=verdict.add & held)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from services.common.clock import as_utc
 from services.common.domain.commitments import MILESTONES, Calendar, MilestoneRule
 
 MET_AFTER_APPROVED_DELAY = "met_after_approved_delay"
@@ -41,10 +43,6 @@ def risk_mark(started: datetime, deadline: datetime, share: float) -> datetime:
     return started + (deadline - started) * share
 
 
-# The pause a status stands for (the configuration's ``pause_on`` reasons).
-PAUSE_REASONS = {"waiting_parts": "waiting_parts"}
-
-
 def paused_by(reason: str, reached: set[str],
               rule_of: Callable[[str], MilestoneRule | None]) -> list[str]:
     """The unreached milestones whose commitment stops their clock for ``reason``."""
@@ -68,3 +66,37 @@ def resume(deadline: datetime, paused_at: datetime, resumed_at: datetime,
         return Resumed(deadline, paused)
     left = calendar.elapsed(paused_at, deadline)
     return Resumed(max(calendar.add(restart, left), deadline), paused)
+
+
+# -- an order's clocks, as the order keeps them --------------------------------------
+def stood_still(order: dict, milestone: str) -> float:
+    """Seconds a milestone's clock was paused. The resolution's is ``paused_seconds``
+    (kept in full since before the pauses were per milestone)."""
+    if milestone == "resolution":
+        return order.get("paused_seconds", 0.0)
+    return (order.get("paused") or {}).get(milestone, 0.0)
+
+
+def before_delay(order: dict, milestone: str) -> datetime | None:
+    """The milestone's deadline before the first delay a supervisor approved, if any, as
+    later pauses moved it (``before_delay``; orders delayed earlier: the delay record)."""
+    kept = (order.get("before_delay") or {}).get(milestone)
+    if kept is not None:
+        return as_utc(kept)
+    previous = [as_utc(d["previous_deadline"]) for d in order.get("delays") or []
+                if d.get("milestone") == milestone and d.get("previous_deadline")]
+    return min(previous, default=None)
+
+
+def as_resumed(order: dict, resumed: dict[str, Any], paused: dict[str, float]) -> dict:
+    """The order as a pause's end leaves it: its moved deadlines, its clocks' time paused."""
+    if not paused:
+        return order
+    deadlines = {**order["deadlines"], **{key.split(".", 1)[1]: value
+                                         for key, value in resumed.items()
+                                         if key.startswith("deadlines.")}}
+    stood = dict(order.get("paused") or {})
+    for milestone, seconds in paused.items():
+        stood[milestone] = stood.get(milestone, 0.0) + seconds
+    return {**order, "deadlines": deadlines, "paused": stood,
+            "paused_seconds": order.get("paused_seconds", 0.0) + paused.get("resolution", 0.0)}
