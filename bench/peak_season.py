@@ -54,9 +54,10 @@ from services.dispatch.domain.matching import (
 from services.dispatch.domain.queueing import (
     DRAIN_WINDOW,
     drain_order,
-    feasible_from,
     offerable,
     queue_deadline,
+    window_from,
+    work_list_key,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +102,7 @@ class Policy:
     choose: Callable[[list[Technician], datetime, datetime], list[Technician]]  # who may
     offer_on_arrival: bool                         # offered at creation if someone is free
     feasible_window: Callable[[datetime], datetime] | None  # a second window from here
+    visit_key: Callable[[dict], Any] = lambda doc: (queue_deadline(doc), doc["_id"])
 
 
 def nearest_free(techs, needed, zone, lat, lon, shifts, now, exclude=()) -> list[Technician]:
@@ -121,7 +123,7 @@ def _as_is(items: Sequence, *_: Any) -> list:
 
 # The dispatcher's rules; ``simulate`` runs the dispatcher itself for it (ShippedSimulation).
 SHIPPED = Policy("shipped", queue_deadline, drain_order, rank_candidates, offerable,
-                 offer_on_arrival=True, feasible_window=feasible_from)
+                 offer_on_arrival=True, feasible_window=window_from, visit_key=work_list_key)
 FCFS = Policy("baseline FCFS", _received, _as_is, nearest_free, _as_is,
               offer_on_arrival=False, feasible_window=None)
 # The shipped policy before the simulation: plain EDF over the queue's head, every slot open.
@@ -189,7 +191,7 @@ def make_orders(reference: Reference, load: float, seed: int,
         deadlines = reference.commitments.deadlines(branch, region.zone, request_type,
                                                     priority, received)
         orders.append(SimOrder(
-            doc={"_id": f"{branch}-{n:05d}", "received_at": received,
+            doc={"_id": f"{branch}-{n:05d}", "received_at": received, "priority": priority,
                  "deadlines": {"arrival": deadlines["arrival"]}},
             branch=branch, zone=region.zone, request_type=request_type, priority=priority,
             needed=frozenset(required_certificates(reference.certificate_rules, category,
@@ -337,7 +339,7 @@ class Simulation:
         shift = self.shifts[crew.tech.shift]
         if crew.busy or not crew.accepted or not shift.covers(self.now):
             return
-        order = min(crew.accepted, key=lambda o: (o.deadline, o.order_id))
+        order = min(crew.accepted, key=lambda o: self.policy.visit_key(o.doc))
         crew.accepted.remove(order)
         crew.busy = True
         self.at(self.now + trip(crew.lat, crew.lon, order.lat, order.lon), "reach",

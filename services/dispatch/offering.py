@@ -17,10 +17,11 @@ from services.dispatch.domain.matching import (
 )
 from services.dispatch.domain.queueing import (
     DRAIN_WINDOW,
+    band,
     drain_order,
-    feasible_from,
     offerable,
     queue_deadline,
+    window_from,
 )
 from services.dispatch.domain.work_order import Change
 from services.dispatch.store import ORDERS
@@ -105,7 +106,8 @@ class Offering(DispatcherBase):
         needed = set(order.get("needed_certificates", []))
         ranked = offerable(rank_candidates(technicians, needed, order["zone"], order["lat"],
                                            order["lon"], self.shifts, self.now,
-                                           exclude=order["tried"]),
+                                           exclude=order["tried"],
+                                           urgent=band(order) == 0),
                            queue_deadline(order), self.now)
         return next((t for t in ranked
                      if self.store.take_capacity(t.technician_id, order["_id"])), None)
@@ -137,7 +139,7 @@ class Offering(DispatcherBase):
         offered = 0
         if not self._someone_free(branch):
             return 0
-        windows = (self.store.queued(branch, limit, due_from=feasible_from(self.now))
+        windows = (self.store.queued(branch, limit, due_from=window_from(self.now))
                    + self.store.queued(branch, limit))
         for order in drain_order(windows, self.now):
             if self.offer(order["_id"]):

@@ -80,9 +80,9 @@ class DispatchService(ServiceBase):
     def on_reminder_received(self, envelope: dict) -> None:
         """A 催单 shows on the order the dispatcher and technician see."""
         event = read_event(envelope)
-        DispatchStore(self.db).record_reminder(event["data"]["order_id"], event["event_id"],
-                                               event["occurred_at"],
-                                               event["data"].get("channel"))
+        with self._dispatcher() as dispatcher:
+            dispatcher.record_reminder(event["event_id"], event["data"],
+                                       event["occurred_at"])
 
     @reliable_handler("inventory", "parts_short")
     def on_parts_short(self, envelope: dict) -> None:

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.domain.commitments import MILESTONES
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
 from services.dispatch.domain.lifecycle import HELD_STATES, OPEN_STATES
-from services.dispatch.domain.queueing import queue_deadline
+from services.dispatch.domain.queueing import band, queue_place
 from services.dispatch.domain.work_order import Change
 from services.dispatch.staff_store import (
     JOBS,
@@ -36,8 +36,9 @@ TERMINAL_STATES = ("completed", "cancelled", "closed")
 
 
 def queue_key(order: dict[str, Any]) -> str:
-    """Branch, then arrival deadline: one index range per branch, earliest deadline first."""
-    return f"{order['branch']}|{queue_deadline(order).isoformat()}"
+    """Branch, band, then place (domain/queueing.py): one index range per branch,
+    emergencies first, then the earliest place."""
+    return f"{order['branch']}|{band(order)}|{queue_place(order).isoformat()}"
 
 
 def holder(status: str, offer: dict | None, technician_id: str | None) -> str | None:
@@ -69,8 +70,8 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
     status = sets.get("status", order["status"])
     more_sets: dict[str, Any] = {}
     unsets: dict[str, str] = {}
-    if status == "new" and order["status"] != "new":
-        more_sets["queue_key"] = queue_key(order)
+    if status == "new" and (order["status"] != "new" or _moves_in_queue(sets)):
+        more_sets["queue_key"] = queue_key(_as_set(order, sets))
     elif status != "new" and order["status"] == "new":
         unsets["queue_key"] = ""
     held_by = holder(status, sets["offer"] if "offer" in sets else order.get("offer"),
@@ -96,6 +97,21 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
     return more_sets, unsets
 
 
+def _moves_in_queue(sets: dict[str, Any]) -> bool:
+    """Whether a change to a queued order moves it in the queue (its priority raised, its
+    arrival deadline moved)."""
+    return "priority" in sets or "deadlines.arrival" in sets
+
+
+def _as_set(order: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+    """The fields the queue key reads, as ``sets`` leaves them."""
+    deadlines = dict(order["deadlines"])
+    if "deadlines.arrival" in sets:
+        deadlines["arrival"] = sets["deadlines.arrival"]
+    return {**order, "priority": sets.get("priority", order.get("priority")),
+            "deadlines": deadlines}
+
+
 class OrderNotYetKnown(Exception):
     """A fact about an order whose creation has not arrived yet: retry later."""
 
@@ -115,6 +131,21 @@ def ensure_indexes(db: Database) -> None:
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
     _mark_held_orders(db)
     name_held_slots(db)  # after the marks: it reads them
+    _rekey_queue(db)
+
+
+def _rekey_queue(db: Database) -> None:
+    """Once per database: queued orders keyed before priority had a place in the queue
+    get today's key. Conditional on the version, like ``_mark_held_orders``."""
+    if db[JOBS].find_one({"_id": "queue_keys_by_band"}) is not None:
+        return
+    for order in db[ORDERS].find({"queue_key": {"$exists": True}}):
+        key = queue_key(order)
+        if key != order["queue_key"]:
+            db[ORDERS].update_one({"_id": order["_id"], "version": order["version"]},
+                                  {"$set": {"queue_key": key}})
+    with contextlib.suppress(DuplicateKeyError):
+        db[JOBS].insert_one({"_id": "queue_keys_by_band"})
 
 
 def _mark_held_orders(db: Database) -> None:
@@ -188,20 +219,6 @@ class DispatchStore(StaffStore):
         result = self.orders.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
         return result.modified_count == 1
 
-    def record_reminder(self, order_id: str, event_id: str, at: datetime,
-                        channel: str | None) -> bool:
-        """Once per event. False for a redelivery; raises if the order is not here yet (its
-        order_created is still on the way), so the event is retried."""
-        entry = {"at": at, "step": "reminder", "by": "intake", "details": {"channel": channel}}
-        result = self.orders.update_one(
-            {"_id": order_id, "applied_events": {"$ne": event_id}},
-            {"$inc": {"reminders": 1}, "$set": {"last_reminder_at": at},
-             "$push": {"timeline": entry, "applied_events": {"$each": [event_id],
-                                                              "$slice": -20}}})
-        if result.matched_count == 0 and self.orders.count_documents({"_id": order_id}) == 0:
-            raise OrderNotYetKnown(order_id)
-        return result.modified_count == 1
-
     def note(self, order_id: str, branch: str, event_id: str, entry: dict[str, Any]) -> bool:
         """A fact from another service on the order's timeline, once per event. False for
         a redelivery or an order this deployment does not hold."""
@@ -223,7 +240,7 @@ class DispatchStore(StaffStore):
         if due_from is not None:
             query["queue_key"]["$gte"] = queue_key({"branch": branch, "deadlines": {},
                                                     "received_at": due_from})
-        projection = {"_id": 1, "deadlines.arrival": 1, "received_at": 1}
+        projection = {"_id": 1, "deadlines.arrival": 1, "received_at": 1, "priority": 1}
         return list(self.orders.find(query, projection,
                                      sort=[("queue_key", ASCENDING)], limit=limit))
 

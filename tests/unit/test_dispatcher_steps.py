@@ -52,6 +52,8 @@ class MemoryStore:
             for key in outer:
                 target = target.setdefault(key, {})
             target[last] = value
+        if change.applied_event:
+            order.setdefault("applied_events", []).append(change.applied_event)
         order["version"] += 1
         self.written.append(change)
         return True
@@ -248,3 +250,29 @@ def test_the_first_approved_delay_keeps_the_deadline_it_moves():
     store = MemoryStore(order)
     _dispatcher(store).step("SH-20261120-000001", "approve-delay", _delay(20), SUPERVISOR)
     assert store.written[0].facts["before_delay.arrival"] == published
+
+
+def _reminder(store: MemoryStore, event_id: str, at: datetime) -> bool:
+    return _dispatcher(store).record_reminder(event_id, {"order_id": "SH-20261120-000001",
+                                                         "channel": "phone"}, at)
+
+
+def test_a_reminder_on_a_late_order_raises_its_priority_once():
+    late = _order("accepted")
+    late["risk_at"] = {"first_contact": NOW - timedelta(minutes=1)}  # past its risk mark
+    store = MemoryStore(late)
+    assert _reminder(store, "ev-1", NOW)
+    assert not _reminder(store, "ev-1", NOW)  # a redelivery changes nothing
+    order = store.orders["SH-20261120-000001"]
+    assert (order["priority"], order["priority_reasons"], order["reminders"]) == (
+        "high", ["reminder"], 1)
+
+
+def test_a_reminder_on_an_order_on_time_only_shows_on_it():
+    on_time = _order("accepted")
+    on_time["risk_at"] = {"first_contact": NOW + timedelta(hours=1)}
+    store = MemoryStore(on_time)
+    assert _reminder(store, "ev-2", NOW)
+    order = store.orders["SH-20261120-000001"]
+    assert (order["priority"], order["reminders"]) == ("normal", 1)
+    assert store.written[0].entry["details"] == {"channel": "phone", "priority_raised": None}
