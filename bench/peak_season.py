@@ -74,6 +74,7 @@ ROAD_FACTOR = 1.3                    # road distance over haversine distance
 MIN_TRIP = timedelta(minutes=10)
 ACCEPT_MINUTES = (2, 10)             # the technician accepts an offer after 2-10 minutes
 TICK = timedelta(minutes=5)          # periodic drain (shifts start and end)
+FORECAST_EVERY = timedelta(minutes=15)  # the arrival forecast (the service: every minute)
 HORIZON = timedelta(days=7)
 # Share of the day's orders arriving in each local hour, 00:00 .. 23:00.
 HOURLY_PROFILE = (1, 0.5, 0.5, 0.5, 0.5, 1, 2, 4, 7, 9, 9, 8, 6, 7, 8, 8, 7, 6, 5, 4, 3, 2, 2, 1)
@@ -153,6 +154,8 @@ class SimOrder:
     deadlines: dict[str, datetime] = field(default_factory=dict)
     arrived_at: datetime | None = None
     technician: str | None = None
+    flagged_at: datetime | None = None  # first forecast late (the shipped policy)
+    reoffered: int = 0
 
     @property
     def order_id(self) -> str:
@@ -361,6 +364,8 @@ class ShippedSimulation(Simulation):
         self.by_id = {order.order_id: order for order in orders}
         self.visiting: dict[str, SimOrder] = {}  # technician id -> the job they are at
 
+    reoffer = True  # orders forecast late offered to a technician who would make it
+
     def _dispatcher(self) -> Dispatcher:
         return Dispatcher(self.store, self.reference,
                           UnitOfWork("dispatch", self.now, self.now), OFFER_TIMEOUT)
@@ -379,8 +384,34 @@ class ShippedSimulation(Simulation):
         """Each new offer: its technician accepts a few minutes later."""
         for order_id, technician_id in self.store.take_offers():
             order = self.by_id[order_id]
+            self._hand_back(order)
             order.technician = technician_id
-            self.at(self.now + order.accept_after, "accept", order)
+            self.at(self.now + order.accept_after, "accept", (order, technician_id))
+
+    def _hand_back(self, order: SimOrder) -> None:
+        """An order offered to someone else leaves its previous technician's list."""
+        if order.technician is not None:
+            crew = self.crews[order.technician]
+            if order in crew.accepted:
+                crew.accepted.remove(order)
+
+    def _forecast(self) -> None:
+        """The service's forecast timer: orders forecast late are flagged (the first time
+        is kept, to measure the forecast) and, with ``reoffer``, offered again."""
+        dispatcher = self._dispatcher()
+        for branch in BRANCH_SHARE:
+            late = [seen for seen in dispatcher.forecast_arrivals(branch) if seen.late]
+            for seen in late:
+                order = self.by_id[seen.order_id]
+                order.flagged_at = order.flagged_at or self.now
+            if self.reoffer:
+                before = {seen.order_id: self.by_id[seen.order_id].technician for seen in late}
+                dispatcher.reoffer_late(late)
+                for order_id, previous in before.items():
+                    if self.store.orders[order_id]["status"] == "offered" and \
+                            self.store.orders[order_id]["offer"]["technician_id"] != previous:
+                        self.by_id[order_id].reoffered += 1
+                self._offers_made()
 
     def _drain(self, branch: str) -> None:
         self._dispatcher().drain_queue(branch)
@@ -390,14 +421,17 @@ class ShippedSimulation(Simulation):
         self._dispatcher().create_from_event(creation_event(order))
         self._offers_made()
 
-    def _on_accept(self, order: SimOrder) -> None:
-        if self._step(order, "accept"):
+    def _on_accept(self, payload: tuple[SimOrder, str]) -> None:
+        order, technician_id = payload
+        if order.technician == technician_id and self._step(order, "accept"):
             self._step(order, "contact")
             super()._on_accept(order)
 
     def _on_tick(self, _: Any) -> None:
         """The service's timers: lapsed offers passed on, the queue drained."""
         self._dispatcher().expire_offers()
+        if (self.now - DAY_START) % FORECAST_EVERY < TICK:
+            self._forecast()
         for branch in BRANCH_SHARE:
             self._drain(branch)
         for crew in self.crews.values():
@@ -406,6 +440,10 @@ class ShippedSimulation(Simulation):
 
     def _on_reach(self, payload: tuple[Crew, SimOrder]) -> None:
         crew, order = payload
+        if order.technician != crew.tech.technician_id:  # offered to another on the way
+            crew.lat, crew.lon, crew.busy = order.lat, order.lon, False
+            self._start_next(crew)
+            return
         self._step(order, "check-in", {"confirmed_by_customer": True})
         self.visiting[crew.tech.technician_id] = order
         super()._on_reach(payload)
@@ -451,13 +489,16 @@ def share(orders: list[SimOrder]) -> float:
 
 
 def simulate(policy: Policy, load: float, reference: Reference, seed: int = 2026,
-             copies: int = ROSTER_COPIES, per_day: int = NORMAL_ORDERS_PER_DAY
-             ) -> list[SimOrder]:
-    """The day's orders after the run (the same orders for every policy at one load)."""
+             copies: int = ROSTER_COPIES, per_day: int = NORMAL_ORDERS_PER_DAY,
+             reoffer: bool = True) -> list[SimOrder]:
+    """The day's orders after the run (the same orders for every policy at one load);
+    ``reoffer`` False: the shipped policy with its forecast flagging only."""
     shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
     orders = make_orders(reference, load, seed + int(load * 100), per_day)
     if policy is SHIPPED:
-        return ShippedSimulation(orders, make_roster(copies), shifts, reference).run()
+        simulation = ShippedSimulation(orders, make_roster(copies), shifts, reference)
+        simulation.reoffer = reoffer
+        return simulation.run()
     return Simulation(policy, orders, make_roster(copies), shifts).run()
 
 

@@ -12,6 +12,7 @@ from services.common.domain.commitments import MilestoneRule
 from services.common.reference import Reference
 from services.common.unit_of_work import Outcomes, UnitOfWork
 from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.forecast import parse_pace
 from services.dispatch.domain.matching import (
     parse_shift,
 )
@@ -43,6 +44,7 @@ class DispatcherBase:
         self.now = uow.now
         self.offer_timeout = offer_timeout
         self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
+        self.pace = parse_pace(reference.pace)
         # Milestones the write being prepared reaches: counted only once that write is in
         # (a write that fails or loses a race, then is retried, must not count them twice).
         self._reaching = Outcomes()

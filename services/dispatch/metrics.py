@@ -23,9 +23,7 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
     counters = _counters(registry)
     for (branch, zone, _, request_type, _), _ in published:  # every label set from 0
         counters["completed"].labels(branch, zone, request_type)
-    for branch in branches:
-        counters["offers"].labels(branch)
-    return {
+    definitions = {
         **milestones, **counters,
         "overdue": Gauge("aftersales_open_overdue_orders",
                          "Open orders past a milestone's deadline", LABELS, registry=registry),
@@ -34,11 +32,23 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
                          registry=registry),
         "queued": Gauge("aftersales_dispatch_queued_orders", "Orders waiting for a technician",
                         ["branch"], registry=registry),
+        "forecast_late": Gauge(
+            "aftersales_dispatch_forecast_late_orders", "Held orders whose holder's list "
+            "gets them there after the arrival deadline (domain/forecast.py)", ["branch"],
+            registry=registry),
+        "reoffered": Counter(
+            "aftersales_dispatch_reoffers_total", "Orders forecast late offered to a "
+            "technician who would make it", ["branch"], registry=registry),
         "received_to_offered": Histogram(
             "aftersales_received_to_offered_seconds", "From received to first offer",
             ["branch"], registry=registry,
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900, 3600)),
     }
+    for branch in branches:
+        definitions["offers"].labels(branch)
+        definitions["reoffered"].labels(branch)
+        definitions["forecast_late"].labels(branch)
+    return definitions
 
 
 def _counters(registry: CollectorRegistry) -> dict[str, Counter]:

@@ -240,7 +240,9 @@ class DispatchStore(StaffStore):
         if due_from is not None:
             query["queue_key"]["$gte"] = queue_key({"branch": branch, "deadlines": {},
                                                     "received_at": due_from})
-        projection = {"_id": 1, "deadlines.arrival": 1, "received_at": 1, "priority": 1}
+        projection = {"_id": 1, "deadlines.arrival": 1, "received_at": 1, "priority": 1,
+                      "status": 1, "lat": 1, "lon": 1, "request_type": 1, "zone": 1,
+                      "needed_certificates": 1, "forecast": 1}
         return list(self.orders.find(query, projection,
                                      sort=[("queue_key", ASCENDING)], limit=limit))
 

@@ -39,6 +39,10 @@ TRANSITIONS: dict[str, Transition] = {
     "cancel": Transition(("new", "offered", "accepted", "contacted", "scheduled", "escalated",
                           "waiting_parts"), "cancelled", technician_step=False),
     "escalate": Transition(("new",), "escalated", technician_step=False),
+    # Forecast late with its holder: offered to a technician who would make it, while the
+    # customer has no booked slot yet.
+    "reoffer": Transition(("offered", "accepted", "contacted"), "offered",
+                          technician_step=False),
     "approve-delay": Transition(OPEN_STATES, None, technician_step=False),
     # Inventory's news and the callback's verdict (events, not people's steps).
     "parts-short": Transition(("accepted", "contacted", "scheduled", "on_site"),
