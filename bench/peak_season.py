@@ -521,6 +521,47 @@ def margins_at(load: float, reference: Reference) -> list[tuple[int, float]]:
             for seed in CHECK_SEEDS]
 
 
+@dataclass
+class ForecastQuality:
+    load: float
+    breaches: int        # orders a technician held that arrived late (or never)
+    flagged_ahead: int   # of those, flagged forecast late an hour before the deadline
+    flags: int           # orders ever flagged
+    false_alarms: int    # of those, on time after all
+    on_time_without: float  # the shipped policy flagging only
+    on_time_with: float     # and offering orders forecast late again
+    reoffered: int
+
+
+def forecast_quality(load: float, reference: Reference, seed: int = 2026) -> ForecastQuality:
+    """The forecast judged on a day run without re-offers (a re-offer would change the
+    outcome it predicted), and the on-time share with and without them."""
+    flagging = simulate(SHIPPED, load, reference, seed=seed, reoffer=False)
+    late = [o for o in flagging if o.technician and not o.on_time]
+    flagged = [o for o in flagging if o.flagged_at]
+    acting = simulate(SHIPPED, load, reference, seed=seed)
+    return ForecastQuality(
+        load, len(late),
+        sum(o.flagged_at is not None and o.flagged_at <= o.deadline - timedelta(hours=1)
+            for o in late),
+        len(flagged), sum(o.on_time for o in flagged), share(flagging), share(acting),
+        sum(o.reoffered for o in acting))
+
+
+def forecast_markdown(rows: list[ForecastQuality]) -> str:
+    lines = ["", "## The arrival forecast", "",
+             "| load | breaches | flagged ≥ 1 h ahead | recall | flags | false alarms | "
+             "on time, flags only | on time, with re-offers | re-offers |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r.load:g}x | {r.breaches} | {r.flagged_ahead} | "
+            f"{100 * r.flagged_ahead / max(r.breaches, 1):.0f} % | {r.flags} | "
+            f"{r.false_alarms} ({100 * r.false_alarms / max(r.flags, 1):.0f} %) | "
+            f"{100 * r.on_time_without:.1f} | {100 * r.on_time_with:.1f} | {r.reoffered} |")
+    return "\n".join(lines) + "\n"
+
+
 # -- the report --------------------------------------------------------------------------
 
 def plot(results: dict[str, list[Result]], out: Path) -> list[Path]:
@@ -582,7 +623,8 @@ def main() -> None:
     reference = load_reference(str(REFERENCE_PATH))
     results = sweep(reference)
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    text = markdown(results, margins_at(2.0, reference))
+    text = markdown(results, margins_at(2.0, reference)) + forecast_markdown(
+        [forecast_quality(load, reference) for load in (1.0, 2.0)])
     (REPORT_DIR / "peak_season.md").write_text(text)
     plot(results, REPORT_DIR)
     print(text)
