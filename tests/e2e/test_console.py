@@ -71,6 +71,10 @@ def test_signed_out_user_goes_to_the_login_page(system, browser):
         tab.goto(f"{api.base}{page}")
         assert tab.eval("location.pathname") == "/console/login"
         assert "访问令牌" in tab.text()
+    tab.submit("a.lang")  # English on request, kept in a cookie
+    assert "Access token" in tab.text() and tab.eval("document.documentElement.lang") == "en"
+    tab.goto(f"{api.base}/console/agent")
+    assert "Access token" in tab.text()
     plain = requests.get(f"{api.base}/console/tech", allow_redirects=False, timeout=10)
     assert plain.status_code == 303 and plain.headers["Location"].startswith("/console/login")
     tab.close()
@@ -149,17 +153,19 @@ def test_another_branch_cannot_open_the_order(api, browser):
     tab.close()
 
 
-def test_a_post_without_the_csrf_token_changes_nothing(api, browser):
+def test_the_queue_updates_without_a_reload_and_a_post_without_csrf_changes_nothing(
+        api, browser):
     _ensure_technician(api)
+    tab = _sign_in(browser, api.base, "dispatcher", "/console/dispatch")
+    tab.eval("window.__same_page = true")
     created = api.post("/api/v1/requests", {
         "customer": {"name": "赵先生", "phone": f"137{uuid.uuid4().int % 10**8:08d}",
                      "address": "黄浦区南京东路2号", "region_code": "310101"},
         "product": {"category": "air_conditioner"},
         "request_type": "repair", "description": "空调异响", "channel": "hotline"}, "agent")
     order_id = created.json()["order_id"]
-    api.wait_listed(order_id)
-    tab = _sign_in(browser, api.base, "dispatcher", "/console/dispatch")
     tab.wait(f"!!document.querySelector(\"tr[data-order='{order_id}']\")")
+    assert tab.eval("window.__same_page") is True  # polled in, not reloaded
     tab.select(f"#pick-{order_id}", TECH)
     tab.eval(f"document.querySelector(\"tr[data-order='{order_id}'] input[name=csrf]\")"
              ".remove()")
