@@ -13,7 +13,7 @@ from tests.e2e.browser import Browser, Tab, chromium
 from tests.e2e.conftest import TOKENS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-TECH = "SH-T01"
+TECH = "SH-T02"  # SH-T01 is test_access_and_input's: its certificates stay as it set them
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def _sign_in(browser: Browser, base: str, token: str, page: str, **viewport) -> 
 
 
 def _ensure_technician(api) -> None:
-    """SH-T01 holds only a gas certificate, so an air conditioner waits for a dispatcher
+    """SH-T02 holds only a gas certificate, so an air conditioner waits for a dispatcher
     instead of being offered to it."""
     body = {"name": "张伟", "certificates": ["gas"], "zones": ["intensive", "standard"],
             "lat": 31.23, "lon": 121.47, "shift": "always", "cap": 3, "active": True}
@@ -115,12 +115,12 @@ def test_agent_dispatcher_and_technician_work_one_order(api, browser):
     dispatcher.wait(f"document.querySelector(\"{row} [data-status]\")?.dataset.status"
                     " === 'accepted'")
 
-    # A gas water heater is offered to SH-T01 by dispatch itself: the technician accepts
+    # A gas water heater is offered to SH-T02 by dispatch itself: the technician accepts
     # it on the phone, and works the assigned order on to the customer's door.
     offered, _ = _new_request(agent, "热水器打不着火", "gas_water_heater")
     offered_id = agent.eval("document.querySelector('#result').dataset.order")
     api.wait_order(offered_id, lambda o: (o.get("offer") or {}).get("technician_id") == TECH)
-    tech = _sign_in(browser, api.base, "tech1", "/console/tech", width=375, height=812,
+    tech = _sign_in(browser, api.base, "tech2", "/console/tech", width=375, height=812,
                     mobile=True)
     assert tech.eval("document.documentElement.scrollWidth") <= 375
     tech.wait(f"!!document.querySelector(\"[data-order='{offered_id}'] .step-accept\")")
