@@ -130,9 +130,17 @@ def test_agent_dispatcher_and_technician_work_one_order(api, browser):
     for step, status in (("contact", "contacted"), ("check-in", "on_site")):
         tech.submit(f"[data-order='{order_id}'] .step-{step} button")
         assert api.order(order_id)["status"] == status
+    job = f"[data-order='{order_id}'] .step-complete"
+    for field, value in (("diagnosis", "冷媒不足"), ("fault_code", "E1"),
+                         ("repair_done", "补充冷媒，试机正常")):
+        tech.fill(f"{job} [name={field}]", value)
+    tech.submit(f"{job} button")
+    assert api.order(order_id)["status"] == "completed"
+    assert not tech.eval(f"!!document.querySelector(\"[data-order='{order_id}']\")")
 
     page = _sign_in(browser, api.base, "dispatcher", f"/console/orders/{order_id}")
-    assert {"created", "reminder", "assigned", "contacted", "checked_in"} <= set(page.eval(
+    assert {"created", "reminder", "assigned", "contacted", "checked_in",
+            "completed"} <= set(page.eval(
         "[...document.querySelectorAll('[data-step]')].map(e => e.dataset.step)"))
     for tab in (agent, dispatcher, tech, page):
         tab.close()
