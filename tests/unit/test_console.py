@@ -5,11 +5,13 @@ nothing)."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from nameko.exceptions import RemoteError
 from nameko.testing.services import worker_factory
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder
@@ -225,3 +227,37 @@ def test_no_console_handler_hides_an_api_handler():
             if getattr(value, "nameko_entrypoints", None):
                 served.setdefault(name, []).append(klass.__name__)
     assert {name: owners for name, owners in served.items() if len(owners) > 1} == {}
+
+
+def _get(path: str, session_id: str) -> Request:
+    builder = EnvironBuilder(method="GET", path=path)
+    builder.headers["Cookie"] = f"{SESSION_COOKIE}={session_id}"
+    return Request(builder.get_environ())
+
+
+def test_a_refused_request_shows_the_apis_field_errors_and_keeps_what_was_typed():
+    gateway, session_id, csrf = _signed_in("demo-agent-sh", "agent")
+    gateway.intake.create_request.call_async.return_value.result.side_effect = RemoteError(
+        "InvalidInput", json.dumps({"message": "Invalid input.", "fields": {
+            "customer": {"phone": ["Not a valid phone number."]}}}))
+    response = gateway.console_agent_save(_post("/console/agent", session_id, {
+        "csrf": csrf, "name": "王先生", "phone": "12", "address": "南京东路1号",
+        "region_code": "310101", "category": "air_conditioner", "request_type": "repair",
+        "description": "不制冷", "channel": "hotline"}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'aria-invalid="true"' in page and "Not a valid phone number." in page
+    assert 'value="王先生"' in page and "新建服务请求" in page
+
+
+def test_each_role_sees_only_its_screens():
+    agent, agent_session, _ = _signed_in("demo-agent-sh", "agent")
+    assert agent.console_dispatch_page(_get("/console/dispatch", agent_session)
+                                       ).status_code == 403
+    assert agent.console_home(_get("/console", agent_session)).headers["Location"] == \
+        "/console/agent"
+    tech, tech_session, _ = _signed_in("demo-tech-sh-01", "technician")
+    assert tech.console_agent_page(_get("/console/agent", tech_session)).status_code == 403
+    signed_out = tech.console_tech_page(_get("/console/tech", "no-such-session"))
+    assert signed_out.status_code == 303
+    assert signed_out.headers["Location"] == "/console/login?next=/console/tech"
