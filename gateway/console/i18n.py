@@ -123,6 +123,20 @@ _UI: dict[str, tuple[str, str]] = {
     "tech.fault_code": ("故障代码", "Fault code"),
     "tech.repair_done": ("维修内容", "Repair done"),
     "tech.done": ("已提交", "Done"),
+    "detail.technician_id": ("技师", "Technician"),
+    "detail.previous": ("原技师", "Previous technician"),
+    "detail.reason": ("原因", "Reason"),
+    "detail.note": ("备注", "Note"),
+    "detail.priority": ("优先级", "Priority"),
+    "detail.milestone": ("节点", "Milestone"),
+    "detail.channel": ("渠道", "Channel"),
+    "detail.start": ("开始", "From"),
+    "detail.end": ("结束", "To"),
+    "detail.cannot_fix": ("无法修复", "Cannot fix"),
+    "detail.confirmed_by_customer": ("客户确认", "Confirmed by the customer"),
+    "detail.new_deadline": ("新时限", "New deadline"),
+    "detail.paused_seconds": ("暂停秒数", "Seconds paused"),
+    "detail.parts": ("备件", "Parts"),
     "yes": ("是", "Yes"),
     "no": ("否", "No"),
 }
@@ -206,6 +220,24 @@ def reason(lang: str, text: str) -> str:
     kind, _, detail = text.partition(":")
     words = translate(lang, f"reason.{kind}")
     return f"{words}：{detail}" if detail else words
+
+
+_DETAIL_VOCABULARY = {"priority": "priority", "milestone": "milestone", "channel": "channel"}
+_DETAIL_TIMES = ("start", "end", "new_deadline")
+
+
+def detail(lang: str, key: str, value: object) -> str:
+    """One detail of a timeline entry in words: ``priority: emergency`` as 优先级：紧急."""
+    label = translate(lang, f"detail.{key}") if f"detail.{key}" in MESSAGES else key
+    if isinstance(value, bool):
+        shown = translate(lang, "yes" if value else "no")
+    elif key in _DETAIL_VOCABULARY:
+        shown = translate(lang, f"{_DETAIL_VOCABULARY[key]}.{value}")
+    elif key in _DETAIL_TIMES:
+        shown = format_time(lang, str(value))
+    else:
+        shown = str(value)
+    return f"{label}：{shown}" if language(lang) == "zh" else f"{label}: {shown}"
 
 
 def codes(vocabulary: str) -> tuple[str, ...]:

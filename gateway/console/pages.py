@@ -36,6 +36,7 @@ def render(name: str, lang: str, status: int = 200, /, **context) -> Response:
     html = _templates.get_template(name).render(
         lang=lang, html_lang=i18n.HTML_LANG[lang], t=partial(i18n.translate, lang),
         when=partial(i18n.format_time, lang), reason=partial(i18n.reason, lang),
+        detail=partial(i18n.detail, lang),
         codes=i18n.codes, **context)
     return Response(html, status=status, mimetype="text/html", headers=HEADERS)
 

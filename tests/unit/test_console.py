@@ -261,3 +261,9 @@ def test_each_role_sees_only_its_screens():
     signed_out = tech.console_tech_page(_get("/console/tech", "no-such-session"))
     assert signed_out.status_code == 303
     assert signed_out.headers["Location"] == "/console/login?next=/console/tech"
+
+
+def test_a_timeline_detail_in_words():
+    assert i18n.detail("zh", "priority", "emergency") == "优先级：紧急"
+    assert i18n.detail("en", "cannot_fix", False) == "Cannot fix: No"
+    assert i18n.detail("zh", "shortage_id", "S-1") == "shortage_id：S-1"
