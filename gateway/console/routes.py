@@ -69,7 +69,7 @@ class ConsoleRoutes(SignInRoutes):
             orders += reply.body["items"] if reply.ok else []
         technicians = view.api.get("/api/v1/technicians")
         return {"rows": screens.queue(orders), "wanted_status": status, "priority": priority,
-                "statuses": screens.open_statuses(),
+                "statuses": screens.open_statuses(), "assignable": screens.assignable,
                 "technicians": technicians.body["items"] if technicians.ok else []}
 
     @http("POST", "/console/orders/<string:order_id>/assign")

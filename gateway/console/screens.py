@@ -119,3 +119,8 @@ def step_body(action: str, form: Any) -> dict:
     """A technician's step form as the body of ``POST /api/v1/orders/<id>/<action>``."""
     body = {key: form.get(key, "").strip() for key in _STEP_FIELDS.get(action, ())}
     return {key: value for key, value in body.items() if value}
+
+
+def assignable(status: str) -> bool:
+    """The lifecycle lets a dispatcher assign (or move) an order in this state."""
+    return status in TRANSITIONS["assign"].sources

@@ -267,3 +267,8 @@ def test_a_timeline_detail_in_words():
     assert i18n.detail("zh", "priority", "emergency") == "优先级：紧急"
     assert i18n.detail("en", "cannot_fix", False) == "Cannot fix: No"
     assert i18n.detail("zh", "shortage_id", "S-1") == "shortage_id：S-1"
+
+
+def test_the_picker_is_offered_where_the_lifecycle_allows_an_assignment():
+    assert screens.assignable("new") and screens.assignable("escalated")
+    assert not screens.assignable("on_site") and not screens.assignable("completed")
