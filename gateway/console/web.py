@@ -113,10 +113,11 @@ class ConsoleBase:
         if session is None:
             return None
         try:  # a token revoked or expired since sign-in ends the session
-            authenticate(f"Bearer {session.token}", self.tokens())
+            caller = authenticate(f"Bearer {session.token}", self.tokens())
         except Unauthorized:
             SESSIONS.close(session_id)
             return None
+        session.role, session.branch = caller.role, caller.branch  # the token file's today
         return View(request, language_of(request), session,
                     ApiClient(self, _routes(type(self)), session.token),
                     screens_of(session, self.permissions))

@@ -272,3 +272,10 @@ def test_a_timeline_detail_in_words():
 def test_the_picker_is_offered_where_the_lifecycle_allows_an_assignment():
     assert screens.assignable("new") and screens.assignable("escalated")
     assert not screens.assignable("on_site") and not screens.assignable("completed")
+
+
+def test_a_revoked_token_ends_its_session():
+    gateway, _, _ = _signed_in("demo-agent-sh", "agent")
+    session_id = SESSIONS.open("a-token-no-longer-in-the-file", "agent", "SH")
+    response = gateway.console_agent_page(_get("/console/agent", session_id))
+    assert response.status_code == 303 and SESSIONS.get(session_id) is None
