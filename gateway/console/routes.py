@@ -19,6 +19,7 @@ from gateway.console.web import (
 from schemas.orders import CHANNELS, REQUEST_TYPES
 
 QUEUE_PAGE_SIZE = 100
+BLANK_REQUEST = {"request_type": "repair", "channel": "hotline"}  # the calls most taken
 
 
 class ConsoleRoutes(SignInRoutes):
@@ -26,7 +27,7 @@ class ConsoleRoutes(SignInRoutes):
     @http("GET", "/console/agent")
     @console_page(may_take_requests)
     def console_agent_page(self, request: Request, view: View) -> Response:
-        return self._agent_form(view, {}, None, {})
+        return self._agent_form(view, BLANK_REQUEST, None, {})
 
     @http("POST", "/console/agent")
     @console_page(may_take_requests)
@@ -35,7 +36,7 @@ class ConsoleRoutes(SignInRoutes):
         if not reply.ok:
             return self._agent_form(view, request.form, reply.message,
                                     screens.field_errors(reply.fields), reply.status)
-        return self._agent_form(view, {}, None, {}, saved=reply.body,
+        return self._agent_form(view, BLANK_REQUEST, None, {}, saved=reply.body,
                                 created=reply.status == 201)
 
     def _agent_form(self, view: View, values, message: str | None, errors: dict,
