@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from nameko.web.handlers import http
 
+from gateway.console.routes import ConsoleRoutes
 from gateway.http import GatewayBase, json_response
 from gateway.openapi import build_spec
 from gateway.routes import billing, board, callbacks, complaints, hq, inventory, orders
@@ -35,7 +36,7 @@ def openapi_document() -> dict:
 
 class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, billing.BillingRoutes,
                      callbacks.CallbackRoutes, complaints.ComplaintRoutes, board.BoardRoutes,
-                     hq.HqRoutes, GatewayBase):
+                     hq.HqRoutes, ConsoleRoutes, GatewayBase):
     name = "gateway"
     permissions = _permissions()
 

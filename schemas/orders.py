@@ -147,6 +147,8 @@ class OrderOut(Schema):
     paused = fields.Dict(keys=fields.String(), values=fields.Float())  # per milestone
     paused_for = fields.List(fields.String())  # the clocks stopped now (waiting_parts)
     delays = fields.List(fields.Dict())
+    # When each open milestone turns at risk (a share of its time gone): the console marks it.
+    risk_at = fields.Dict(keys=fields.String(), values=LocalDateTime(allow_none=True))
     timeline = fields.List(fields.Nested(TimelineEntryOut))
     created = fields.Boolean()
 

@@ -276,8 +276,9 @@ class DispatchStore(StaffStore):
         for key in ("status", "priority"):
             if wanted.get(key):
                 query[key] = wanted[key]
-        if technician_id:
-            query["technician_id"] = technician_id
+        if technician_id:  # held, or offered and awaiting the technician's answer
+            query["$and"] = [{"$or": [{"technician_id": technician_id},
+                                      {"offer.technician_id": technician_id}]}]
         if overdue_at is not None:
             query["status"] = query.get("status") or {"$in": list(OPEN_STATES)}
             query["$or"] = [{f"deadlines.{m}": {"$lte": overdue_at},
