@@ -68,6 +68,18 @@ class _Pace(Schema):
         validate=validate.Length(min=1))
 
 
+# Whose time a pause is in the delay ledger (services/dispatch/domain/ledger.py).
+PAUSE_CAUSES = ("customer", "parts", "service_centre", "technician")
+
+
+class _PauseReason(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    cause = fields.String(required=True, validate=validate.OneOf(PAUSE_CAUSES))
+
+
+DEFAULT_PAUSE_REASONS = {"waiting_parts": {"name": "等待配件 waiting for parts",
+                                           "cause": "parts"}}
+
 # The forecast's pace where the reference data names none (the demo's city figures).
 DEFAULT_PACE = {"speed_kmh": 25, "road_factor": 1.3, "min_trip_minutes": 10,
                 "job_hours": {"installation": 2.0, "repair": 1.25, "maintenance": 1.0}}
@@ -86,6 +98,9 @@ class ReferenceSchema(Schema):
     shifts = fields.Dict(keys=fields.String(), values=fields.Nested(_Shift), required=True)
     branches = fields.Dict(keys=fields.String(), values=fields.Nested(_Branch), required=True)
     forecast = fields.Nested(_Pace, load_default=DEFAULT_PACE)
+    pause_reasons = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_]{1,40}$")),
+                                values=fields.Nested(_PauseReason),
+                                load_default=DEFAULT_PAUSE_REASONS)
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,8 @@ class Reference:
         self.priority: dict = data["priority"]
         self.shifts: dict[str, dict] = data["shifts"]
         self.pace: dict[str, Any] = data["forecast"]
+        self.pause_reasons: dict[str, dict] = data["pause_reasons"]
+        self.pause_causes = {reason: spec["cause"] for reason, spec in self.pause_reasons.items()}
         self.branches: dict[str, dict] = data["branches"]
         self.regions: dict[str, Region] = {
             code: Region(code, branch, spec["name"], spec["zone"], spec["lat"], spec["lon"])

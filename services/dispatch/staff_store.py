@@ -27,7 +27,8 @@ JOB_FIELDS = {"_id": 1, "status": 1, "lat": 1, "lon": 1, "request_type": 1, "pri
 def to_technician(doc: dict[str, Any]) -> Technician:
     return Technician(doc["_id"], frozenset(doc["certificates"]), frozenset(doc["zones"]),
                       doc["lat"], doc["lon"], doc["shift"], doc["cap"],
-                      doc.get("active_jobs", 0), doc.get("active", True))
+                      doc.get("active_jobs", 0), doc.get("active", True),
+                      doc.get("service_centre_id"))
 
 
 class Roster:

@@ -90,11 +90,21 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
             unsets[f"sweep_at.{milestone}"] = ""
         elif f"deadlines.{milestone}" in sets:  # moved
             more_sets[f"sweep_at.{milestone}"] = sets[f"deadlines.{milestone}"]
-    if status == "waiting_parts":  # these milestones' clocks are paused
+    if is_paused(order, sets):  # these milestones' clocks are paused
         for milestone in sets.get("paused_for", order.get("paused_for", ["resolution"])):
             unsets[f"sweep_at.{milestone}"] = ""
             more_sets.pop(f"sweep_at.{milestone}", None)
     return more_sets, unsets
+
+
+def is_paused(order: dict[str, Any], sets: dict[str, Any] | None = None) -> bool:
+    """Whether the order's clocks stand still once ``sets`` is applied: a pause open
+    (``paused_at``), or waiting for parts (orders paused before ``paused_at`` existed)."""
+    sets = sets or {}
+    if "paused_at" in sets:
+        return sets["paused_at"] is not None
+    return (order.get("paused_at") is not None
+            or sets.get("status", order["status"]) == "waiting_parts")
 
 
 def _moves_in_queue(sets: dict[str, Any]) -> bool:
@@ -219,6 +229,10 @@ class DispatchStore(StaffStore):
         result = self.orders.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
         return result.modified_count == 1
 
+    def note_forecast(self, order_id: str, forecast: dict[str, Any]) -> None:
+        """The arrival forecast's mark (advisory: outside the order's versioned writes)."""
+        self.orders.update_one({"_id": order_id}, {"$set": {"forecast": forecast}})
+
     def note(self, order_id: str, branch: str, event_id: str, entry: dict[str, Any]) -> bool:
         """A fact from another service on the order's timeline, once per event. False for
         a redelivery or an order this deployment does not hold."""
@@ -263,7 +277,8 @@ class DispatchStore(StaffStore):
         """Open orders at risk or overdue on a milestone not yet reached: those whose risk
         mark has passed (the mark is stored with the deadline, so this stays indexed)."""
         projection = {"branch": 1, "zone": 1, "request_type": 1, "priority": 1, "status": 1,
-                      "received_at": 1, f"deadlines.{milestone}": 1, "paused_for": 1}
+                      "received_at": 1, f"deadlines.{milestone}": 1, "paused_for": 1,
+                      "paused_at": 1}
         found = self.orders.find({f"risk_at.{milestone}": {"$lte": now}}, projection)
         return [order for order in found
                 if order["branch"] in branches and order["status"] in OPEN_STATES]

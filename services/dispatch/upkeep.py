@@ -17,6 +17,7 @@ from services.dispatch.domain.forecast import Forecast, Free, job_of, queue_fore
 from services.dispatch.domain.queueing import drain_order
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import milestone_labels
+from services.dispatch.store import is_paused
 
 QUEUE_FORECAST_DEPTH = 200  # queued orders forecast per branch and pass, earliest first
 
@@ -63,7 +64,7 @@ class Upkeep(DispatcherBase):
     def forecast_arrivals(self, branch: str) -> list[Forecast]:
         """Each open order not yet arrived, forecast: a held one from its holder's list, a
         queued one as the queue will be served once those lists are done. An order whose
-        forecast turned late (or on time again) has it written, with the reason."""
+        forecast turned late (or on time again) is marked, with the reason."""
         forecasts: dict[str, Forecast] = {}
         notes: dict[str, dict | None] = {}
         free: list[Free] = []
@@ -86,14 +87,10 @@ class Upkeep(DispatcherBase):
         return list(forecasts.values())
 
     def _note_forecast(self, order_id: str, seen: Forecast) -> None:
-        order = self.store.get(order_id)
-        if order is None:
-            return
-        note = {"arrival": seen.arrival, "late": seen.late, "reason": seen.reason(),
-                "at": self.now}
-        step = "forecast_late" if seen.late else "forecast_on_time"
-        self._write(order, Change(facts={"forecast": note}, entry=self._entry(
-            step, "dispatch", arrival=seen.arrival.isoformat(), **seen.reason())))
+        """The forecast on the order for the dispatcher's screens: an advisory mark, not a
+        step (no version, no timeline line), so it never races the order's own writes."""
+        self.store.note_forecast(order_id, {"arrival": seen.arrival, "late": seen.late,
+                                            "reason": seen.reason(), "at": self.now})
 
     def open_milestone_status(self, branches: list[str]
                               ) -> dict[tuple[str, ...], tuple[int, int]]:
@@ -101,8 +98,7 @@ class Upkeep(DispatcherBase):
         counts: dict[tuple[str, ...], list[int]] = {}
         for milestone in MILESTONES:
             for order in self.store.watched(milestone, branches, self.now):
-                if order["status"] == "waiting_parts" and milestone in order.get(
-                        "paused_for", ["resolution"]):
+                if is_paused(order) and milestone in order.get("paused_for", ["resolution"]):
                     continue  # the clock is paused
                 deadline = as_utc(order["deadlines"][milestone])
                 slot = counts.setdefault(milestone_labels(order, milestone), [0, 0])

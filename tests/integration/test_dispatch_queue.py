@@ -88,10 +88,13 @@ def test_a_queued_order_the_roster_cannot_reach_in_time_is_forecast_late_on_the_
     assert late == {"too-soon"}
     noted = store.get("too-soon")["forecast"]
     assert noted["late"] and noted["reason"]["trip_minutes"] >= 10
-    assert store.get("too-soon")["timeline"][-1]["step"] == "forecast_late"
+    assert store.get("too-soon")["version"] == 1  # a mark, not a step of the order
     assert "forecast" not in store.get("reachable")  # on time: nothing written
-    dispatcher.forecast_arrivals("SH")  # a second pass writes only what changed
-    assert [e["step"] for e in store.get("too-soon")["timeline"]] == ["forecast_late"]
+    marked_at = noted["at"]
+    later = Dispatcher(store, REFERENCE, UnitOfWork("dispatch", NOW + timedelta(minutes=1),
+                                                    NOW), timedelta(minutes=15))
+    later.forecast_arrivals("SH")  # a second pass writes only what changed
+    assert store.get("too-soon")["forecast"]["at"] == marked_at
 
 
 def test_an_emergency_in_the_queue_comes_before_an_earlier_ordinary_deadline(store):

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.common.domain.calendars import build_calendars
+from services.dispatch.domain.figures import delays
 from services.dispatch.domain.ledger import (
     APPROVED_DELAY,
     CAUSES,
@@ -21,6 +22,7 @@ from services.dispatch.domain.ledger import (
     changes,
     ledger,
 )
+from services.ops.operator import format_report
 
 RECEIVED = datetime(2026, 9, 28, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 ALWAYS = build_calendars({"24x7": {"kind": "always"}})["24x7"]
@@ -113,3 +115,22 @@ def test_the_causes_add_up_to_the_calendar_elapsed_time(drawn, calendar, reached
     assert abs(sum(spent.values()) - total) < 1e-6
     if delay_from is None or delay_from >= reached:
         assert spent[APPROVED_DELAY] == 0
+
+
+def test_the_report_sums_the_ledgers_by_cause_all_and_late():
+    reached = RECEIVED + timedelta(hours=3)
+    orders = [{"branch": "SH", "milestones": {"arrival": {
+                  "at": reached, "outcome": outcome,
+                  "ledger": {QUEUE: 3600.0, TECHNICIAN: 7200.0}}}}
+              for outcome in ("met", "breached")]
+    orders.append({"branch": "SH", "milestones": {"arrival": {  # outside the period
+        "at": RECEIVED + timedelta(days=9), "outcome": "breached", "ledger": {PARTS: 60.0}}}})
+    rows = delays(orders, RECEIVED, RECEIVED + timedelta(days=1))
+    assert rows == [
+        {"branch": "SH", "milestone": "arrival", "cause": TECHNICIAN, "hours": 4.0,
+         "late_hours": 2.0},
+        {"branch": "SH", "milestone": "arrival", "cause": QUEUE, "hours": 2.0,
+         "late_hours": 1.0}]
+    text = format_report({"since": "a", "until": "b", "rows": [], "delays": rows,
+                          "total": {"met": 1, "breached": 1, "on_time_share": 0.5}}, "table")
+    assert "时间去向" in text and "technician" in text

@@ -33,6 +33,10 @@ TRANSITIONS: dict[str, Transition] = {
                            milestone="arrival"),
     "wait-parts": Transition(("on_site",), "waiting_parts"),
     "resume": Transition(("waiting_parts",), "scheduled"),
+    # The clocks stopped for another reason the reference data names (the customer is
+    # away, asked to wait...), the order staying where it is; unpause restarts them.
+    "pause": Transition(("accepted", "contacted", "scheduled", "on_site"), None),
+    "unpause": Transition(("accepted", "contacted", "scheduled", "on_site"), None),
     "complete": Transition(("on_site",), "completed", milestone="resolution"),
     "assign": Transition(("new", "offered", "accepted", "contacted", "scheduled", "escalated"),
                          "accepted", technician_step=False),

@@ -23,6 +23,7 @@ class Technician:
     cap: int
     active_jobs: int
     active: bool = True
+    service_centre: str | None = None  # an authorised service centre's technician
 
 
 @dataclass(frozen=True)
