@@ -29,6 +29,7 @@ from services.dispatch.domain.work_order import Change
 from services.dispatch.store import ORDERS, holder
 
 REOFFER_CANDIDATES = 5  # the best-ranked technicians asked whether they would make it
+REOFFER_LIMIT = 1  # re-offers per order: each costs an acceptance, and forecasts err
 
 
 class Offering(DispatcherBase):
@@ -183,7 +184,7 @@ class Offering(DispatcherBase):
         for seen in late:
             order = self.store.get(seen.order_id)
             if (order is not None and order["status"] in lifecycle.TRANSITIONS["reoffer"].sources
-                    and not order.get("appointment")):
+                    and not order.get("appointment") and _reoffers(order) < REOFFER_LIMIT):
                 tech = self._who_would_make_it(order, seen)
                 moved += tech is not None and self._reoffer(order, tech)
         return moved
@@ -224,3 +225,7 @@ class Offering(DispatcherBase):
             return False
         self.store.release_capacity(previous, order["_id"])
         return True
+
+
+def _reoffers(order: dict) -> int:
+    return sum(entry["step"] == "reoffered" for entry in order.get("timeline") or [])
