@@ -22,6 +22,7 @@ from schemas.fields import (
     LocalDateTime,
     PastDate,
     Pattern,
+    PngImage,
     Text,
     refuse_invalid_unicode,
 )
@@ -222,6 +223,9 @@ class PartLineIn(StrictSchema):
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
 
 
+SIGNATURE_MAX_BYTES = 32_768  # a drawn signature is a few KB; the body limit is 64 KB
+
+
 class CompleteIn(StrictSchema):
     diagnosis = Text(required=True, validate=validate.Length(min=1, max=1000))
     fault_code = fields.String(required=True, validate=SAFE_ID)
@@ -242,6 +246,8 @@ class CompleteIn(StrictSchema):
     repair_code = fields.String(load_default=None, validate=SAFE_ID)
     distance_km = DistanceKm(load_default="0.0")
     warranty = fields.String(load_default=None, validate=validate.OneOf(DECIDED_WARRANTY))
+    # The customer's signature drawn on the technician's phone, kept with the completion.
+    signature_png = PngImage(load_default=None, max_bytes=SIGNATURE_MAX_BYTES)
 
     @validates_schema
     def _cannot_fix_needs_remedy(self, data, **kwargs):
