@@ -1,6 +1,7 @@
 """The console's screens: the agent's new request, the dispatcher's queue, the
-technician's jobs and an order's page. Every read and every action is a call of the
-public API with the signed-in user's own token (``view.api``)."""
+technician's jobs (each job's own page in ``jobs``) and an order's page. Every read and
+every action is a call of the public API with the signed-in user's own token
+(``view.api``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.console import pages, screens
+from gateway.console.jobs import TechJobRoutes
 from gateway.console.sign_in import SignInRoutes
 from gateway.console.web import (
     View,
@@ -22,7 +24,7 @@ QUEUE_PAGE_SIZE = 100
 BLANK_REQUEST = {"request_type": "repair", "channel": "hotline"}  # the calls most taken
 
 
-class ConsoleRoutes(SignInRoutes):
+class ConsoleRoutes(TechJobRoutes, SignInRoutes):
     # -- agent (接件) ------------------------------------------------------------------
     @http("GET", "/console/agent")
     @console_page(may_take_requests)

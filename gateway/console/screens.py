@@ -111,6 +111,16 @@ def steps_for(status: str) -> list[str]:
     return [step for step in TECHNICIAN_STEPS if status in TRANSITIONS[step].sources]
 
 
+JOB_STEPS = ("contact", "appointment", "check-in", "complete")
+
+
+def job_steps(status: str) -> list[str]:
+    """The forms a job page offers in ``status``: the technician's steps the lifecycle
+    allows, and parts while the lifecycle lets a shortage hold the job."""
+    steps = [step for step in JOB_STEPS if status in TRANSITIONS[step].sources]
+    return steps + (["parts"] if status in TRANSITIONS["parts-short"].sources else [])
+
+
 _STEP_FIELDS = {"accept": ("note",), "contact": ("note",), "check-in": ("note",),
                 "reject": ("reason",), "complete": ("diagnosis", "fault_code", "repair_done")}
 

@@ -20,7 +20,51 @@
         .catch(function () {});
     }, every);
   }
+  // A signature pad: <canvas data-signature="<id of a hidden input>">. Pointer events
+  // serve a finger, a stylus and a mouse alike; the drawing goes into the input as a PNG
+  // data URL when each stroke ends, and a button data-clear="<canvas id>" starts again.
+  function signature(canvas) {
+    var input = document.getElementById(canvas.getAttribute("data-signature"));
+    var pen = canvas.getContext("2d");
+    var drawing = false;
+    pen.lineWidth = 2.5; pen.lineCap = "round"; pen.lineJoin = "round"; pen.strokeStyle = "#111";
+    function at(event) {
+      var box = canvas.getBoundingClientRect();
+      return [(event.clientX - box.left) * canvas.width / box.width,
+              (event.clientY - box.top) * canvas.height / box.height];
+    }
+    canvas.addEventListener("pointerdown", function (event) {
+      var point = at(event);
+      drawing = true;
+      canvas.setPointerCapture(event.pointerId);
+      pen.beginPath(); pen.moveTo(point[0], point[1]);
+      event.preventDefault();
+    });
+    canvas.addEventListener("pointermove", function (event) {
+      if (!drawing) { return; }
+      var point = at(event);
+      pen.lineTo(point[0], point[1]); pen.stroke();
+      event.preventDefault();
+    });
+    function end() {
+      if (!drawing) { return; }
+      drawing = false;
+      input.value = canvas.toDataURL("image/png");
+      canvas.setAttribute("data-signed", "true");
+    }
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    var clear = document.querySelector("[data-clear='" + canvas.id + "']");
+    if (clear) {
+      clear.addEventListener("click", function () {
+        pen.clearRect(0, 0, canvas.width, canvas.height);
+        input.value = "";
+        canvas.removeAttribute("data-signed");
+      });
+    }
+  }
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
+    Array.prototype.forEach.call(document.querySelectorAll("canvas[data-signature]"), signature);
   });
 }());

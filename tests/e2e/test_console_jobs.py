@@ -1,0 +1,138 @@
+"""A technician's job on the phone (375 px), through the real system: call and book a
+visit, ask for parts, a quote the customer approves on the screen, and the completion with
+the customer's signature drawn on the page, kept with the order as a PNG."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.fields import DISPLAY_TZ, PNG_SIGNATURE
+from tests.e2e.browser import Tab, chromium
+from tests.e2e.conftest import request_body
+from tests.e2e.test_console import SCREENSHOTS, TECH, _ensure_technician, _sign_in
+
+PHONE = {"width": 375, "height": 812, "mobile": True}
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as running:
+        yield running
+
+
+def _assigned_out_of_warranty_order(api) -> str:
+    """An air conditioner out of warranty (a chargeable job), assigned to the technician."""
+    created = api.post("/api/v1/requests", request_body(
+        product__purchase_date="2020-01-01",
+        product__serial_number=f"SN{uuid.uuid4().hex[:10]}"), "agent")
+    assert created.status_code == 201, created.text
+    order_id = created.json()["order_id"]
+    api.wait_listed(order_id)
+    assigned = api.post(f"/api/v1/orders/{order_id}/assign", {"technician_id": TECH})
+    assert assigned.status_code == 200, assigned.text
+    return order_id
+
+
+def _form(tab: Tab, form: str, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        tab.fill(f".step-{form} [name={name}]", value)
+    tab.submit(f".step-{form} button[type=submit]")
+
+
+def _draw(tab: Tab, canvas: str) -> None:
+    """A stroke by a finger, then one by a mouse, across the signature pad."""
+    tab.eval(f"document.querySelector('{canvas}').scrollIntoView({{block: 'center'}})")
+    box = tab.eval(f"(r => [r.left, r.top, r.width, r.height])"
+                   f"(document.querySelector('{canvas}').getBoundingClientRect())")
+    left, top, width, height = box
+    points = [(left + width * (0.1 + 0.08 * i), top + height * (0.3 + 0.05 * (i % 4)))
+              for i in range(10)]
+    tab.page.send("Emulation.setTouchEmulationEnabled", enabled=True, maxTouchPoints=1)
+    kinds = ["touchStart"] + ["touchMove"] * (len(points) - 1)
+    for kind, (x, y) in zip(kinds, points, strict=True):
+        tab.page.send("Input.dispatchTouchEvent", type=kind, touchPoints=[{"x": x, "y": y}])
+    tab.page.send("Input.dispatchTouchEvent", type="touchEnd", touchPoints=[])
+    tab.page.send("Emulation.setTouchEmulationEnabled", enabled=False)
+    y = top + height * 0.75
+    tab.page.send("Input.dispatchMouseEvent", type="mousePressed", x=left + 20, y=y,
+                  button="left", clickCount=1)
+    for step in range(1, 8):
+        tab.page.send("Input.dispatchMouseEvent", type="mouseMoved", x=left + 20 + step * 30,
+                      y=y - step * 3, button="left", buttons=1)
+    tab.page.send("Input.dispatchMouseEvent", type="mouseReleased", x=left + 230, y=y - 21,
+                  button="left", clickCount=1)
+
+
+def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, browser, shots):
+    _ensure_technician(api)
+    order_id = _assigned_out_of_warranty_order(api)
+    tech = _sign_in(browser, api.base, "tech2", "/console/tech", **PHONE)
+    tech.submit(f"[data-order='{order_id}'] a.open-job")
+    assert tech.eval("location.pathname") == f"/console/tech/jobs/{order_id}"
+    phone = api.order(order_id)["customer"]["phone"]
+    assert tech.eval("document.querySelector('a.call').getAttribute('href')") == f"tel:{phone}"
+
+    _form(tech, "contact", {"note": "已电话联系"})
+    assert api.order(order_id)["status"] == "contacted"
+    tomorrow = (datetime.now(DISPLAY_TZ) + timedelta(days=1)).date().isoformat()
+    _form(tech, "appointment", {"day": tomorrow, "start": "09:00", "end": "11:00"})
+    booked = api.order(order_id)
+    assert booked["status"] == "scheduled"
+    assert booked["appointment"]["start"].startswith(f"{tomorrow}T09:00")
+    _form(tech, "check-in", {})
+    assert api.order(order_id)["status"] == "on_site"
+
+    # A part the catalogue does not know: the API's refusal, on the same page.
+    _form(tech, "parts", {"sku": "NO-SUCH-PART"})
+    assert tech.eval("document.querySelector('[data-error]')?.dataset.error") == "parts"
+    assert "NO-SUCH-PART" not in str(api.get(f"/api/v1/orders/{order_id}/parts").json())
+
+    _form(tech, "quote", {"fault_code": "E1", "cause": "wear"})
+    assert tech.eval("document.querySelector('[data-quote-status]')?.dataset.quoteStatus") \
+        == "pending" or tech.eval("!!document.querySelector('.step-approve')")
+    assert int(tech.eval("document.querySelector('[data-total]').dataset.total")) > 0
+    _form(tech, "approve", {"approved_by": "王先生"})
+    assert tech.eval("document.querySelector('[data-quote-status]').dataset.quoteStatus") \
+        == "approved"
+
+    done = {"diagnosis": "冷媒不足", "fault_code": "E1", "repair_done": "补充冷媒，试机正常",
+            "cause": "wear"}
+    for name, value in done.items():
+        tech.fill(f".step-complete [name={name}]", value)
+    # A value that is no PNG is refused, with the API's words, and nothing changes.
+    tech.fill(".step-complete [name=signature_png]", "data:image/gif;base64,R0lGODlhAQABAAAAACw=")
+    tech.submit(".step-complete button[type=submit]")
+    assert tech.eval("document.querySelector('[data-error]')?.dataset.error") == "complete"
+    assert "PNG" in tech.text(".step-complete .signature .error")
+    assert api.order(order_id)["status"] == "on_site"
+    assert tech.eval("document.querySelector('[data-quote-status]').dataset.quoteStatus") \
+        == "approved"  # the page as it was, the quote still on it
+
+    quote_id = tech.eval("document.querySelector('[data-quote]').dataset.quote")
+    tech.goto(f"{api.base}/console/tech/jobs/{order_id}?quote={quote_id}")  # afresh
+    for name, value in done.items():
+        tech.fill(f".step-complete [name={name}]", value)
+    _draw(tech, ".signature canvas")
+    assert tech.eval("document.querySelector('.signature canvas').dataset.signed") == "true"
+    tech.screenshot(shots / "console-technician-job.png")
+    tech.submit(".step-complete button[type=submit]")
+    assert tech.eval("location.pathname") == "/console/tech", tech.text()
+    completion = api.order(order_id)["completion"]
+    image = base64.b64decode(completion["signature_png"])
+    assert image.startswith(PNG_SIGNATURE) and completion["customer_signed"] is True
+
+    tech.goto(f"{api.base}/console/orders/{order_id}")
+    assert tech.eval("document.querySelector('img.signature').naturalWidth") == 320
+    tech.close()
