@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.console import pages, screens
 from gateway.console.jobs import TechJobRoutes
+from gateway.console.schedule import ScheduleRoutes
 from gateway.console.sign_in import SignInRoutes
 from gateway.console.web import (
     View,
@@ -24,7 +25,7 @@ QUEUE_PAGE_SIZE = 100
 BLANK_REQUEST = {"request_type": "repair", "channel": "hotline"}  # the calls most taken
 
 
-class ConsoleRoutes(TechJobRoutes, SignInRoutes):
+class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, SignInRoutes):
     # -- agent (接件) ------------------------------------------------------------------
     @http("GET", "/console/agent")
     @console_page(may_take_requests)
@@ -71,7 +72,9 @@ class ConsoleRoutes(TechJobRoutes, SignInRoutes):
             reply = view.api.get("/api/v1/orders", query)
             orders += reply.body["items"] if reply.ok else []
         technicians = view.api.get("/api/v1/technicians")
-        return {"rows": screens.queue(orders), "wanted_status": status, "priority": priority,
+        zone = request.args.get("zone") or ""
+        return {"rows": screens.zone_of(screens.queue(orders), zone), "zone": zone,
+                "wanted_status": status, "priority": priority,
                 "statuses": screens.open_statuses(), "assignable": screens.assignable,
                 "technicians": technicians.body["items"] if technicians.ok else []}
 
@@ -114,4 +117,10 @@ class ConsoleRoutes(TechJobRoutes, SignInRoutes):
         if not reply.ok:
             return view.error(reply.status, reply.message)
         return view.render("order.html", order=reply.body,
-                           milestones=screens.milestones(reply.body))
+                           milestones=screens.milestones(reply.body),
+                           may_approve_delay=self._may_approve_delay(view, reply.body))
+
+    def _may_approve_delay(self, view: View, order: dict) -> bool:
+        """The form is shown to whom the API lets approve, on an open order."""
+        return (view.session.role in self.permissions.get("approve-delay", ())
+                and order["status"] in screens.open_statuses())

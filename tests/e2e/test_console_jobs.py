@@ -136,3 +136,58 @@ def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, bro
     tech.goto(f"{api.base}/console/orders/{order_id}")
     assert tech.eval("document.querySelector('img.signature').naturalWidth") == 320
     tech.close()
+
+
+def _booked_tomorrow(api) -> tuple[str, str]:
+    """An order the technician has booked for tomorrow 09:00–11:00."""
+    created = api.post("/api/v1/requests", request_body(
+        product__serial_number=f"SN{uuid.uuid4().hex[:10]}"), "agent")
+    order_id = created.json()["order_id"]
+    api.wait_listed(order_id)
+    assert api.post(f"/api/v1/orders/{order_id}/assign",
+                    {"technician_id": TECH}).status_code == 200
+    assert api.post(f"/api/v1/orders/{order_id}/contact", {}, "tech2").status_code == 200
+    day = (datetime.now(DISPLAY_TZ) + timedelta(days=1)).date().isoformat()
+    booked = api.post(f"/api/v1/orders/{order_id}/appointment", {
+        "start": f"{day}T09:00:00+08:00", "end": f"{day}T11:00:00+08:00"}, "tech2")
+    assert booked.status_code == 200, booked.text
+    return order_id, day
+
+
+def test_the_schedule_board_moves_a_visit_and_a_supervisor_approves_a_delay(
+        api, browser, shots):
+    _ensure_technician(api)
+    order_id, day = _booked_tomorrow(api)
+    board = _sign_in(browser, api.base, "dispatcher", "/console/dispatch/schedule")
+    board.goto(f"{api.base}/console/dispatch/schedule?day={day}")
+    row = f"tr[data-technician='{TECH}']"
+    assert board.eval(f"!!document.querySelector(\"{row} td[data-hour='9'] "
+                      f"[data-order='{order_id}']\")")
+    assert board.eval(f"document.querySelector(\"{row} td[data-hour='10']\").className") \
+        == "booked"
+    board.screenshot(shots / "console-schedule.png")
+    board.select(f"#hour-{order_id}", "14")
+    board.submit(f"[data-order='{order_id}'] .move button")
+    assert api.order(order_id)["appointment"]["start"].startswith(f"{day}T14:00")
+    assert board.eval(f"!!document.querySelector(\"{row} td[data-hour='14'] "
+                      f"[data-order='{order_id}']\")")
+
+    board.goto(f"{api.base}/console/dispatch?zone=remote")  # an intensive-zone order
+    assert not board.eval(f"!!document.querySelector(\"tr[data-order='{order_id}']\")")
+    board.goto(f"{api.base}/console/orders/{order_id}")  # a dispatcher may not approve
+    assert not board.eval("!!document.querySelector('form.approve-delay')")
+
+    supervisor = _sign_in(browser, api.base, "supervisor", f"/console/orders/{order_id}")
+    later = datetime.fromisoformat(api.order(order_id)["deadlines"]["resolution"]).astimezone(
+        DISPLAY_TZ) + timedelta(days=2)
+    supervisor.select("#delay-milestone", "resolution")
+    supervisor.fill("#delay-deadline", later.strftime("%Y-%m-%dT%H:%M"))
+    supervisor.fill("#delay-reason", "客户出差，约定下周上门")
+    supervisor.eval("document.querySelector('#delay-informed').checked = true")
+    supervisor.submit("form.approve-delay button")
+    order = api.order(order_id)
+    assert order["deadlines"]["resolution"].startswith(later.strftime("%Y-%m-%dT%H:%M"))
+    assert "delay_approved" in supervisor.eval(
+        "[...document.querySelectorAll('[data-step]')].map(e => e.dataset.step)")
+    for tab in (board, supervisor):
+        tab.close()

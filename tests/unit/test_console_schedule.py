@@ -1,0 +1,54 @@
+"""The dispatcher's schedule board and a delay's approval, without a browser."""
+
+from __future__ import annotations
+
+from werkzeug.datastructures import MultiDict
+
+from gateway.console import schedule, screens
+
+TECHS = [{"technician_id": "SH-T01"}, {"technician_id": "SH-T02"}]
+
+
+def _booked(order_id: str, tech: str, start: str, end: str) -> dict:
+    return {"order_id": order_id, "technician_id": tech, "status": "scheduled",
+            "appointment": {"start": start, "end": end}}
+
+
+def test_each_visit_fills_the_hours_it_covers_on_its_technicians_row():
+    board = screens.schedule(TECHS, [
+        _booked("A", "SH-T01", "2026-12-04T09:00:00+08:00", "2026-12-04T11:00:00+08:00"),
+        _booked("B", "SH-T02", "2026-12-04T13:30:00+08:00", "2026-12-04T14:15:00+08:00"),
+        _booked("C", "SH-T02", "2026-12-05T09:00:00+08:00", "2026-12-05T10:00:00+08:00"),
+        _booked("D", "SH-T09", "2026-12-04T09:00:00+08:00", "2026-12-04T10:00:00+08:00"),
+        {"order_id": "E", "technician_id": "SH-T01", "appointment": None}],
+        "2026-12-04")
+    filled = {tech: {hour: [v.order["order_id"] for v in visits]
+                     for hour, visits in row.items() if visits} for tech, row in board.items()}
+    assert filled == {"SH-T01": {9: ["A"], 10: ["A"]}, "SH-T02": {13: ["B"], 14: ["B"]}}
+
+
+def test_a_visit_moved_keeps_its_length_in_the_branchs_clock():
+    slot = {"start": "2026-12-04T09:00:00+08:00", "end": "2026-12-04T10:30:00+08:00"}
+    assert schedule.moved_slot(slot, "2026-12-04", 14) == {
+        "start": "2026-12-04T14:00:00+08:00", "end": "2026-12-04T15:30:00+08:00",
+        "customer_requested": False}
+
+
+def test_the_board_shows_today_unless_a_day_is_asked_for():
+    assert schedule.board_day("2026-12-05") == "2026-12-05"
+    assert schedule.board_day("tomorrow") == schedule.board_day(None) == schedule.today()
+
+
+def test_the_delay_form_as_the_apis_body():
+    body = schedule.delay_body(MultiDict({"milestone": "arrival",
+                                          "new_deadline": "2026-12-05T18:00",
+                                          "reason": " 客户出差 ", "customer_informed": "on"}))
+    assert body == {"milestone": "arrival", "new_deadline": "2026-12-05T18:00:00+08:00",
+                    "reason": "客户出差", "customer_informed": True}
+
+
+def test_the_queue_narrowed_to_a_zone():
+    rows = screens.queue([{"order_id": "A", "zone": "remote"},
+                          {"order_id": "B", "zone": "intensive"}])
+    assert [row.order["order_id"] for row in screens.zone_of(rows, "remote")] == ["A"]
+    assert len(screens.zone_of(rows, "")) == 2
