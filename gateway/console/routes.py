@@ -19,13 +19,14 @@ from gateway.console.web import (
     may_dispatch,
     may_take_requests,
 )
+from gateway.console.work import WorkRoutes
 from schemas.orders import CHANNELS, REQUEST_TYPES
 
 QUEUE_PAGE_SIZE = 100
 BLANK_REQUEST = {"request_type": "repair", "channel": "hotline"}  # the calls most taken
 
 
-class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, SignInRoutes):
+class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, WorkRoutes, SignInRoutes):
     # -- agent (接件) ------------------------------------------------------------------
     @http("GET", "/console/agent")
     @console_page(may_take_requests)

@@ -5,6 +5,7 @@ the customer's signature drawn on the page, kept with the order as a PNG."""
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -190,4 +191,74 @@ def test_the_schedule_board_moves_a_visit_and_a_supervisor_approves_a_delay(
     assert "delay_approved" in supervisor.eval(
         "[...document.querySelectorAll('[data-step]')].map(e => e.dataset.step)")
     for tab in (board, supervisor):
+        tab.close()
+
+
+def _completed_in_warranty(api) -> str:
+    created = api.post("/api/v1/requests", request_body(
+        product__serial_number=f"SN{uuid.uuid4().hex[:10]}"), "agent")
+    order_id = created.json()["order_id"]
+    api.wait_listed(order_id)
+    for action, body in (("assign", {"technician_id": TECH}), ("contact", {}),
+                         ("check-in", {}), ("complete", {"diagnosis": "冷媒不足",
+                                                         "fault_code": "E1",
+                                                         "repair_done": "补充冷媒"})):
+        done = api.post(f"/api/v1/orders/{order_id}/{action}", body)
+        assert done.status_code == 200, (action, done.text)
+    return order_id
+
+
+def _wait_task(api, task_id: str) -> None:
+    for _ in range(100):
+        if api.get(f"/api/v1/callbacks/tasks/{task_id}", "demo-callback-sh").status_code \
+                == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no callback task {task_id}")
+
+
+def test_back_office_roles_work_their_lists(api, browser, shots):
+    _ensure_technician(api)
+    phone = f"137{uuid.uuid4().int % 10**8:08d}"
+    opened = api.post("/api/v1/complaints", {
+        "channel": "hotline", "category": "attitude", "description": "师傅态度不好",
+        "customer": {"name": "孙女士", "phone": phone}}, "demo-complaints-sh")
+    assert opened.status_code == 201, opened.text
+    complaint_id = opened.json()["complaint_id"]
+    handler = _sign_in(browser, api.base, "demo-complaints-sh", "/console/work/complaints")
+    assert complaint_id in handler.text("[data-list=complaints]")
+    assert phone not in handler.text("[data-list=complaints]")  # masked as the API lists it
+    handler.screenshot(shots / "console-complaints.png")
+    handler.goto(f"{api.base}/console/work/complaints/{complaint_id}")
+    assert handler.eval("document.querySelectorAll('[data-milestone]').length") == 2
+    handler.submit(".step-acknowledge button")
+    assert api.get(f"/api/v1/complaints/{complaint_id}", "demo-complaints-sh").json()[
+        "status"] == "acknowledged"
+    assert "acknowledged" in handler.eval(
+        "[...document.querySelectorAll('[data-step]')].map(e => e.dataset.step)")
+
+    task_id = f"CB-{_completed_in_warranty(api)}"
+    _wait_task(api, task_id)
+    caller = _sign_in(browser, api.base, "demo-callback-sh", "/console/work/callbacks")
+    assert caller.eval("!!document.querySelector('[data-list=callbacks] table')")
+    caller.goto(f"{api.base}/console/work/callbacks/{task_id}")
+    caller.submit(".step-claim button")
+    caller.select("#q-satisfaction", "4")
+    caller.screenshot(shots / "console-callbacks.png")
+    caller.submit(".step-call button")
+    assert caller.eval("location.pathname") == "/console/work/callbacks", caller.text()
+    task = api.get(f"/api/v1/callbacks/tasks/{task_id}", "demo-callback-sh").json()
+    assert task["status"] == "done" and task["attempts"][-1]["reached"] is True
+
+    for token, screen, lists in (
+            ("demo-warehouse-sh", "warehouse", ["stock", "movements"]),
+            ("demo-finance-sh", "finance", ["bills", "anomalies", "statements"]),
+            ("demo-hq-auditor-sh", "audit", ["anomalies", "complaints", "callbacks"])):
+        tab = _sign_in(browser, api.base, token, f"/console/work/{screen}")
+        assert tab.eval("[...document.querySelectorAll('[data-list]')]"
+                        ".map(e => e.dataset.list)") == lists
+        assert not tab.eval("!!document.querySelector('.work-list .error')")
+        tab.screenshot(shots / f"console-{screen}.png")
+        tab.close()
+    for tab in (handler, caller):
         tab.close()

@@ -1,10 +1,12 @@
-"""The dispatcher's schedule board and a delay's approval, without a browser."""
+"""The dispatcher's schedule board, a delay's approval and the back-office work lists,
+without a browser."""
 
 from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
-from gateway.console import schedule, screens
+from gateway.console import schedule, screens, worklists
+from gateway.service import GatewayService
 
 TECHS = [{"technician_id": "SH-T01"}, {"technician_id": "SH-T02"}]
 
@@ -52,3 +54,31 @@ def test_the_queue_narrowed_to_a_zone():
                           {"order_id": "B", "zone": "intensive"}])
     assert [row.order["order_id"] for row in screens.zone_of(rows, "remote")] == ["A"]
     assert len(screens.zone_of(rows, "")) == 2
+
+
+# -- back-office work lists ---------------------------------------------------------------
+def test_each_back_office_role_reads_the_lists_the_api_lets_it():
+    permissions = GatewayService.permissions
+    assert [w.key for w in worklists.readable("finance", "finance", permissions)] == [
+        "bills", "anomalies", "statements"]
+    assert [w.key for w in worklists.readable("audit", "hq_auditor", permissions)] == [
+        "anomalies", "complaints", "callbacks"]
+    assert worklists.has_screen("warehouse", "warehouse", permissions)
+    assert not worklists.has_screen("finance", "warehouse", permissions)
+    assert not worklists.has_screen("audit", "technician", permissions)
+
+
+def test_a_callbacks_answers_as_the_apis_body():
+    reached = worklists.answer_body(MultiDict({"reached": "yes", "fixed": "yes",
+                                               "on_time": "no", "attitude": "5",
+                                               "satisfaction": "4", "comment": " 满意 "}))
+    assert reached == {"reached": True, "fixed": True, "on_time": False, "attitude": 5,
+                       "satisfaction": 4, "paid": "0", "comment": "满意"}
+    # Not reached: nothing asked, as the API requires.
+    assert worklists.answer_body(MultiDict({"reached": "no", "fixed": "yes",
+                                            "attitude": "5"})) == {"reached": False}
+
+
+def test_a_list_cell_reads_a_dotted_key():
+    assert worklists.value({"customer": {"name": "王"}}, "customer.name") == "王"
+    assert worklists.value({"customer": None}, "customer.name") is None
