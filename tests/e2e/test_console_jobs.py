@@ -108,6 +108,9 @@ def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, bro
     assert tech.eval("document.querySelector('[data-quote-status]').dataset.quoteStatus") \
         == "approved"
 
+    # The completion starts from what the customer approved.
+    assert tech.eval("document.querySelector('.step-complete [name=fault_code]').value") == "E1"
+    assert tech.eval("document.querySelector('.step-complete [name=cause]').value") == "wear"
     done = {"diagnosis": "冷媒不足", "fault_code": "E1", "repair_done": "补充冷媒，试机正常",
             "cause": "wear"}
     for name, value in done.items():
@@ -136,6 +139,9 @@ def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, bro
 
     tech.goto(f"{api.base}/console/orders/{order_id}")
     assert tech.eval("document.querySelector('img.signature').naturalWidth") == 320
+    tech.submit("a.lang")  # the same page in English
+    assert "Customer's signature" in tech.text() and "客户签名" not in tech.text()
+    tech.submit("a.lang")
     tech.close()
 
 
