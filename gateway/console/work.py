@@ -1,6 +1,7 @@
-"""The back-office work lists (``worklists``) and their one-form actions: a callback
-claimed and its answers recorded, a complaint read with its deadlines and timeline and
-acknowledged. Each read and action is one call of the public API with the user's token."""
+"""The back-office work lists (``worklists``) and their one-form actions: stock received,
+a bill's payment recorded, a callback claimed and its answers recorded, a complaint read
+with its deadlines and timeline and acknowledged. Each read and action is one call of the
+public API with the user's token."""
 
 from __future__ import annotations
 
@@ -28,7 +29,25 @@ class WorkRoutes:
             reply = view.api.get(work_list.api, work_list.query)
             tables.append((work_list, reply.body.get("items", []) if reply.ok else None))
         return view.render("work.html", screen=screen, title=worklists.SCREENS[screen][0],
-                           tables=tables, value=worklists.value)
+                           tables=tables, value=worklists.value,
+                           actions=worklists.actions_of(screen, view.session.role,
+                                                        self.permissions))
+
+    @http("POST", "/console/work/<string:screen>/<string:name>")
+    @console_page()
+    def console_work_action(self, request: Request, view: View, screen: str, name: str
+                            ) -> Response:
+        """One form, one API call; the API decides who may take it."""
+        action = worklists.ACTIONS.get((screen, name))
+        if action is None:
+            return view.error(404)
+        keys = {key: request.form.get(key, "") for key in action.path_keys}
+        if not all(worklists.SAFE_KEY.fullmatch(value) for value in keys.values()):
+            return view.error(404)
+        reply = view.api.post(action.api.format(**keys), action.body(request.form))
+        if not reply.ok:
+            return view.error(reply.status, reply.message)
+        return pages.redirect(f"/console/work/{screen}")
 
     @http("GET", "/console/work/callbacks/<string:task_id>")
     @console_page()

@@ -8,7 +8,10 @@ form and one API call. Phones and addresses come masked, as the API lists them.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
@@ -38,7 +41,7 @@ LISTS = {
         {"page_size": 100}),
     "movements": WorkList("movements", "/api/v1/stock/movements", "read_stock", (
         Column("work.at", "at", "time"), Column("work.location", "location"),
-        Column("job.sku", "sku"), Column("work.kind", "kind"),
+        Column("job.sku", "sku"), Column("work.kind", "kind", "code:movement"),
         Column("job.quantity", "quantity"), _ORDER), {"page_size": 50}),
     "bills": WorkList("bills", "/api/v1/bills", "list_bills", (
         Column("work.bill", "bill_id"), _ORDER, Column("order.status", "status", "code:bill"),
@@ -111,3 +114,51 @@ def answer_body(form: Any) -> dict:
         body["paid"] = (form.get("paid") or "").strip() or "0"  # yuan, as the customer says
     comment = (form.get("comment") or "").strip()
     return body | ({"comment": comment} if comment else {})
+
+
+# -- one-form actions ---------------------------------------------------------------------
+SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")  # an id that goes into a path
+def _upper(form: Any, key: str) -> str:
+    return (form.get(key) or "").strip().upper()
+
+
+def _count(text: str) -> int | str:
+    """A whole number typed; anything else as typed, for the API to refuse."""
+    return int(text) if text.strip().isdigit() else text
+
+
+def receipt_body(form: Any) -> dict:
+    return {"location": _upper(form, "location"), "sku": _upper(form, "sku"),
+            "accepted": _count(form.get("accepted") or "")}
+
+
+def fen(yuan: str) -> int | str:
+    """Yuan as typed (12.5) in fen (1250), the API's unit; unreadable text as typed."""
+    try:
+        amount = Decimal(yuan.strip())
+    except InvalidOperation:
+        return yuan
+    return int((amount * 100).to_integral_value()) if amount.is_finite() else yuan
+
+
+def payment_body(form: Any) -> dict:
+    return {"method": form.get("method", ""), "amount_fen": fen(form.get("amount") or "")}
+
+
+@dataclass(frozen=True)
+class Action:
+    api: str  # a format with the form's fields (the bill's id...)
+    operation: str  # the API permission that lets a role take it
+    body: Callable[[Any], dict]
+    path_keys: tuple[str, ...] = ()
+
+
+ACTIONS = {("warehouse", "receipt"): Action("/api/v1/stock/receipts", "receive_stock",
+                                            receipt_body),
+           ("finance", "payment"): Action("/api/v1/bills/{bill_id}/payments", "pay_bill",
+                                          payment_body, ("bill_id",))}
+
+
+def actions_of(screen: str, role: str, permissions: dict) -> tuple[str, ...]:
+    return tuple(name for (where, name), action in ACTIONS.items()
+                 if where == screen and role in permissions.get(action.operation, ()))

@@ -256,6 +256,14 @@ def test_back_office_roles_work_their_lists(api, browser, shots):
     task = api.get(f"/api/v1/callbacks/tasks/{task_id}", "demo-callback-sh").json()
     assert task["status"] == "done" and task["attempts"][-1]["reached"] is True
 
+    keeper = _sign_in(browser, api.base, "demo-warehouse-sh", "/console/work/warehouse")
+    for field, value in (("location", "SH-VAN-T02"), ("sku", "THERM-01"), ("accepted", "2")):
+        keeper.fill(f"#receipt-{field}", value)
+    keeper.submit(".action-receipt button")
+    assert "THERM-01" in keeper.text("[data-list=stock]")
+    assert "THERM-01" in keeper.text("[data-list=movements]")
+    keeper.close()
+
     for token, screen, lists in (
             ("demo-warehouse-sh", "warehouse", ["stock", "movements"]),
             ("demo-finance-sh", "finance", ["bills", "anomalies", "statements"]),

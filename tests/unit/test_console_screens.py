@@ -3,10 +3,25 @@ without a browser."""
 
 from __future__ import annotations
 
+import pytest
 from werkzeug.datastructures import MultiDict
 
-from gateway.console import schedule, screens, worklists
+from gateway.console import i18n, schedule, screens, worklists
 from gateway.service import GatewayService
+from schemas.billing import BILL_STATES
+from schemas.callbacks import TASK_KINDS, TASK_STATES
+from schemas.orders import CAUSES
+from services.complaints.domain.rules import CATEGORIES, LEVELS, SEVERITIES, STATUSES
+from services.inventory.domain.ledger import MOVEMENT_KINDS
+from services.inventory.domain.sourcing import (
+    BACKORDERED,
+    CONSUMED,
+    IN_TRANSFER,
+    RELEASED,
+    RESERVED,
+    SOURCING,
+)
+from tests.unit.test_console import _post, _signed_in
 
 TECHS = [{"technician_id": "SH-T01"}, {"technician_id": "SH-T02"}]
 
@@ -82,3 +97,44 @@ def test_a_callbacks_answers_as_the_apis_body():
 def test_a_list_cell_reads_a_dotted_key():
     assert worklists.value({"customer": {"name": "王"}}, "customer.name") == "王"
     assert worklists.value({"customer": None}, "customer.name") is None
+
+
+def test_money_typed_in_yuan_goes_to_the_api_in_fen():
+    assert worklists.fen("12.5") == 1250 and worklists.fen("175") == 17500
+    assert worklists.fen("abc") == "abc" and worklists.fen("NaN") == "NaN"
+    assert worklists.receipt_body(MultiDict({"location": "sh-wh", "sku": " rc-01 ",
+                                             "accepted": "3"})) == {
+        "location": "SH-WH", "sku": "RC-01", "accepted": 3}
+
+
+def test_each_action_is_offered_to_the_roles_the_api_lets_take_it():
+    permissions = GatewayService.permissions
+    assert worklists.actions_of("warehouse", "warehouse", permissions) == ("receipt",)
+    assert worklists.actions_of("finance", "finance", permissions) == ("payment",)
+    assert worklists.actions_of("finance", "hq_auditor", permissions) == ()
+
+
+def test_a_payment_goes_to_the_api_as_the_finance_user():
+    gateway, session_id, csrf = _signed_in("demo-finance-sh", "finance")
+    gateway.billing.pay_bill.call_async.return_value.result.return_value = {"bill_id": "B-1"}
+    response = gateway.console_work_action(_post(
+        "/console/work/finance/payment", session_id,
+        {"csrf": csrf, "bill_id": "B-1", "method": "cash", "amount": "90.00"}),
+        screen="finance", name="payment")
+    assert response.status_code == 303
+    bill_id, body = gateway.billing.pay_bill.call_async.call_args.args[:2]
+    assert (bill_id, body) == ("B-1", {"method": "cash", "amount_fen": 9000})
+    forged = gateway.console_work_action(_post(
+        "/console/work/finance/payment", session_id,
+        {"csrf": csrf, "bill_id": "../stock/receipts", "method": "cash", "amount": "1"}),
+        screen="finance", name="payment")
+    assert forged.status_code == 404
+
+
+@pytest.mark.parametrize("vocabulary, codes", [
+    ("movement", MOVEMENT_KINDS), ("cause", CAUSES), ("complaint_status", STATUSES),
+    ("complaint_category", CATEGORIES), ("severity", SEVERITIES), ("level", LEVELS),
+    ("task_kind", TASK_KINDS), ("task_status", TASK_STATES), ("bill", BILL_STATES),
+    ("part_state", (SOURCING, RESERVED, IN_TRANSFER, BACKORDERED, CONSUMED, RELEASED))])
+def test_every_code_a_work_list_shows_has_words(vocabulary, codes):
+    assert {f"{vocabulary}.{code}" for code in codes} <= i18n.MESSAGES.keys()
