@@ -19,6 +19,7 @@ from schemas.fields import (
     PHONE,
     REGION_CODE,
     SAFE_ID,
+    ImageData,
     LocalDateTime,
     PastDate,
     Pattern,
@@ -224,6 +225,13 @@ class PartLineIn(StrictSchema):
 
 
 SIGNATURE_MAX_BYTES = 32_768  # a drawn signature is a few KB; the body limit is 64 KB
+PHOTO_KINDS = ("old_part", "nameplate")
+PHOTO_MAX_BYTES = 12_288  # a photo made small on the phone; two fit beside a signature
+
+
+class PhotoIn(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(PHOTO_KINDS))
+    image = ImageData(required=True, max_bytes=PHOTO_MAX_BYTES, formats=("jpeg", "png"))
 
 
 class CompleteIn(StrictSchema):
@@ -248,6 +256,9 @@ class CompleteIn(StrictSchema):
     warranty = fields.String(load_default=None, validate=validate.OneOf(DECIDED_WARRANTY))
     # The customer's signature drawn on the technician's phone, kept with the completion.
     signature_png = PngImage(load_default=None, max_bytes=SIGNATURE_MAX_BYTES)
+    # Photos of the old part and the nameplate, as the technician took them on site.
+    photos = fields.List(fields.Nested(PhotoIn), load_default=list,
+                         validate=validate.Length(max=len(PHOTO_KINDS)))
 
     @validates_schema
     def _cannot_fix_needs_remedy(self, data, **kwargs):

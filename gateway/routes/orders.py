@@ -41,14 +41,17 @@ def _step_operation(kwargs: dict) -> str:
     return kwargs["action"]
 
 
+COMPLETION_IMAGES = ("signature_png", "photos")
+
+
 def _listed(order: dict) -> dict:
-    """An order as a list shows it: without the customer's signature image (personal, and
-    tens of KB an order); the order's own resource has it."""
+    """An order as a list shows it: without the completion's images (the customer's
+    signature is personal; each is KBs an order); the order's own resource has them."""
     completion = order.get("completion")
-    if not completion or "signature_png" not in completion:
+    if not completion or not any(key in completion for key in COMPLETION_IMAGES):
         return order
     return {**order, "completion": {key: value for key, value in completion.items()
-                                    if key != "signature_png"}}
+                                    if key not in COMPLETION_IMAGES}}
 
 
 class OrderRoutes:
@@ -149,7 +152,7 @@ def document(spec: APISpec) -> None:
          "200": {"description": "Existing order (reminder or repeated call_id)",
                  **json_body("Order")}}, body="ServiceRequest")})
     spec.path("/api/v1/orders", operations={"get": operation(
-        "List orders of the caller's branch (phones and addresses masked, signatures left out)",
+        "List orders of the caller's branch (phones and addresses masked, images left out)",
         {"200": {"description": "A page of orders", **json_body("OrderPage")}},
         params=[{"in": "query", "schema": OrderQuery}])})
     spec.path("/api/v1/orders/{order_id}", operations={"get": operation(

@@ -145,9 +145,9 @@ class Steps(DispatcherBase):
         tech = self.store.technician(order["technician_id"]) or {}
         facts = billing_facts(order, payload)
         events = self._events(order, *kinds, technician_id=order["technician_id"],
-                              # The signature's image stays on the order, out of events.
+                              # Images (signature, photos) stay on the order, out of events.
                               completion=plain({key: value for key, value in completion.items()
-                                                if key != "signature_png"}),
+                                                if key not in ("signature_png", "photos")}),
                               serial_number=order["product"].get("serial_number"),
                               **callback_facts(order),  # zone, request_type, customer...
                               service_centre_id=tech.get("service_centre_id"),

@@ -7,8 +7,14 @@ from datetime import date
 import pytest
 from marshmallow import ValidationError
 
-from schemas.fields import NOT_PNG, PNG_DATA_URL, PNG_SIGNATURE, TOO_LARGE_IMAGE
-from schemas.orders import SIGNATURE_MAX_BYTES, AppointmentIn, CompleteIn, ServiceRequestIn
+from schemas.fields import NOT_IMAGE, NOT_PNG, PNG_DATA_URL, PNG_SIGNATURE, TOO_LARGE_IMAGE
+from schemas.orders import (
+    PHOTO_MAX_BYTES,
+    SIGNATURE_MAX_BYTES,
+    AppointmentIn,
+    CompleteIn,
+    ServiceRequestIn,
+)
 
 VALID_REQUEST = {
     "customer": {"name": "王先生", "phone": "13812345678", "address": "黄浦区南京东路1号",
@@ -213,3 +219,29 @@ class TestSignature:
         errors = errors_of(CompleteIn, {**self.BASE,
                                         "signature_png": _png(SIGNATURE_MAX_BYTES)})
         assert errors == {"signature_png": [TOO_LARGE_IMAGE.format(limit=SIGNATURE_MAX_BYTES)]}
+
+
+class TestPhotos:
+    BASE = TestSignature.BASE
+    JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 64 + b"\xff\xd9").decode()
+
+    def test_a_jpeg_or_png_of_the_old_part_and_the_nameplate(self):
+        loaded = CompleteIn().load({**self.BASE, "photos": [
+            {"kind": "old_part", "image": "data:image/jpeg;base64," + self.JPEG},
+            {"kind": "nameplate", "image": _png()}]})
+        assert loaded["photos"] == [{"kind": "old_part", "image": self.JPEG},
+                                    {"kind": "nameplate", "image": _png()}]
+        assert CompleteIn().load(self.BASE)["photos"] == []
+
+    def test_another_format_an_oversize_photo_or_a_third_is_refused(self):
+        gif = base64.b64encode(b"GIF89a" + b"\0" * 20).decode()
+        errors = errors_of(CompleteIn, {**self.BASE, "photos": [{"kind": "old_part",
+                                                                  "image": gif}]})
+        assert errors == {"photos": {0: {"image": [NOT_IMAGE]}}}
+        big = base64.b64encode(b"\xff\xd8\xff" + b"\0" * PHOTO_MAX_BYTES + b"\xff\xd9").decode()
+        errors = errors_of(CompleteIn, {**self.BASE, "photos": [{"kind": "nameplate",
+                                                                  "image": big}]})
+        assert errors == {"photos": {0: {"image": [
+            TOO_LARGE_IMAGE.format(limit=PHOTO_MAX_BYTES)]}}}
+        three = [{"kind": "old_part", "image": self.JPEG}] * 3
+        assert "photos" in errors_of(CompleteIn, {**self.BASE, "photos": three})
