@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from schemas.fields import DISPLAY_TZ
+from schemas.orders import PHOTO_KINDS
 
 PART_ROWS = 3  # rows of part number and quantity a form offers
 
@@ -68,13 +69,20 @@ def approval_body(form: Any) -> dict:
     return {"approved_by": _text(form, "approved_by"), "method": "signature"}
 
 
+def photos(form: Any) -> list[dict]:
+    """The photos the page made small (data URLs), one field a kind."""
+    return [{"kind": kind, "image": _text(form, f"photo_{kind}")} for kind in PHOTO_KINDS
+            if _text(form, f"photo_{kind}")]
+
+
 def complete_body(form: Any) -> dict:
-    """The completion; the drawn signature (a PNG data URL from the page) goes with it,
-    and whether the customer signed is whether there is one."""
+    """The completion; the drawn signature (a PNG data URL from the page) and the photos go
+    with it, and whether the customer signed is whether there is a signature."""
     signature = _text(form, "signature_png")
     body = _optional({"diagnosis": _text(form, "diagnosis"), **_pricing(form),
                       "repair_done": _text(form, "repair_done"),
-                      "parts_used": part_lines(form), "signature_png": signature})
+                      "parts_used": part_lines(form), "signature_png": signature,
+                      "photos": photos(form)})
     body["customer_signed"] = bool(signature)
     return body
 

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.console import job_forms, pages, screens
 from gateway.console.web import View, console_page, is_technician
 from schemas.fields import SAFE_ID
-from schemas.orders import CAUSES
+from schemas.orders import CAUSES, PHOTO_KINDS
 
 # The job page's forms: order steps go to /orders/<id>/<step>, the rest as named.
 ORDER_STEPS = ("contact", "appointment", "check-in", "complete")
@@ -77,4 +77,5 @@ class TechJobRoutes:
                            parts=parts.body if parts.ok else None,
                            catalogue=catalogue.body.get("items", []) if catalogue.ok else [],
                            quote=quote, causes=CAUSES, part_row_count=job_forms.PART_ROWS,
+                           photo_kinds=PHOTO_KINDS,
                            **shown)

@@ -76,7 +76,21 @@ def _draw(tab: Tab, canvas: str) -> None:
                   button="left", clickCount=1)
 
 
-def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, browser, shots):
+def _attach_photo(tab: Tab, selector: str, path: Path) -> None:
+    """A photo picked in the file input (a JPEG of the page itself), made small by the
+    page before it is sent."""
+    shot = tab.page.send("Page.captureScreenshot", format="jpeg", quality=80)
+    path.write_bytes(base64.b64decode(shot["data"]))
+    root = tab.page.send("DOM.getDocument")["root"]["nodeId"]
+    node = tab.page.send("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+    tab.page.send("DOM.setFileInputFiles", nodeId=node, files=[str(path)])
+    hidden = selector.replace("#photo-file-", "#photo-")
+    tab.wait(f"document.querySelector('{hidden}').value.startsWith('data:image/jpeg')")
+    assert tab.eval(f"document.querySelector('{hidden}').value.length") <= 16000
+
+
+def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, browser, shots,
+                                                                       tmp_path):
     _ensure_technician(api)
     order_id = _assigned_out_of_warranty_order(api)
     tech = _sign_in(browser, api.base, "tech2", "/console/tech", **PHONE)
@@ -128,6 +142,7 @@ def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, bro
     tech.goto(f"{api.base}/console/tech/jobs/{order_id}?quote={quote_id}")  # afresh
     for name, value in done.items():
         tech.fill(f".step-complete [name={name}]", value)
+    _attach_photo(tech, "#photo-file-old_part", tmp_path / "old-part.jpg")
     _draw(tech, ".signature canvas")
     assert tech.eval("document.querySelector('.signature canvas').dataset.signed") == "true"
     tech.screenshot(shots / "console-technician-job.png")
@@ -136,9 +151,12 @@ def test_a_technician_books_quotes_and_completes_with_a_drawn_signature(api, bro
     completion = api.order(order_id)["completion"]
     image = base64.b64decode(completion["signature_png"])
     assert image.startswith(PNG_SIGNATURE) and completion["customer_signed"] is True
+    assert [photo["kind"] for photo in completion["photos"]] == ["old_part"]
+    assert base64.b64decode(completion["photos"][0]["image"]).startswith(b"\xff\xd8\xff")
 
     tech.goto(f"{api.base}/console/orders/{order_id}")
     assert tech.eval("document.querySelector('img.signature').naturalWidth") == 320
+    assert tech.eval("document.querySelector('[data-photo=old_part] img').naturalWidth") > 0
     tech.submit("a.lang")  # the same page in English
     assert "Customer's signature" in tech.text() and "客户签名" not in tech.text()
     tech.submit("a.lang")

@@ -63,7 +63,39 @@
       });
     }
   }
+  // A photo: <input type=file data-photo="<id of a hidden input>">. The picture is made
+  // small on the phone (at most 320 px, JPEG) so it fits the API's bound, and shown.
+  var PHOTO_SIDE = 320, PHOTO_MAX_CHARS = 16000;  // 12 KB once decoded from base64
+  function photo(field) {
+    var input = document.getElementById(field.getAttribute("data-photo"));
+    var preview = document.getElementById(input.id + "-preview");
+    field.addEventListener("change", function () {
+      if (!field.files || !field.files[0]) { return; }
+      var reader = new FileReader();
+      reader.onload = function () {
+        var picture = new Image();
+        picture.onload = function () {
+          var scale = Math.min(1, PHOTO_SIDE / Math.max(picture.width, picture.height));
+          var canvas = document.createElement("canvas");
+          canvas.width = Math.round(picture.width * scale);
+          canvas.height = Math.round(picture.height * scale);
+          canvas.getContext("2d").drawImage(picture, 0, 0, canvas.width, canvas.height);
+          var quality = 0.8, small = canvas.toDataURL("image/jpeg", quality);
+          while (small.length > PHOTO_MAX_CHARS && quality > 0.2) {
+            quality -= 0.15;
+            small = canvas.toDataURL("image/jpeg", quality);
+          }
+          input.value = small;
+          preview.src = small;
+          preview.hidden = false;
+        };
+        picture.src = reader.result;
+      };
+      reader.readAsDataURL(field.files[0]);
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-photo]"), photo);
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
     Array.prototype.forEach.call(document.querySelectorAll("canvas[data-signature]"), signature);
   });
