@@ -47,6 +47,13 @@ def test_the_completion_carries_the_signature_and_says_whether_there_is_one():
     assert "distance_km" not in body and "parts_used" not in body
     unsigned = job_forms.complete_body(MultiDict({"diagnosis": "x"}))
     assert unsigned["customer_signed"] is False and "signature_png" not in unsigned
+    assert "photos" not in unsigned
+
+
+def test_the_photos_taken_go_with_the_completion_by_kind():
+    body = job_forms.complete_body(MultiDict({"diagnosis": "x", "photo_nameplate": "data:n",
+                                              "photo_old_part": ""}))
+    assert body["photos"] == [{"kind": "nameplate", "image": "data:n"}]
 
 
 def test_a_job_page_offers_the_forms_its_state_allows():
