@@ -3,6 +3,8 @@ without a browser."""
 
 from __future__ import annotations
 
+from unittest.mock import Mock
+
 import pytest
 from werkzeug.datastructures import MultiDict
 
@@ -21,7 +23,7 @@ from services.inventory.domain.sourcing import (
     RESERVED,
     SOURCING,
 )
-from tests.unit.test_console import _post, _signed_in
+from tests.unit.test_console import _get, _post, _signed_in
 
 TECHS = [{"technician_id": "SH-T01"}, {"technician_id": "SH-T02"}]
 
@@ -138,3 +140,26 @@ def test_a_payment_goes_to_the_api_as_the_finance_user():
     ("part_state", (SOURCING, RESERVED, IN_TRANSFER, BACKORDERED, CONSUMED, RELEASED))])
 def test_every_code_a_work_list_shows_has_words(vocabulary, codes):
     assert {f"{vocabulary}.{code}" for code in codes} <= i18n.MESSAGES.keys()
+
+
+def test_escalated_orders_are_listed_apart_and_a_zone_narrows_the_queue():
+    gateway, session_id, _ = _signed_in("demo-dispatcher-sh", "dispatcher")
+    orders = [{"order_id": "SH-20261203-000001", "status": "escalated", "priority": "high",
+               "zone": "remote", "customer": {"name": "王", "phone": "138****5678"},
+               "description": "无人接单"},
+              {"order_id": "SH-20261203-000002", "status": "new", "priority": "normal",
+               "zone": "intensive", "customer": {"name": "李", "phone": "139****0000"},
+               "description": "不制冷"}]
+    def page_of(params, *rest):  # what dispatch answers for one status
+        items = [o for o in orders if o["status"] == params["status"]]
+        return Mock(result=Mock(return_value={"total": len(items), "page": 1,
+                                              "page_size": 100, "items": items}))
+
+    gateway.dispatch.list_orders.call_async.side_effect = page_of
+    gateway.dispatch.list_technicians.call_async.return_value.result.return_value = []
+    page = gateway.console_dispatch_queue(_get("/console/dispatch/queue", session_id)
+                                          ).get_data(as_text=True)
+    assert 'data-escalated="SH-20261203-000001"' in page and "已升级工单" in page
+    remote = gateway.console_dispatch_queue(_get("/console/dispatch/queue?zone=remote",
+                                                 session_id)).get_data(as_text=True)
+    assert "SH-20261203-000001" in remote and "SH-20261203-000002" not in remote
