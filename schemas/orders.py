@@ -19,9 +19,11 @@ from schemas.fields import (
     PHONE,
     REGION_CODE,
     SAFE_ID,
+    ImageData,
     LocalDateTime,
     PastDate,
     Pattern,
+    PngImage,
     Text,
     refuse_invalid_unicode,
 )
@@ -222,6 +224,16 @@ class PartLineIn(StrictSchema):
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
 
 
+SIGNATURE_MAX_BYTES = 32_768  # a drawn signature is a few KB; the body limit is 64 KB
+PHOTO_KINDS = ("old_part", "nameplate")
+PHOTO_MAX_BYTES = 12_288  # a photo made small on the phone; two fit beside a signature
+
+
+class PhotoIn(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(PHOTO_KINDS))
+    image = ImageData(required=True, max_bytes=PHOTO_MAX_BYTES, formats=("jpeg", "png"))
+
+
 class CompleteIn(StrictSchema):
     diagnosis = Text(required=True, validate=validate.Length(min=1, max=1000))
     fault_code = fields.String(required=True, validate=SAFE_ID)
@@ -242,6 +254,11 @@ class CompleteIn(StrictSchema):
     repair_code = fields.String(load_default=None, validate=SAFE_ID)
     distance_km = DistanceKm(load_default="0.0")
     warranty = fields.String(load_default=None, validate=validate.OneOf(DECIDED_WARRANTY))
+    # The customer's signature drawn on the technician's phone, kept with the completion.
+    signature_png = PngImage(load_default=None, max_bytes=SIGNATURE_MAX_BYTES)
+    # Photos of the old part and the nameplate, as the technician took them on site.
+    photos = fields.List(fields.Nested(PhotoIn), load_default=list,
+                         validate=validate.Length(max=len(PHOTO_KINDS)))
 
     @validates_schema
     def _cannot_fix_needs_remedy(self, data, **kwargs):

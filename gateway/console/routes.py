@@ -1,6 +1,7 @@
 """The console's screens: the agent's new request, the dispatcher's queue, the
-technician's jobs and an order's page. Every read and every action is a call of the
-public API with the signed-in user's own token (``view.api``)."""
+technician's jobs (each job's own page in ``jobs``) and an order's page. Every read and
+every action is a call of the public API with the signed-in user's own token
+(``view.api``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.console import pages, screens
+from gateway.console.jobs import TechJobRoutes
+from gateway.console.schedule import ScheduleRoutes
 from gateway.console.sign_in import SignInRoutes
 from gateway.console.web import (
     View,
@@ -16,13 +19,14 @@ from gateway.console.web import (
     may_dispatch,
     may_take_requests,
 )
+from gateway.console.work import WorkRoutes
 from schemas.orders import CHANNELS, REQUEST_TYPES
 
 QUEUE_PAGE_SIZE = 100
 BLANK_REQUEST = {"request_type": "repair", "channel": "hotline"}  # the calls most taken
 
 
-class ConsoleRoutes(SignInRoutes):
+class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, WorkRoutes, SignInRoutes):
     # -- agent (接件) ------------------------------------------------------------------
     @http("GET", "/console/agent")
     @console_page(may_take_requests)
@@ -69,7 +73,9 @@ class ConsoleRoutes(SignInRoutes):
             reply = view.api.get("/api/v1/orders", query)
             orders += reply.body["items"] if reply.ok else []
         technicians = view.api.get("/api/v1/technicians")
-        return {"rows": screens.queue(orders), "wanted_status": status, "priority": priority,
+        zone = request.args.get("zone") or ""
+        return {"rows": screens.zone_of(screens.queue(orders), zone), "zone": zone,
+                "wanted_status": status, "priority": priority,
                 "statuses": screens.open_statuses(), "assignable": screens.assignable,
                 "technicians": technicians.body["items"] if technicians.ok else []}
 
@@ -112,4 +118,10 @@ class ConsoleRoutes(SignInRoutes):
         if not reply.ok:
             return view.error(reply.status, reply.message)
         return view.render("order.html", order=reply.body,
-                           milestones=screens.milestones(reply.body))
+                           milestones=screens.milestones(reply.body),
+                           may_approve_delay=self._may_approve_delay(view, reply.body))
+
+    def _may_approve_delay(self, view: View, order: dict) -> bool:
+        """The form is shown to whom the API lets approve, on an open order."""
+        return (view.session.role in self.permissions.get("approve-delay", ())
+                and order["status"] in screens.open_statuses())

@@ -111,6 +111,16 @@ def steps_for(status: str) -> list[str]:
     return [step for step in TECHNICIAN_STEPS if status in TRANSITIONS[step].sources]
 
 
+JOB_STEPS = ("contact", "appointment", "check-in", "complete")
+
+
+def job_steps(status: str) -> list[str]:
+    """The forms a job page offers in ``status``: the technician's steps the lifecycle
+    allows, and parts while the lifecycle lets a shortage hold the job."""
+    steps = [step for step in JOB_STEPS if status in TRANSITIONS[step].sources]
+    return steps + (["parts"] if status in TRANSITIONS["parts-short"].sources else [])
+
+
 _STEP_FIELDS = {"accept": ("note",), "contact": ("note",), "check-in": ("note",),
                 "reject": ("reason",), "complete": ("diagnosis", "fault_code", "repair_done")}
 
@@ -124,3 +134,42 @@ def step_body(action: str, form: Any) -> dict:
 def assignable(status: str) -> bool:
     """The lifecycle lets a dispatcher assign (or move) an order in this state."""
     return status in TRANSITIONS["assign"].sources
+
+
+# -- the dispatcher's schedule board (排班表) ---------------------------------------------
+BOARD_HOURS = tuple(range(8, 21))  # the hours a visit is booked in, the branch's clock
+
+
+@dataclass(frozen=True)
+class Visit:
+    order: dict
+    start: datetime
+    end: datetime
+
+    @property
+    def hours(self) -> tuple[int, ...]:
+        """The board's hours this visit covers (an hour started counts)."""
+        last = self.end.hour if self.end.minute or self.end.second else self.end.hour - 1
+        return tuple(hour for hour in BOARD_HOURS if self.start.hour <= hour <= last)
+
+
+def schedule(technicians: list[dict], orders: list[dict], day: str
+             ) -> dict[str, dict[int, list[Visit]]]:
+    """Each technician's booked visits on ``day`` (ISO date), by hour of the board; an
+    order booked with a technician not listed is left out."""
+    board: dict[str, dict[int, list[Visit]]] = {
+        tech["technician_id"]: {hour: [] for hour in BOARD_HOURS} for tech in technicians}
+    for order in orders:
+        slot = order.get("appointment") or {}
+        row = board.get(order.get("technician_id") or "")
+        if row is None or not slot.get("start") or not slot["start"].startswith(day):
+            continue
+        visit = Visit(order, _moment(slot["start"]), _moment(slot.get("end") or slot["start"]))
+        for hour in visit.hours:
+            row[hour].append(visit)
+    return board
+
+
+def zone_of(rows: list[QueueRow], zone: str) -> list[QueueRow]:
+    """The queue narrowed to one zone (the list API has no zone filter)."""
+    return [row for row in rows if not zone or row.order.get("zone") == zone]

@@ -11,7 +11,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.auth import authenticate
-from gateway.console import i18n, pages
+from gateway.console import i18n, pages, worklists
 from gateway.console.api import ApiClient, api_routes
 from gateway.console.session import (
     LANG_COOKIE,
@@ -68,10 +68,17 @@ def is_technician(session: Session, permissions: dict) -> bool:
     return session.role == "technician"
 
 
+def _work_screen(screen: str) -> Callable[[Session, dict], bool]:
+    return lambda session, permissions: worklists.has_screen(screen, session.role,
+                                                             permissions)
+
+
 # The console's screens, the first one a user has being where they land.
 SCREENS = (("nav.dispatch", "/console/dispatch", may_dispatch),
            ("nav.agent", "/console/agent", may_take_requests),
-           ("nav.tech", "/console/tech", is_technician))
+           ("nav.tech", "/console/tech", is_technician),
+           *((label, f"/console/work/{screen}", _work_screen(screen))
+             for screen, (label, _) in worklists.SCREENS.items()))
 
 
 def screens_of(session: Session, permissions: dict) -> tuple[tuple[str, str], ...]:

@@ -174,7 +174,9 @@ class Steps(DispatcherBase):
         tech = self.store.technician(order["technician_id"]) or {}
         facts = billing_facts(order, payload)
         events = self._events(order, *kinds, technician_id=order["technician_id"],
-                              completion=plain(completion),
+                              # Images (signature, photos) stay on the order, out of events.
+                              completion=plain({key: value for key, value in completion.items()
+                                                if key not in ("signature_png", "photos")}),
                               serial_number=order["product"].get("serial_number"),
                               **callback_facts(order),  # zone, request_type, customer...
                               service_centre_id=tech.get("service_centre_id"),

@@ -105,3 +105,12 @@ def test_lists_mask_personal_data():
     customer = page["items"][0]["customer"]
     assert customer["phone"] == "138****5678"
     assert "88" not in customer["address"]
+
+
+def test_lists_leave_out_the_completions_images():
+    gateway = _gateway()
+    _answers(gateway.dispatch.list_orders, {"total": 1, "page": 1, "page_size": 20, "items": [
+        {"order_id": ORDER, "completion": {"fault_code": "E1", "signature_png": "iVBOR",
+                                           "photos": [{"kind": "old_part", "image": "/9j"}]}}]})
+    page = _json(gateway.list_orders(_request("GET", "/api/v1/orders", "demo-dispatcher-sh")))
+    assert page["items"][0]["completion"] == {"fault_code": "E1"}

@@ -1,12 +1,20 @@
 """Input contracts of work orders: strict fields and cross-field rules."""
 
+import base64
 import copy
 from datetime import date
 
 import pytest
 from marshmallow import ValidationError
 
-from schemas.orders import AppointmentIn, CompleteIn, ServiceRequestIn
+from schemas.fields import NOT_IMAGE, NOT_PNG, PNG_DATA_URL, PNG_SIGNATURE, TOO_LARGE_IMAGE
+from schemas.orders import (
+    PHOTO_MAX_BYTES,
+    SIGNATURE_MAX_BYTES,
+    AppointmentIn,
+    CompleteIn,
+    ServiceRequestIn,
+)
 
 VALID_REQUEST = {
     "customer": {"name": "王先生", "phone": "13812345678", "address": "黄浦区南京东路1号",
@@ -180,3 +188,60 @@ class TestCompleteIn:
         errors = errors_of(CompleteIn, {**self.BASE, "repair_done": "换件",
                                         "parts_used": [{"sku": "A1", "quantity": quantity}]})
         assert "quantity" in errors["parts_used"][0]
+
+
+def _png(extra: int = 0) -> str:
+    """A 1×1 PNG (and ``extra`` bytes of an ancillary chunk's worth of padding)."""
+    pixel = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+                             "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    return base64.b64encode(pixel + b"\0" * extra).decode()
+
+
+class TestSignature:
+    BASE = {"diagnosis": "点火针积碳", "fault_code": "E1", "repair_done": "清理点火针"}
+
+    def test_a_png_is_kept_as_base64_without_the_data_url_prefix(self):
+        loaded = CompleteIn().load({**self.BASE, "signature_png": PNG_DATA_URL + _png()})
+        assert loaded["signature_png"] == _png()
+        assert CompleteIn().load(self.BASE)["signature_png"] is None
+
+    @pytest.mark.parametrize("value", [
+        base64.b64encode(b"GIF89a" + b"\0" * 20).decode(),  # another image type
+        "not base64 at all!",
+        base64.b64encode(PNG_SIGNATURE).decode(),  # a signature alone is no PNG
+        "data:image/jpeg;base64," + _png(),
+    ])
+    def test_anything_but_a_png_is_refused_with_a_clear_error(self, value):
+        errors = errors_of(CompleteIn, {**self.BASE, "signature_png": value})
+        assert errors == {"signature_png": [NOT_PNG]}
+
+    def test_an_oversize_png_is_refused_before_it_is_decoded(self):
+        errors = errors_of(CompleteIn, {**self.BASE,
+                                        "signature_png": _png(SIGNATURE_MAX_BYTES)})
+        assert errors == {"signature_png": [TOO_LARGE_IMAGE.format(limit=SIGNATURE_MAX_BYTES)]}
+
+
+class TestPhotos:
+    BASE = TestSignature.BASE
+    JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 64 + b"\xff\xd9").decode()
+
+    def test_a_jpeg_or_png_of_the_old_part_and_the_nameplate(self):
+        loaded = CompleteIn().load({**self.BASE, "photos": [
+            {"kind": "old_part", "image": "data:image/jpeg;base64," + self.JPEG},
+            {"kind": "nameplate", "image": _png()}]})
+        assert loaded["photos"] == [{"kind": "old_part", "image": self.JPEG},
+                                    {"kind": "nameplate", "image": _png()}]
+        assert CompleteIn().load(self.BASE)["photos"] == []
+
+    def test_another_format_an_oversize_photo_or_a_third_is_refused(self):
+        gif = base64.b64encode(b"GIF89a" + b"\0" * 20).decode()
+        errors = errors_of(CompleteIn, {**self.BASE, "photos": [{"kind": "old_part",
+                                                                  "image": gif}]})
+        assert errors == {"photos": {0: {"image": [NOT_IMAGE]}}}
+        big = base64.b64encode(b"\xff\xd8\xff" + b"\0" * PHOTO_MAX_BYTES + b"\xff\xd9").decode()
+        errors = errors_of(CompleteIn, {**self.BASE, "photos": [{"kind": "nameplate",
+                                                                  "image": big}]})
+        assert errors == {"photos": {0: {"image": [
+            TOO_LARGE_IMAGE.format(limit=PHOTO_MAX_BYTES)]}}}
+        three = [{"kind": "old_part", "image": self.JPEG}] * 3
+        assert "photos" in errors_of(CompleteIn, {**self.BASE, "photos": three})

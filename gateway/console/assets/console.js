@@ -20,7 +20,83 @@
         .catch(function () {});
     }, every);
   }
+  // A signature pad: <canvas data-signature="<id of a hidden input>">. Pointer events
+  // serve a finger, a stylus and a mouse alike; the drawing goes into the input as a PNG
+  // data URL when each stroke ends, and a button data-clear="<canvas id>" starts again.
+  function signature(canvas) {
+    var input = document.getElementById(canvas.getAttribute("data-signature"));
+    var pen = canvas.getContext("2d");
+    var drawing = false;
+    pen.lineWidth = 2.5; pen.lineCap = "round"; pen.lineJoin = "round"; pen.strokeStyle = "#111";
+    function at(event) {
+      var box = canvas.getBoundingClientRect();
+      return [(event.clientX - box.left) * canvas.width / box.width,
+              (event.clientY - box.top) * canvas.height / box.height];
+    }
+    canvas.addEventListener("pointerdown", function (event) {
+      var point = at(event);
+      drawing = true;
+      canvas.setPointerCapture(event.pointerId);
+      pen.beginPath(); pen.moveTo(point[0], point[1]);
+      event.preventDefault();
+    });
+    canvas.addEventListener("pointermove", function (event) {
+      if (!drawing) { return; }
+      var point = at(event);
+      pen.lineTo(point[0], point[1]); pen.stroke();
+      event.preventDefault();
+    });
+    function end() {
+      if (!drawing) { return; }
+      drawing = false;
+      input.value = canvas.toDataURL("image/png");
+      canvas.setAttribute("data-signed", "true");
+    }
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    var clear = document.querySelector("[data-clear='" + canvas.id + "']");
+    if (clear) {
+      clear.addEventListener("click", function () {
+        pen.clearRect(0, 0, canvas.width, canvas.height);
+        input.value = "";
+        canvas.removeAttribute("data-signed");
+      });
+    }
+  }
+  // A photo: <input type=file data-photo="<id of a hidden input>">. The picture is made
+  // small on the phone (at most 320 px, JPEG) so it fits the API's bound, and shown.
+  var PHOTO_SIDE = 320, PHOTO_MAX_CHARS = 16000;  // 12 KB once decoded from base64
+  function photo(field) {
+    var input = document.getElementById(field.getAttribute("data-photo"));
+    var preview = document.getElementById(input.id + "-preview");
+    field.addEventListener("change", function () {
+      if (!field.files || !field.files[0]) { return; }
+      var reader = new FileReader();
+      reader.onload = function () {
+        var picture = new Image();
+        picture.onload = function () {
+          var scale = Math.min(1, PHOTO_SIDE / Math.max(picture.width, picture.height));
+          var canvas = document.createElement("canvas");
+          canvas.width = Math.round(picture.width * scale);
+          canvas.height = Math.round(picture.height * scale);
+          canvas.getContext("2d").drawImage(picture, 0, 0, canvas.width, canvas.height);
+          var quality = 0.8, small = canvas.toDataURL("image/jpeg", quality);
+          while (small.length > PHOTO_MAX_CHARS && quality > 0.2) {
+            quality -= 0.15;
+            small = canvas.toDataURL("image/jpeg", quality);
+          }
+          input.value = small;
+          preview.src = small;
+          preview.hidden = false;
+        };
+        picture.src = reader.result;
+      };
+      reader.readAsDataURL(field.files[0]);
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-photo]"), photo);
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
+    Array.prototype.forEach.call(document.querySelectorAll("canvas[data-signature]"), signature);
   });
 }());
