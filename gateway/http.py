@@ -16,6 +16,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
 
 from gateway.auth import Caller, authenticate, authorize, load_tokens
+from gateway.observed import http_metrics
 from schemas.fields import unicode_errors
 from services.common.base import ConfigProvider
 from services.common.errors import (
@@ -123,7 +124,7 @@ class GatewayBase:
     """Shared plumbing of the gateway's route mixins."""
 
     config = ConfigProvider()
-    metrics = Metrics()
+    metrics = Metrics(http_metrics)
     permissions: dict[str, tuple[str, ...]] = {}
 
     def tokens(self) -> dict[str, Caller]:
