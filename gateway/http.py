@@ -32,6 +32,7 @@ from services.common.errors import (
     store_outage,
 )
 from services.common.metrics import Metrics
+from services.common.request_id import RequestIdProvider
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -132,6 +133,7 @@ class GatewayBase:
 
     config = ConfigProvider()
     metrics = Metrics(http_metrics)
+    request_ids = RequestIdProvider()
     permissions: dict[str, tuple[str, ...]] = {}
 
     def tokens(self) -> dict[str, Caller]:

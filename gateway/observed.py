@@ -1,5 +1,6 @@
 """The gateway's HTTP entrypoint: nameko's ``http``, with every answer counted by route
-template, method and status, and timed by route template and method.
+template, method and status, and timed by route template and method, and every request
+given its id (``X-Request-Id``, services/common/request_id.py), answered in the header.
 
 The route label is the template the request matched (``/api/v1/orders/{order_id}``), never
 the path, so ids do not multiply the series. The label children are looked up once per
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from werkzeug.wrappers import Request, Response
 
 from services.common.metrics import LATENCY_BUCKETS, Metrics
+from services.common.request_id import CONTEXT_KEY, HEADER, accepted
 
 _PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -44,7 +46,8 @@ def http_metrics(registry: CollectorRegistry, config: dict) -> dict[str, Any]:
 
 
 class ObservedHttp(HttpRequestHandler):
-    """``@http`` that counts and times every answer, errors (4xx, 5xx) included."""
+    """``@http`` that counts and times every answer, errors (4xx, 5xx) included, and
+    runs the worker under the request's id."""
 
     def setup(self) -> None:
         super().setup()
@@ -61,7 +64,9 @@ class ObservedHttp(HttpRequestHandler):
 
     def handle_request(self, request: Request) -> Response:
         started = time.perf_counter()
-        response = self._answer(request, self.server.context_data_from_headers(request))
+        request_id = accepted(request.headers.get(HEADER))
+        response = self._answer(request, {CONTEXT_KEY: request_id})
+        response.headers[HEADER] = request_id
         self._observe(request.method, response.status_code, time.perf_counter() - started)
         return response
 

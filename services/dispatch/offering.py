@@ -4,6 +4,7 @@ on; an order every qualified technician declined escalated."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,8 @@ from services.dispatch.domain.queueing import (
 )
 from services.dispatch.domain.work_order import Change
 from services.dispatch.store import ORDERS
+
+log = logging.getLogger(__name__)
 
 
 class Offering(DispatcherBase):
@@ -65,6 +68,8 @@ class Offering(DispatcherBase):
         self.uow.wrote(ORDERS, order["_id"], events)
         if tech is not None:
             self._count_first_offer(order)
+        # One line per order taken in, under the id of the request that created it.
+        log.info("order taken in", extra={"order_id": order["_id"], "status": order["status"]})
         return order
 
     def offer(self, order_id: str) -> bool:

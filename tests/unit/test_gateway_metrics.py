@@ -20,6 +20,7 @@ from gateway.service import GatewayService
 from services.common.errors import GatewayTimeout, NotFound, Unavailable
 from services.common.health import _Probe
 from services.common.metrics import Metrics
+from services.common.request_id import valid
 
 FAILURES = {"missing": NotFound("no such thing"), "down": Unavailable("down"),
             "slow": GatewayTimeout("slow")}
@@ -113,3 +114,15 @@ def test_every_gateway_route_is_counted():
 def _entrypoints(cls: type) -> list:
     return [entrypoint for name in dir(cls)
             for entrypoint in getattr(getattr(cls, name, None), "nameko_entrypoints", ())]
+
+
+def test_the_callers_request_id_is_answered_and_a_hostile_one_replaced(base_url):
+    url = f"{base_url}/api/v1/things/a1"
+    kept = requests.get(url, headers={"X-Request-Id": "cti-42:7"}, timeout=5)
+    assert kept.headers["X-Request-Id"] == "cti-42:7"
+    for hostile in ("<img src=x>", "x" * 129, "\u8bf7\u6c42".encode()):
+        answered = requests.get(url, headers={"X-Request-Id": hostile}, timeout=5)
+        assert answered.headers["X-Request-Id"] not in (hostile, "")
+        assert valid(answered.headers["X-Request-Id"])
+    made = requests.get(f"{base_url}/api/v1/things/missing", timeout=5)
+    assert made.status_code == 404 and valid(made.headers["X-Request-Id"])
