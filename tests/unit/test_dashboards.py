@@ -110,7 +110,9 @@ def test_dashboard_is_valid_json_using_known_metrics(path, known):
     expressions = list(_expressions(dashboard))
     assert len(expressions) >= len(dashboard["panels"])
     for panel in dashboard["panels"]:
-        assert panel["datasource"]["uid"] == "prometheus", panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+        assert len(panel.get("description", "")) > 20, f"{panel['title']}: no description"
     for expr in expressions:
         unknown = metric_names(expr) - known
         assert not unknown, f"{path.name}: unknown metric(s) {sorted(unknown)} in {expr}"
@@ -120,6 +122,18 @@ def test_rules_use_known_metrics(known):
     for rule in _rules():
         unknown = metric_names(rule["expr"]) - known
         assert not unknown, f"{rule.get('record') or rule.get('alert')}: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_picks_its_prometheus_from_a_datasource_variable(path):
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    source = variables["datasource"]
+    assert (source["type"], source["query"]) == ("datasource", "prometheus")
+    assert source["current"]["value"] == "prometheus"  # the provisioned one by default
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert variable["datasource"]["uid"] == "${datasource}", variable["name"]
 
 
 def test_three_audiences_have_a_dashboard():
