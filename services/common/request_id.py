@@ -1,7 +1,8 @@
 """One id per request, from the gateway to every service it reaches and every log line.
 
 The gateway takes the caller's ``X-Request-Id`` when it is a plain token (letters,
-digits, ``._:-``, at most 128 characters), else makes one, and answers with it. The id
+digits, ``._:-``, at most 128 characters) that the logs' masking leaves as it is (no run of
+digits that reads as a phone number), else makes one, and answers with it. The id
 travels in nameko's context data (``request_id``: an RPC carries it as the message
 header ``nameko.request_id``) and in the envelope of every event a call writes, so a
 consumer of the event works under the same id. ``RequestIdProvider`` puts the worker's
@@ -11,12 +12,15 @@ writes on every line.
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from contextvars import ContextVar, Token
 from typing import Any
 
 from nameko.extensions import DependencyProvider
+
+from services.common.privacy import mask_text
 
 CONTEXT_KEY = "request_id"
 HEADER = "X-Request-Id"
@@ -26,11 +30,15 @@ _current: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits in base32 (a-z, 2-7): no run of digits a log's masking could take
+    for a phone number (a hex uuid has one in about one id of ten)."""
+    return base64.b32encode(uuid.uuid4().bytes).decode().rstrip("=").lower()
 
 
 def valid(value: Any) -> bool:
-    return isinstance(value, str) and _VALID.fullmatch(value) is not None
+    """A plain token that every log line can carry unchanged."""
+    return (isinstance(value, str) and _VALID.fullmatch(value) is not None
+            and mask_text(value) == value)
 
 
 def accepted(value: Any) -> str:

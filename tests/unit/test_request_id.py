@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from contextvars import copy_context
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -14,11 +15,13 @@ import pytest
 from schemas.events import EventEnvelope
 from services.common.logs import JsonFormatter
 from services.common.messaging import ReliableEventHandler
+from services.common.privacy import mask_text
 from services.common.request_id import (
     MAX_LENGTH,
     RequestIdProvider,
     accepted,
     current,
+    new_request_id,
     valid,
 )
 from services.common.unit_of_work import UnitOfWork
@@ -34,10 +37,17 @@ def test_a_plain_id_is_kept(value):
 
 @pytest.mark.parametrize("value", [
     None, "", "A" * (MAX_LENGTH + 1), "x\r\nSet-Cookie: a=b", "x\n", "<script>", "a b",
-    "-x", "请求", "ok\u202eevil", "a/../b", 42])
+    "-x", "请求", "ok\u202eevil", "a/../b", 42,
+    "13912345678", "cti-13912345678-1"])  # a phone number would reach every log line
 def test_anything_else_is_replaced_by_a_new_id(value):
     replaced = accepted(value)
-    assert replaced != value and valid(replaced) and len(replaced) == 32
+    assert replaced != value and valid(replaced) and len(replaced) == 26
+
+
+def test_made_ids_never_look_like_a_phone_number():
+    made = [new_request_id() for _ in range(5000)]
+    assert len(set(made)) == len(made)
+    assert not [i for i in made if re.search(r"1[3-9]\d{9}", i) or mask_text(i) != i]
 
 
 class _Worker:
