@@ -56,6 +56,13 @@ class MemoryDispatchStore:
             self.techs[technician_id] = replace(self.techs[technician_id],
                                                 active_jobs=len(self.holding[technician_id]))
 
+    def note_forecast(self, order_id: str, forecast: dict[str, Any]) -> None:
+        self.orders[order_id]["forecast"] = copy.deepcopy(forecast)
+
+    def held_jobs(self, technician_id: str) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self.orders[order_id])
+                for order_id in sorted(self.holding[technician_id])]
+
     # -- orders ------------------------------------------------------------------------
     def insert_order(self, doc: dict[str, Any], events: list[dict], due: datetime) -> bool:
         if doc["_id"] in self.orders:

@@ -54,9 +54,10 @@ from services.dispatch.domain.matching import (
 from services.dispatch.domain.queueing import (
     DRAIN_WINDOW,
     drain_order,
-    feasible_from,
     offerable,
     queue_deadline,
+    window_from,
+    work_list_key,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,7 @@ ROAD_FACTOR = 1.3                    # road distance over haversine distance
 MIN_TRIP = timedelta(minutes=10)
 ACCEPT_MINUTES = (2, 10)             # the technician accepts an offer after 2-10 minutes
 TICK = timedelta(minutes=5)          # periodic drain (shifts start and end)
+FORECAST_EVERY = timedelta(minutes=15)  # the arrival forecast (the service: every minute)
 HORIZON = timedelta(days=7)
 # Share of the day's orders arriving in each local hour, 00:00 .. 23:00.
 HOURLY_PROFILE = (1, 0.5, 0.5, 0.5, 0.5, 1, 2, 4, 7, 9, 9, 8, 6, 7, 8, 8, 7, 6, 5, 4, 3, 2, 2, 1)
@@ -101,6 +103,7 @@ class Policy:
     choose: Callable[[list[Technician], datetime, datetime], list[Technician]]  # who may
     offer_on_arrival: bool                         # offered at creation if someone is free
     feasible_window: Callable[[datetime], datetime] | None  # a second window from here
+    visit_key: Callable[[dict], Any] = lambda doc: (queue_deadline(doc), doc["_id"])
 
 
 def nearest_free(techs, needed, zone, lat, lon, shifts, now, exclude=()) -> list[Technician]:
@@ -121,7 +124,7 @@ def _as_is(items: Sequence, *_: Any) -> list:
 
 # The dispatcher's rules; ``simulate`` runs the dispatcher itself for it (ShippedSimulation).
 SHIPPED = Policy("shipped", queue_deadline, drain_order, rank_candidates, offerable,
-                 offer_on_arrival=True, feasible_window=feasible_from)
+                 offer_on_arrival=True, feasible_window=window_from, visit_key=work_list_key)
 FCFS = Policy("baseline FCFS", _received, _as_is, nearest_free, _as_is,
               offer_on_arrival=False, feasible_window=None)
 # The shipped policy before the simulation: plain EDF over the queue's head, every slot open.
@@ -151,6 +154,8 @@ class SimOrder:
     deadlines: dict[str, datetime] = field(default_factory=dict)
     arrived_at: datetime | None = None
     technician: str | None = None
+    flagged_at: datetime | None = None  # first forecast late (the shipped policy)
+    reoffered: int = 0
 
     @property
     def order_id(self) -> str:
@@ -189,7 +194,7 @@ def make_orders(reference: Reference, load: float, seed: int,
         deadlines = reference.commitments.deadlines(branch, region.zone, request_type,
                                                     priority, received)
         orders.append(SimOrder(
-            doc={"_id": f"{branch}-{n:05d}", "received_at": received,
+            doc={"_id": f"{branch}-{n:05d}", "received_at": received, "priority": priority,
                  "deadlines": {"arrival": deadlines["arrival"]}},
             branch=branch, zone=region.zone, request_type=request_type, priority=priority,
             needed=frozenset(required_certificates(reference.certificate_rules, category,
@@ -337,7 +342,7 @@ class Simulation:
         shift = self.shifts[crew.tech.shift]
         if crew.busy or not crew.accepted or not shift.covers(self.now):
             return
-        order = min(crew.accepted, key=lambda o: (o.deadline, o.order_id))
+        order = min(crew.accepted, key=lambda o: self.policy.visit_key(o.doc))
         crew.accepted.remove(order)
         crew.busy = True
         self.at(self.now + trip(crew.lat, crew.lon, order.lat, order.lon), "reach",
@@ -359,6 +364,8 @@ class ShippedSimulation(Simulation):
         self.by_id = {order.order_id: order for order in orders}
         self.visiting: dict[str, SimOrder] = {}  # technician id -> the job they are at
 
+    reoffer = True  # orders forecast late offered to a technician who would make it
+
     def _dispatcher(self) -> Dispatcher:
         return Dispatcher(self.store, self.reference,
                           UnitOfWork("dispatch", self.now, self.now), OFFER_TIMEOUT)
@@ -377,8 +384,34 @@ class ShippedSimulation(Simulation):
         """Each new offer: its technician accepts a few minutes later."""
         for order_id, technician_id in self.store.take_offers():
             order = self.by_id[order_id]
+            self._hand_back(order)
             order.technician = technician_id
-            self.at(self.now + order.accept_after, "accept", order)
+            self.at(self.now + order.accept_after, "accept", (order, technician_id))
+
+    def _hand_back(self, order: SimOrder) -> None:
+        """An order offered to someone else leaves its previous technician's list."""
+        if order.technician is not None:
+            crew = self.crews[order.technician]
+            if order in crew.accepted:
+                crew.accepted.remove(order)
+
+    def _forecast(self) -> None:
+        """The service's forecast timer: orders forecast late are flagged (the first time
+        is kept, to measure the forecast) and, with ``reoffer``, offered again."""
+        dispatcher = self._dispatcher()
+        for branch in BRANCH_SHARE:
+            late = [seen for seen in dispatcher.forecast_arrivals(branch) if seen.late]
+            for seen in late:
+                order = self.by_id[seen.order_id]
+                order.flagged_at = order.flagged_at or self.now
+            if self.reoffer:
+                before = {seen.order_id: self.by_id[seen.order_id].technician for seen in late}
+                dispatcher.reoffer_late(late)
+                for order_id, previous in before.items():
+                    if self.store.orders[order_id]["status"] == "offered" and \
+                            self.store.orders[order_id]["offer"]["technician_id"] != previous:
+                        self.by_id[order_id].reoffered += 1
+                self._offers_made()
 
     def _drain(self, branch: str) -> None:
         self._dispatcher().drain_queue(branch)
@@ -388,14 +421,17 @@ class ShippedSimulation(Simulation):
         self._dispatcher().create_from_event(creation_event(order))
         self._offers_made()
 
-    def _on_accept(self, order: SimOrder) -> None:
-        if self._step(order, "accept"):
+    def _on_accept(self, payload: tuple[SimOrder, str]) -> None:
+        order, technician_id = payload
+        if order.technician == technician_id and self._step(order, "accept"):
             self._step(order, "contact")
             super()._on_accept(order)
 
     def _on_tick(self, _: Any) -> None:
         """The service's timers: lapsed offers passed on, the queue drained."""
         self._dispatcher().expire_offers()
+        if (self.now - DAY_START) % FORECAST_EVERY < TICK:
+            self._forecast()
         for branch in BRANCH_SHARE:
             self._drain(branch)
         for crew in self.crews.values():
@@ -404,6 +440,10 @@ class ShippedSimulation(Simulation):
 
     def _on_reach(self, payload: tuple[Crew, SimOrder]) -> None:
         crew, order = payload
+        if order.technician != crew.tech.technician_id:  # offered to another on the way
+            crew.lat, crew.lon, crew.busy = order.lat, order.lon, False
+            self._start_next(crew)
+            return
         self._step(order, "check-in", {"confirmed_by_customer": True})
         self.visiting[crew.tech.technician_id] = order
         super()._on_reach(payload)
@@ -449,13 +489,16 @@ def share(orders: list[SimOrder]) -> float:
 
 
 def simulate(policy: Policy, load: float, reference: Reference, seed: int = 2026,
-             copies: int = ROSTER_COPIES, per_day: int = NORMAL_ORDERS_PER_DAY
-             ) -> list[SimOrder]:
-    """The day's orders after the run (the same orders for every policy at one load)."""
+             copies: int = ROSTER_COPIES, per_day: int = NORMAL_ORDERS_PER_DAY,
+             reoffer: bool = True) -> list[SimOrder]:
+    """The day's orders after the run (the same orders for every policy at one load);
+    ``reoffer`` False: the shipped policy with its forecast flagging only."""
     shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
     orders = make_orders(reference, load, seed + int(load * 100), per_day)
     if policy is SHIPPED:
-        return ShippedSimulation(orders, make_roster(copies), shifts, reference).run()
+        simulation = ShippedSimulation(orders, make_roster(copies), shifts, reference)
+        simulation.reoffer = reoffer
+        return simulation.run()
     return Simulation(policy, orders, make_roster(copies), shifts).run()
 
 
@@ -476,6 +519,47 @@ def margins_at(load: float, reference: Reference) -> list[tuple[int, float]]:
     return [(seed, 100 * (measure(SHIPPED, load, reference, seed=seed).on_time
                           - measure(FCFS, load, reference, seed=seed).on_time))
             for seed in CHECK_SEEDS]
+
+
+@dataclass
+class ForecastQuality:
+    load: float
+    breaches: int        # orders a technician held that arrived late (or never)
+    flagged_ahead: int   # of those, flagged forecast late an hour before the deadline
+    flags: int           # orders ever flagged
+    false_alarms: int    # of those, on time after all
+    on_time_without: float  # the shipped policy flagging only
+    on_time_with: float     # and offering orders forecast late again
+    reoffered: int
+
+
+def forecast_quality(load: float, reference: Reference, seed: int = 2026) -> ForecastQuality:
+    """The forecast judged on a day run without re-offers (a re-offer would change the
+    outcome it predicted), and the on-time share with and without them."""
+    flagging = simulate(SHIPPED, load, reference, seed=seed, reoffer=False)
+    late = [o for o in flagging if o.technician and not o.on_time]
+    flagged = [o for o in flagging if o.flagged_at]
+    acting = simulate(SHIPPED, load, reference, seed=seed)
+    return ForecastQuality(
+        load, len(late),
+        sum(o.flagged_at is not None and o.flagged_at <= o.deadline - timedelta(hours=1)
+            for o in late),
+        len(flagged), sum(o.on_time for o in flagged), share(flagging), share(acting),
+        sum(o.reoffered for o in acting))
+
+
+def forecast_markdown(rows: list[ForecastQuality]) -> str:
+    lines = ["", "## The arrival forecast", "",
+             "| load | breaches | flagged ≥ 1 h ahead | recall | flags | false alarms | "
+             "on time, flags only | on time, with re-offers | re-offers |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r.load:g}x | {r.breaches} | {r.flagged_ahead} | "
+            f"{100 * r.flagged_ahead / max(r.breaches, 1):.0f} % | {r.flags} | "
+            f"{r.false_alarms} ({100 * r.false_alarms / max(r.flags, 1):.0f} %) | "
+            f"{100 * r.on_time_without:.1f} | {100 * r.on_time_with:.1f} | {r.reoffered} |")
+    return "\n".join(lines) + "\n"
 
 
 # -- the report --------------------------------------------------------------------------
@@ -539,7 +623,8 @@ def main() -> None:
     reference = load_reference(str(REFERENCE_PATH))
     results = sweep(reference)
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    text = markdown(results, margins_at(2.0, reference))
+    text = markdown(results, margins_at(2.0, reference)) + forecast_markdown(
+        [forecast_quality(load, reference) for load in (1.0, 2.0)])
     (REPORT_DIR / "peak_season.md").write_text(text)
     plot(results, REPORT_DIR)
     print(text)

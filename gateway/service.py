@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from gateway.console.routes import ConsoleRoutes
 from gateway.http import GatewayBase, json_response
 from gateway.observed import http
 from gateway.openapi import build_spec
@@ -34,7 +35,7 @@ def openapi_document() -> dict:
 
 class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, billing.BillingRoutes,
                      callbacks.CallbackRoutes, complaints.ComplaintRoutes, board.BoardRoutes,
-                     hq.HqRoutes, GatewayBase):
+                     hq.HqRoutes, ConsoleRoutes, GatewayBase):
     name = "gateway"
     permissions = _permissions()
 

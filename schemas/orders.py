@@ -147,6 +147,8 @@ class OrderOut(Schema):
     paused = fields.Dict(keys=fields.String(), values=fields.Float())  # per milestone
     paused_for = fields.List(fields.String())  # the clocks stopped now (waiting_parts)
     delays = fields.List(fields.Dict())
+    # When each open milestone turns at risk (a share of its time gone): the console marks it.
+    risk_at = fields.Dict(keys=fields.String(), values=LocalDateTime(allow_none=True))
     timeline = fields.List(fields.Nested(TimelineEntryOut))
     created = fields.Boolean()
 
@@ -265,6 +267,14 @@ class WaitPartsIn(StrictSchema):
     customer_informed = fields.Boolean(required=True)
 
 
+class PauseIn(StrictSchema):
+    # One of the reasons the reference data names (``pause_reasons``), checked by dispatch;
+    # waiting for parts has its own step (wait-parts), with the parts.
+    reason = fields.String(required=True, validate=SAFE_ID)
+    note = Text(load_default=None, validate=validate.Length(max=500))
+    customer_informed = fields.Boolean(required=True)
+
+
 class DelayApprovalIn(StrictSchema):
     milestone = fields.String(required=True, validate=validate.OneOf(MILESTONES))
     new_deadline = fields.AwareDateTime(required=True)
@@ -283,5 +293,7 @@ STEP_SCHEMAS: dict[str, type[Schema]] = {
     "cancel": CancelIn,
     "wait-parts": WaitPartsIn,
     "resume": NoteIn,
+    "pause": PauseIn,
+    "unpause": NoteIn,
     "approve-delay": DelayApprovalIn,
 }

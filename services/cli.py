@@ -177,6 +177,7 @@ def _print_banner(gateway: str, settings: dict, seeded: int, own_port: int) -> N
     print(f"\naftersales is running{' (demo data loaded)' if seeded else ''}")
     print(f"  gateway:     {gateway}   (OpenAPI: {gateway}/api/v1/openapi.json)")
     print("  demo token:  demo-agent-sh   (more in deploy/config/tokens.yaml)")
+    print(f"  console:     {gateway}/console   (工作台: sign in with a demo token)")
     print(f"  try:        curl -s -X POST {gateway}/api/v1/requests "
           f"-H 'Authorization: Bearer demo-agent-sh' -H 'Content-Type: application/json' "
           f"-d '{example}'")

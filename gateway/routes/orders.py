@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "complete": ("technician", *STAFF),
     "wait-parts": ("technician", *STAFF),
     "resume": ("technician", *STAFF),
+    "pause": ("technician", "agent", *STAFF),
+    "unpause": ("technician", "agent", *STAFF),
     "assign": STAFF,
     "cancel": ("agent", *STAFF),
     "approve-delay": ("supervisor", "admin"),

@@ -59,6 +59,32 @@ class _Shift(Schema):
     end = fields.String(required=True, validate=validate.Regexp(r"^\d\d:\d\d$"))
 
 
+class _Pace(Schema):
+    speed_kmh = fields.Float(required=True, validate=validate.Range(min=1))
+    road_factor = fields.Float(required=True, validate=validate.Range(min=1))
+    min_trip_minutes = fields.Integer(required=True, validate=validate.Range(min=0))
+    job_hours = fields.Dict(keys=fields.String(), values=fields.Float(
+        validate=validate.Range(min=0, min_inclusive=False)), required=True,
+        validate=validate.Length(min=1))
+
+
+# Whose time a pause is in the delay ledger (services/dispatch/domain/ledger.py).
+PAUSE_CAUSES = ("customer", "parts", "service_centre", "technician")
+
+
+class _PauseReason(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    cause = fields.String(required=True, validate=validate.OneOf(PAUSE_CAUSES))
+
+
+DEFAULT_PAUSE_REASONS = {"waiting_parts": {"name": "等待配件 waiting for parts",
+                                           "cause": "parts"}}
+
+# The forecast's pace where the reference data names none (the demo's city figures).
+DEFAULT_PACE = {"speed_kmh": 25, "road_factor": 1.3, "min_trip_minutes": 10,
+                "job_hours": {"installation": 2.0, "repair": 1.25, "maintenance": 1.0}}
+
+
 class ReferenceSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -71,6 +97,10 @@ class ReferenceSchema(Schema):
     priority = fields.Nested(_Priority, required=True)
     shifts = fields.Dict(keys=fields.String(), values=fields.Nested(_Shift), required=True)
     branches = fields.Dict(keys=fields.String(), values=fields.Nested(_Branch), required=True)
+    forecast = fields.Nested(_Pace, load_default=DEFAULT_PACE)
+    pause_reasons = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z_]{1,40}$")),
+                                values=fields.Nested(_PauseReason),
+                                load_default=DEFAULT_PAUSE_REASONS)
 
 
 @dataclass(frozen=True)
@@ -98,6 +128,9 @@ class Reference:
         self.certificate_rules: list[dict] = data["certificate_rules"]
         self.priority: dict = data["priority"]
         self.shifts: dict[str, dict] = data["shifts"]
+        self.pace: dict[str, Any] = data["forecast"]
+        self.pause_reasons: dict[str, dict] = data["pause_reasons"]
+        self.pause_causes = {reason: spec["cause"] for reason, spec in self.pause_reasons.items()}
         self.branches: dict[str, dict] = data["branches"]
         self.regions: dict[str, Region] = {
             code: Region(code, branch, spec["name"], spec["zone"], spec["lat"], spec["lon"])

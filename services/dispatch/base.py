@@ -11,7 +11,8 @@ from services.common.clock import as_utc
 from services.common.domain.commitments import MilestoneRule
 from services.common.reference import Reference
 from services.common.unit_of_work import Outcomes, UnitOfWork
-from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain import ledger, lifecycle, sla
+from services.dispatch.domain.forecast import parse_pace
 from services.dispatch.domain.matching import (
     parse_shift,
 )
@@ -43,6 +44,7 @@ class DispatcherBase:
         self.now = uow.now
         self.offer_timeout = offer_timeout
         self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
+        self.pace = parse_pace(reference.pace)
         # Milestones the write being prepared reaches: counted only once that write is in
         # (a write that fails or loses a race, then is retried, must not count them twice).
         self._reaching = Outcomes()
@@ -75,6 +77,22 @@ class DispatcherBase:
                                                order["request_type"], order["priority"],
                                                milestone)
 
+    def _ledger(self, order: dict, milestone: str, rule: MilestoneRule) -> dict[str, float]:
+        """Where the time to ``milestone`` went, reached now, by cause (domain/ledger.py);
+        counted once the write that records it is in."""
+        holder = next((tech for tech in self.store.technicians_of(order["branch"])
+                       if tech.technician_id == order.get("technician_id")), None)
+        spent = ledger.ledger(
+            as_utc(order["received_at"]), self.now,
+            ledger.changes(order.get("timeline") or [], self.reference.pause_causes),
+            rule.calendar, ledger.SERVICE_CENTRE if holder and holder.service_centre
+            else ledger.TECHNICIAN, sla.before_delay(order, milestone))
+        for cause, seconds in spent.items():
+            if seconds:
+                self._reaching.count("delay_seconds", order["branch"], milestone, cause,
+                                     amount=seconds)
+        return {cause: round(seconds, 3) for cause, seconds in spent.items() if seconds}
+
     def _pause_facts(self, order: dict, reason: str) -> dict[str, Any]:
         """The clocks ``reason`` stops: the unreached milestones whose commitment names it
         (``pause_on``)."""
@@ -87,10 +105,12 @@ class DispatcherBase:
 
     def _pause_ends(self, order: dict) -> tuple[dict[str, Any], dict[str, float]]:
         """The resume facts when a step takes the order out of a pause (an appointment or
-        a check-in while waiting for parts); nothing otherwise."""
-        if order["status"] != "waiting_parts" or order.get("paused_at") is None:
+        a check-in while waiting for parts or paused for another reason); nothing
+        otherwise."""
+        if order.get("paused_at") is None:
             return {}, {}
-        return self._resume_facts(order)
+        facts, paused = self._resume_facts(order)
+        return {**facts, "pause_reason": None}, paused
 
     def _resume_facts(self, order: dict) -> tuple[dict[str, Any], dict[str, float]]:
         """The pause ends: each stopped clock restarts with the time it had left, on its

@@ -1,14 +1,16 @@
 """Other services' news about an order, each applied once: inventory's shortages and
-arrivals pause and resume it; the callback's verdict closes it."""
+arrivals pause and resume it; a reminder on a late order raises its priority; the
+callback's verdict closes it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from services.common.errors import Conflict
 from services.dispatch.base import MAX_RACE_RETRIES, DispatcherBase
-from services.dispatch.domain import lifecycle
+from services.dispatch.domain import lifecycle, sla
 from services.dispatch.domain.work_order import Change
 from services.dispatch.store import OrderNotYetKnown
 
@@ -65,6 +67,24 @@ class InboundEvents(DispatcherBase):
                                        eta=data.get("eta"), applied=change.moves)
             return change
         return self._apply_once(event_id, data["order_id"], build, "a parts event")
+
+    # -- reminders (催单, intake's events) ---------------------------------------------
+    def record_reminder(self, event_id: str, data: dict[str, Any], at: datetime) -> bool:
+        """intake.reminder_received: shown on the order; on an open order that is late (a
+        milestone at risk or overdue) a normal priority is raised to high, so the order
+        moves up the queue and the technician's list. False for a redelivery."""
+        def build(order: dict) -> Change:
+            facts: dict[str, Any] = {"reminders": order.get("reminders", 0) + 1,
+                                     "last_reminder_at": at}
+            raised = (order["status"] in lifecycle.OPEN_STATES
+                      and order["priority"] == "normal" and sla.is_late(order, self.now))
+            if raised:
+                facts["priority"] = "high"
+                facts["priority_reasons"] = [*order.get("priority_reasons", []), "reminder"]
+            return Change(facts=facts, entry=self._entry(
+                "reminder", "intake", channel=data.get("channel"),
+                priority_raised=raised or None))
+        return self._apply_once(event_id, data["order_id"], build, "a reminder")
 
     # -- the callback's verdict -------------------------------------------------------
     def record_callback(self, event_id: str, data: dict[str, Any]) -> bool:

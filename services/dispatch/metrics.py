@@ -8,8 +8,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from schemas.orders import DISPATCHED_TYPES, PRIORITIES, ZONES
 from services.common.metrics import MILESTONE_LABELS, milestone_metrics
 from services.common.reference import load_reference
+from services.dispatch.domain.ledger import CAUSES
 
 LABELS = MILESTONE_LABELS
+DISPATCH_MILESTONES = ("first_contact", "arrival", "resolution")  # the order's own
 
 
 def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
@@ -23,9 +25,7 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
     counters = _counters(registry)
     for (branch, zone, _, request_type, _), _ in published:  # every label set from 0
         counters["completed"].labels(branch, zone, request_type)
-    for branch in branches:
-        counters["offers"].labels(branch)
-    return {
+    definitions = {
         **milestones, **counters,
         "overdue": Gauge("aftersales_open_overdue_orders",
                          "Open orders past a milestone's deadline", LABELS, registry=registry),
@@ -34,11 +34,30 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
                          registry=registry),
         "queued": Gauge("aftersales_dispatch_queued_orders", "Orders waiting for a technician",
                         ["branch"], registry=registry),
+        "forecast_late": Gauge(
+            "aftersales_dispatch_forecast_late_orders", "Held orders whose holder's list "
+            "gets them there after the arrival deadline (domain/forecast.py)", ["branch"],
+            registry=registry),
+        "delay_seconds": Counter(
+            "aftersales_milestone_delay_seconds", "Time from received to a milestone "
+            "reached, in the milestone's calendar, by cause (the order's delay ledger)",
+            ["branch", "milestone", "cause"], registry=registry),
+        "reoffered": Counter(
+            "aftersales_dispatch_reoffers_total", "Orders forecast late offered to a "
+            "technician who would make it", ["branch"], registry=registry),
         "received_to_offered": Histogram(
             "aftersales_received_to_offered_seconds", "From received to first offer",
             ["branch"], registry=registry,
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 15, 60, 300, 900, 3600)),
     }
+    for branch in branches:
+        for milestone in DISPATCH_MILESTONES:
+            for cause in CAUSES:
+                definitions["delay_seconds"].labels(branch, milestone, cause)
+        definitions["offers"].labels(branch)
+        definitions["reoffered"].labels(branch)
+        definitions["forecast_late"].labels(branch)
+    return definitions
 
 
 def _counters(registry: CollectorRegistry) -> dict[str, Counter]:

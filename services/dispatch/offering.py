@@ -1,6 +1,7 @@
 """Creating orders from intake's events and offering them: the best free, qualified
 technician not yet tried; the queue drained in the policy's order; lapsed offers passed
-on; an order every qualified technician declined escalated."""
+on; an order forecast late offered to a technician who would make it; an order every
+qualified technician declined escalated."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from services.common.clock import as_utc
 from services.dispatch.base import MAX_RACE_RETRIES, DispatcherBase
 from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain.forecast import Forecast, forecast, job_of
 from services.dispatch.domain.matching import (
     Technician,
     rank_candidates,
@@ -18,13 +20,17 @@ from services.dispatch.domain.matching import (
 )
 from services.dispatch.domain.queueing import (
     DRAIN_WINDOW,
+    band,
     drain_order,
-    feasible_from,
     offerable,
     queue_deadline,
+    window_from,
 )
 from services.dispatch.domain.work_order import Change
-from services.dispatch.store import ORDERS
+from services.dispatch.store import ORDERS, holder
+
+REOFFER_CANDIDATES = 5  # the best-ranked technicians asked whether they would make it
+REOFFER_LIMIT = 1  # re-offers per order: each costs an acceptance, and forecasts err
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +116,11 @@ class Offering(DispatcherBase):
         needed = set(order.get("needed_certificates", []))
         ranked = offerable(rank_candidates(technicians, needed, order["zone"], order["lat"],
                                            order["lon"], self.shifts, self.now,
-                                           exclude=order["tried"]),
+                                           exclude=order["tried"],
+                                           urgent=band(order) == 0),
                            queue_deadline(order), self.now)
+        if band(order) == 0:  # an emergency: whoever would be there first
+            ranked.sort(key=lambda tech: self._arrival_with(tech, order).arrival)
         return next((t for t in ranked
                      if self.store.take_capacity(t.technician_id, order["_id"])), None)
 
@@ -142,7 +151,7 @@ class Offering(DispatcherBase):
         offered = 0
         if not self._someone_free(branch):
             return 0
-        windows = (self.store.queued(branch, limit, due_from=feasible_from(self.now))
+        windows = (self.store.queued(branch, limit, due_from=window_from(self.now))
                    + self.store.queued(branch, limit))
         for order in drain_order(windows, self.now):
             if self.offer(order["_id"]):
@@ -170,3 +179,58 @@ class Offering(DispatcherBase):
             self.offer(order_id)
         return moved
 
+
+    # -- orders forecast late ----------------------------------------------------------
+    def reoffer_late(self, late: list[Forecast]) -> int:
+        """Each order forecast late that has no booked slot goes to the best-ranked
+        technician whose own list would still get them there by the deadline; it stays
+        where it is when nobody would. Returns how many moved."""
+        moved = 0
+        for seen in late:
+            order = self.store.get(seen.order_id)
+            if (order is not None and order["status"] in lifecycle.TRANSITIONS["reoffer"].sources
+                    and not order.get("appointment") and _reoffers(order) < REOFFER_LIMIT):
+                tech = self._who_would_make_it(order, seen)
+                moved += tech is not None and self._reoffer(order, tech)
+        return moved
+
+    def _who_would_make_it(self, order: dict, seen: Forecast) -> Technician | None:
+        current = holder(order["status"], order.get("offer"), order.get("technician_id"))
+        ranked = offerable(rank_candidates(
+            self.store.technicians_of(order["branch"]), set(order["needed_certificates"]),
+            order["zone"], order["lat"], order["lon"], self.shifts, self.now,
+            exclude=[current, *order["tried"]], urgent=band(order) == 0),
+            queue_deadline(order), self.now)
+        for tech in ranked[:REOFFER_CANDIDATES]:
+            there = self._arrival_with(tech, order)
+            if not there.late and there.arrival < seen.arrival:
+                return tech
+        return None
+
+    def _arrival_with(self, tech: Technician, order: dict) -> Forecast:
+        """The order's forecast arrival were it added to the technician's list."""
+        jobs = [job_of(held) for held in self.store.held_jobs(tech.technician_id)
+                if held["status"] != "waiting_parts" and held["_id"] != order["_id"]]
+        return forecast((tech.lat, tech.lon), [*jobs, job_of(order)], self.now, self.pace,
+                        self.shifts.get(tech.shift))[order["_id"]]
+
+    def _reoffer(self, order: dict, tech: Technician) -> bool:
+        previous = holder(order["status"], order.get("offer"), order.get("technician_id"))
+        if not self.store.take_capacity(tech.technician_id, order["_id"]):
+            return False
+        offer, _ = self._offer_fields(tech.technician_id)
+        entry = self._entry("reoffered", "dispatch", technician_id=tech.technician_id,
+                            previous=previous, reason="forecast_late")
+        if not self._write(order, Change(
+                status=self._moved(order, "reoffer"), tried=tech.technician_id,
+                facts={"offer": offer, "technician_id": None, "forecast": None}, entry=entry,
+                events=self._events(order, "order_offered",
+                                    technician_id=tech.technician_id))):
+            self.store.release_capacity(tech.technician_id, order["_id"])
+            return False
+        self.store.release_capacity(previous, order["_id"])
+        return True
+
+
+def _reoffers(order: dict) -> int:
+    return sum(entry["step"] == "reoffered" for entry in order.get("timeline") or [])

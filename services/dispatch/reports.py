@@ -34,9 +34,10 @@ def _orders_for_period(db: Database, branches: list[str], since: datetime, until
 
 
 def compliance(db: Database, branches: list[str], since: datetime, until: datetime) -> dict:
-    rows = figures.compliance(_orders_for_period(db, branches, since, until), since, until)
+    orders = list(_orders_for_period(db, branches, since, until))
+    rows = figures.compliance(orders, since, until)
     return {"since": since.isoformat(), "until": until.isoformat(), "rows": rows,
-            "total": figures.totals(rows)}
+            "total": figures.totals(rows), "delays": figures.delays(orders, since, until)}
 
 
 def local_day_start(now: datetime) -> datetime:

@@ -35,6 +35,7 @@ from services.dispatch.staff_store import Roster
 from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes
 
 RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
+FORECAST_EVERY = timedelta(minutes=1)  # the held orders' arrival forecast, in one replica
 
 _QUERY = OrderQuery()
 _PERIOD = ReportPeriod()
@@ -80,9 +81,9 @@ class DispatchService(ServiceBase):
     def on_reminder_received(self, envelope: dict) -> None:
         """A 催单 shows on the order the dispatcher and technician see."""
         event = read_event(envelope)
-        DispatchStore(self.db).record_reminder(event["data"]["order_id"], event["event_id"],
-                                               event["occurred_at"],
-                                               event["data"].get("channel"))
+        with self._dispatcher() as dispatcher:
+            dispatcher.record_reminder(event["event_id"], event["data"],
+                                       event["occurred_at"])
 
     @reliable_handler("inventory", "parts_short")
     def on_parts_short(self, envelope: dict) -> None:
@@ -294,6 +295,22 @@ class DispatchService(ServiceBase):
         with self._dispatcher() as dispatcher:
             if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
                 dispatcher.reconcile_capacity(self.config["branches"], every)
+
+    @timer(interval=RECONCILE_TICK_SECONDS)
+    def forecast_arrivals(self) -> None:
+        """Every minute, in one replica: each held order's arrival forecast from its
+        holder's list; those forecast late are marked, counted, and offered to a
+        technician who would make it."""
+        with self._dispatcher() as dispatcher:
+            if not dispatcher.store.claim_job("forecast_arrivals", dispatcher.now,
+                                              FORECAST_EVERY):
+                return
+            for branch in self.config["branches"]:
+                late = [seen for seen in dispatcher.forecast_arrivals(branch) if seen.late]
+                self.metrics.forecast_late.labels(branch).set(len(late))
+                moved = dispatcher.reoffer_late(late)
+                if moved:
+                    self.metrics.reoffered.labels(branch).inc(moved)
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:

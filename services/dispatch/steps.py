@@ -41,6 +41,7 @@ class Steps(DispatcherBase):
                 "contact": self._do_contact, "appointment": self._do_appointment,
                 "check-in": self._do_check_in, "wait-parts": self._do_wait_parts,
                 "resume": self._do_resume, "complete": self._do_complete,
+                "pause": self._do_pause, "unpause": self._do_unpause,
                 "assign": self._do_assign, "cancel": self._do_cancel,
                 "approve-delay": self._do_approve_delay}
 
@@ -49,13 +50,15 @@ class Steps(DispatcherBase):
         that sets them succeeds."""
         existing = (order.get("milestones") or {}).get(milestone) or {}
         fields: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
+        rule = self._rule(order, milestone)
+        if rule is not None:  # where the time went, late or not
+            fields[f"milestones.{milestone}.ledger"] = self._ledger(order, milestone, rule)
         if "outcome" in existing:
             return fields  # already breached by the sweeper: not counted again
         deadline = order["deadlines"].get(milestone)
         result = sla.outcome(self.now, as_utc(deadline) if deadline else None,
                              sla.before_delay(order, milestone))
         fields[f"milestones.{milestone}.outcome"] = result
-        rule = self._rule(order, milestone)
         if rule is not None:
             spent = rule.calendar.elapsed(as_utc(order["received_at"]), self.now)
             spent -= timedelta(seconds=sla.stood_still(order, milestone))
@@ -137,6 +140,32 @@ class Steps(DispatcherBase):
             status=status, facts=facts, paused=paused,
             events=self._events(order, "order_resumed"),
             entry=self._entry("resumed", actor.label, paused_seconds=paused)))
+
+    def _do_pause(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        reason = payload["reason"]
+        if reason not in self.reference.pause_reasons or reason == "waiting_parts":
+            known = sorted(set(self.reference.pause_reasons) - {"waiting_parts"})
+            raise InvalidInput("not a pause reason of this branch", {"reason": [
+                f"One of {', '.join(known) or '(none)'}; waiting for parts is wait-parts."]})
+        if not payload["customer_informed"]:
+            raise InvalidInput("the customer must be told of the pause first",
+                               {"customer_informed": ["Must be true."]})
+        if order.get("paused_at") is not None:
+            raise Conflict("the order's clocks are already paused")
+        facts = {**self._pause_facts(order, reason), "pause_reason": reason}
+        return self._write(order, Change(status=status, facts=facts, entry=self._entry(
+            "paused", actor.label, reason=reason, note=payload.get("note"),
+            clocks=facts["paused_for"])))
+
+    def _do_unpause(self, order: dict, payload: dict, actor: Actor,
+                    status: str | None) -> bool:
+        if order.get("paused_at") is None:
+            raise Conflict("the order's clocks are not paused")
+        facts, paused = self._resume_facts(order)
+        return self._write(order, Change(
+            status=status, facts={**facts, "pause_reason": None}, paused=paused,
+            entry=self._entry("unpaused", actor.label, note=payload.get("note"),
+                              paused_seconds=paused)))
 
     def _do_complete(self, order: dict, payload: dict, actor: Actor,
                      status: str | None) -> bool:

@@ -18,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from services.common.domain.commitments import MILESTONES
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
 from services.dispatch.domain.lifecycle import HELD_STATES, OPEN_STATES
-from services.dispatch.domain.queueing import queue_deadline
+from services.dispatch.domain.queueing import band, queue_place
 from services.dispatch.domain.work_order import Change
 from services.dispatch.staff_store import (
     JOBS,
@@ -36,8 +36,9 @@ TERMINAL_STATES = ("completed", "cancelled", "closed")
 
 
 def queue_key(order: dict[str, Any]) -> str:
-    """Branch, then arrival deadline: one index range per branch, earliest deadline first."""
-    return f"{order['branch']}|{queue_deadline(order).isoformat()}"
+    """Branch, band, then place (domain/queueing.py): one index range per branch,
+    emergencies first, then the earliest place."""
+    return f"{order['branch']}|{band(order)}|{queue_place(order).isoformat()}"
 
 
 def holder(status: str, offer: dict | None, technician_id: str | None) -> str | None:
@@ -69,8 +70,8 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
     status = sets.get("status", order["status"])
     more_sets: dict[str, Any] = {}
     unsets: dict[str, str] = {}
-    if status == "new" and order["status"] != "new":
-        more_sets["queue_key"] = queue_key(order)
+    if status == "new" and (order["status"] != "new" or _moves_in_queue(sets)):
+        more_sets["queue_key"] = queue_key(_as_set(order, sets))
     elif status != "new" and order["status"] == "new":
         unsets["queue_key"] = ""
     held_by = holder(status, sets["offer"] if "offer" in sets else order.get("offer"),
@@ -89,11 +90,36 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
             unsets[f"sweep_at.{milestone}"] = ""
         elif f"deadlines.{milestone}" in sets:  # moved
             more_sets[f"sweep_at.{milestone}"] = sets[f"deadlines.{milestone}"]
-    if status == "waiting_parts":  # these milestones' clocks are paused
+    if is_paused(order, sets):  # these milestones' clocks are paused
         for milestone in sets.get("paused_for", order.get("paused_for", ["resolution"])):
             unsets[f"sweep_at.{milestone}"] = ""
             more_sets.pop(f"sweep_at.{milestone}", None)
     return more_sets, unsets
+
+
+def is_paused(order: dict[str, Any], sets: dict[str, Any] | None = None) -> bool:
+    """Whether the order's clocks stand still once ``sets`` is applied: a pause open
+    (``paused_at``), or waiting for parts (orders paused before ``paused_at`` existed)."""
+    sets = sets or {}
+    if "paused_at" in sets:
+        return sets["paused_at"] is not None
+    return (order.get("paused_at") is not None
+            or sets.get("status", order["status"]) == "waiting_parts")
+
+
+def _moves_in_queue(sets: dict[str, Any]) -> bool:
+    """Whether a change to a queued order moves it in the queue (its priority raised, its
+    arrival deadline moved)."""
+    return "priority" in sets or "deadlines.arrival" in sets
+
+
+def _as_set(order: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+    """The fields the queue key reads, as ``sets`` leaves them."""
+    deadlines = dict(order["deadlines"])
+    if "deadlines.arrival" in sets:
+        deadlines["arrival"] = sets["deadlines.arrival"]
+    return {**order, "priority": sets.get("priority", order.get("priority")),
+            "deadlines": deadlines}
 
 
 class OrderNotYetKnown(Exception):
@@ -115,6 +141,21 @@ def ensure_indexes(db: Database) -> None:
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
     _mark_held_orders(db)
     name_held_slots(db)  # after the marks: it reads them
+    _rekey_queue(db)
+
+
+def _rekey_queue(db: Database) -> None:
+    """Once per database: queued orders keyed before priority had a place in the queue
+    get today's key. Conditional on the version, like ``_mark_held_orders``."""
+    if db[JOBS].find_one({"_id": "queue_keys_by_band"}) is not None:
+        return
+    for order in db[ORDERS].find({"queue_key": {"$exists": True}}):
+        key = queue_key(order)
+        if key != order["queue_key"]:
+            db[ORDERS].update_one({"_id": order["_id"], "version": order["version"]},
+                                  {"$set": {"queue_key": key}})
+    with contextlib.suppress(DuplicateKeyError):
+        db[JOBS].insert_one({"_id": "queue_keys_by_band"})
 
 
 def _mark_held_orders(db: Database) -> None:
@@ -188,19 +229,9 @@ class DispatchStore(StaffStore):
         result = self.orders.update_one({"_id": doc["_id"], "version": doc["version"]}, update)
         return result.modified_count == 1
 
-    def record_reminder(self, order_id: str, event_id: str, at: datetime,
-                        channel: str | None) -> bool:
-        """Once per event. False for a redelivery; raises if the order is not here yet (its
-        order_created is still on the way), so the event is retried."""
-        entry = {"at": at, "step": "reminder", "by": "intake", "details": {"channel": channel}}
-        result = self.orders.update_one(
-            {"_id": order_id, "applied_events": {"$ne": event_id}},
-            {"$inc": {"reminders": 1}, "$set": {"last_reminder_at": at},
-             "$push": {"timeline": entry, "applied_events": {"$each": [event_id],
-                                                              "$slice": -20}}})
-        if result.matched_count == 0 and self.orders.count_documents({"_id": order_id}) == 0:
-            raise OrderNotYetKnown(order_id)
-        return result.modified_count == 1
+    def note_forecast(self, order_id: str, forecast: dict[str, Any]) -> None:
+        """The arrival forecast's mark (advisory: outside the order's versioned writes)."""
+        self.orders.update_one({"_id": order_id}, {"$set": {"forecast": forecast}})
 
     def note(self, order_id: str, branch: str, event_id: str, entry: dict[str, Any]) -> bool:
         """A fact from another service on the order's timeline, once per event. False for
@@ -223,7 +254,9 @@ class DispatchStore(StaffStore):
         if due_from is not None:
             query["queue_key"]["$gte"] = queue_key({"branch": branch, "deadlines": {},
                                                     "received_at": due_from})
-        projection = {"_id": 1, "deadlines.arrival": 1, "received_at": 1}
+        projection = {"_id": 1, "deadlines.arrival": 1, "received_at": 1, "priority": 1,
+                      "status": 1, "lat": 1, "lon": 1, "request_type": 1, "zone": 1,
+                      "needed_certificates": 1, "forecast": 1}
         return list(self.orders.find(query, projection,
                                      sort=[("queue_key", ASCENDING)], limit=limit))
 
@@ -244,7 +277,8 @@ class DispatchStore(StaffStore):
         """Open orders at risk or overdue on a milestone not yet reached: those whose risk
         mark has passed (the mark is stored with the deadline, so this stays indexed)."""
         projection = {"branch": 1, "zone": 1, "request_type": 1, "priority": 1, "status": 1,
-                      "received_at": 1, f"deadlines.{milestone}": 1, "paused_for": 1}
+                      "received_at": 1, f"deadlines.{milestone}": 1, "paused_for": 1,
+                      "paused_at": 1}
         found = self.orders.find({f"risk_at.{milestone}": {"$lte": now}}, projection)
         return [order for order in found
                 if order["branch"] in branches and order["status"] in OPEN_STATES]
@@ -257,8 +291,9 @@ class DispatchStore(StaffStore):
         for key in ("status", "priority"):
             if wanted.get(key):
                 query[key] = wanted[key]
-        if technician_id:
-            query["technician_id"] = technician_id
+        if technician_id:  # held, or offered and awaiting the technician's answer
+            query["$and"] = [{"$or": [{"technician_id": technician_id},
+                                      {"offer.technician_id": technician_id}]}]
         if overdue_at is not None:
             query["status"] = query.get("status") or {"$in": list(OPEN_STATES)}
             query["$or"] = [{f"deadlines.{m}": {"$lte": overdue_at},

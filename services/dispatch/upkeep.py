@@ -1,6 +1,6 @@
 """The dispatcher's upkeep: technicians' slot counters reconciled with the orders they
-hold, missed deadlines counted once at the deadline, and the open orders' overdue and
-at-risk figures."""
+hold, missed deadlines counted once at the deadline, the held orders' arrival forecast,
+and the open orders' overdue and at-risk figures."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ from services.common.unit_of_work import Reached
 from services.dispatch.base import DispatcherBase
 from services.dispatch.domain import sla
 from services.dispatch.domain.capacity import SlotCheck, judge, still_wrong
+from services.dispatch.domain.forecast import Forecast, Free, job_of, queue_forecast, walk
+from services.dispatch.domain.queueing import drain_order
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import milestone_labels
+from services.dispatch.store import is_paused
+
+QUEUE_FORECAST_DEPTH = 200  # queued orders forecast per branch and pass, earliest first
 
 
 class Upkeep(DispatcherBase):
@@ -55,14 +60,45 @@ class Upkeep(DispatcherBase):
                     swept += 1
         return swept
 
+    # -- the arrival forecast --------------------------------------------------------
+    def forecast_arrivals(self, branch: str) -> list[Forecast]:
+        """Each open order not yet arrived, forecast: a held one from its holder's list, a
+        queued one as the queue will be served once those lists are done. An order whose
+        forecast turned late (or on time again) is marked, with the reason."""
+        forecasts: dict[str, Forecast] = {}
+        notes: dict[str, dict | None] = {}
+        free: list[Free] = []
+        for tech in self.store.technicians_of(branch):
+            held = self.store.held_jobs(tech.technician_id)
+            jobs = [job_of(order) for order in held if order["status"] != "waiting_parts"]
+            ahead, (at, lat, lon) = walk((tech.lat, tech.lon), jobs, self.now, self.pace,
+                                         self.shifts.get(tech.shift))
+            forecasts.update(ahead)
+            notes.update({order["_id"]: order.get("forecast") for order in held})
+            free.append(Free(tech, at, lat, lon))
+        queued = drain_order(self.store.queued(branch, QUEUE_FORECAST_DEPTH), self.now)
+        forecasts.update(queue_forecast(
+            [(job_of(order), frozenset(order["needed_certificates"]), order["zone"])
+             for order in queued], free, self.now, self.pace, self.shifts))
+        notes.update({order["_id"]: order.get("forecast") for order in queued})
+        for order_id, seen in forecasts.items():
+            if seen.late != (notes.get(order_id) or {}).get("late", False):
+                self._note_forecast(order_id, seen)
+        return list(forecasts.values())
+
+    def _note_forecast(self, order_id: str, seen: Forecast) -> None:
+        """The forecast on the order for the dispatcher's screens: an advisory mark, not a
+        step (no version, no timeline line), so it never races the order's own writes."""
+        self.store.note_forecast(order_id, {"arrival": seen.arrival, "late": seen.late,
+                                            "reason": seen.reason(), "at": self.now})
+
     def open_milestone_status(self, branches: list[str]
                               ) -> dict[tuple[str, ...], tuple[int, int]]:
         """(overdue, at_risk) counts per label set, for the gauges."""
         counts: dict[tuple[str, ...], list[int]] = {}
         for milestone in MILESTONES:
             for order in self.store.watched(milestone, branches, self.now):
-                if order["status"] == "waiting_parts" and milestone in order.get(
-                        "paused_for", ["resolution"]):
+                if is_paused(order) and milestone in order.get("paused_for", ["resolution"]):
                     continue  # the clock is paused
                 deadline = as_utc(order["deadlines"][milestone])
                 slot = counts.setdefault(milestone_labels(order, milestone), [0, 0])

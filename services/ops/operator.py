@@ -301,7 +301,18 @@ def format_report(report: dict, style: str) -> str:
         lines.append(f"{row['branch']:<8}{row['zone']:<11}{row['milestone']:<15}"
                      f"{row['met']:>6}{row['breached']:>10}"
                      f"{(f'{share:.1%}' if share is not None else '—'):>10}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _delay_lines(report.get("delays") or [])) + "\n"
+
+
+def _delay_lines(rows: list[dict]) -> list[str]:
+    """Where the time went: hours by cause (all, and in milestones reached late)."""
+    if not rows:
+        return []
+    lines = ["", "where the time went 时间去向 (hours 小时)",
+             f"{'branch':<8}{'milestone':<15}{'cause':<16}{'all':>10}{'late':>10}"]
+    lines += [f"{row['branch']:<8}{row['milestone']:<15}{row['cause']:<16}"
+              f"{row['hours']:>10.2f}{row['late_hours']:>10.2f}" for row in rows]
+    return lines
 
 
 # -- dead letters ---------------------------------------------------------------------------

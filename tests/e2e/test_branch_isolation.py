@@ -144,6 +144,8 @@ ORDER_STEPS = [
     _order_step("wait-parts", "sz_on_site", {"parts": [{"sku": "AC-COMP-01", "quantity": 1}],
                                              "customer_informed": True}),
     _order_step("resume", "sz_waiting", {}),
+    _order_step("pause", "sz_accepted", {"reason": "customer_away", "customer_informed": True}),
+    _order_step("unpause", "sz_accepted", {}),
     _order_step("approve-delay", "sz_accepted", {
         "milestone": "resolution", "new_deadline": "{in_3d}", "reason": "等待厂家",
         "customer_informed": True}, SUPERVISOR),
@@ -519,6 +521,9 @@ VOLATILE: dict[str, tuple[str, ...]] = {
     # fill_backorders leases every open backorder every 10 s and, finding no stock,
     # clears the lease at once
     "inventory.backorders": ("lease_until",),
+    # the arrival forecast marks an order when its forecast turns late or on time again
+    # (every minute, one replica; an advisory mark outside the order's versioned writes)
+    "dispatch.orders": ("forecast",),
 }
 QUIET_SECONDS = 12  # longer than the slowest timer that touches documents (10 s)
 REFUSAL_SECONDS = 3.0  # events are relayed at once and handled within a second or two

@@ -10,7 +10,7 @@ import pytest
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Dispatcher
-from services.dispatch.store import DispatchStore, ensure_indexes
+from services.dispatch.store import DispatchStore, ensure_indexes, queue_key
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 14, 2, 0, tzinfo=UTC)
@@ -76,3 +76,33 @@ def test_a_last_slot_waits_for_an_order_due_soon(store):
     drain(store)
     assert status(store, "urgent") == "offered"
     assert status(store, "tomorrow") == "new"
+
+
+def test_a_queued_order_the_roster_cannot_reach_in_time_is_forecast_late_on_the_store(store):
+    add_technician(store, cap=3)
+    queue_order(store, "reachable", timedelta(hours=2))
+    queue_order(store, "too-soon", timedelta(minutes=5))  # the shortest trip is 10 minutes
+    dispatcher = Dispatcher(store, REFERENCE, UnitOfWork("dispatch", NOW, NOW),
+                            timedelta(minutes=15))
+    late = {seen.order_id for seen in dispatcher.forecast_arrivals("SH") if seen.late}
+    assert late == {"too-soon"}
+    noted = store.get("too-soon")["forecast"]
+    assert noted["late"] and noted["reason"]["trip_minutes"] >= 10
+    assert store.get("too-soon")["version"] == 1  # a mark, not a step of the order
+    assert "forecast" not in store.get("reachable")  # on time: nothing written
+    marked_at = noted["at"]
+    later = Dispatcher(store, REFERENCE, UnitOfWork("dispatch", NOW + timedelta(minutes=1),
+                                                    NOW), timedelta(minutes=15))
+    later.forecast_arrivals("SH")  # a second pass writes only what changed
+    assert store.get("too-soon")["forecast"]["at"] == marked_at
+
+
+def test_an_emergency_in_the_queue_comes_before_an_earlier_ordinary_deadline(store):
+    add_technician(store, cap=1)
+    queue_order(store, "ordinary", timedelta(hours=1))
+    queue_order(store, "gas-leak", timedelta(hours=2))
+    store.orders.update_one({"_id": "gas-leak"}, {"$set": {"priority": "emergency"}})
+    store.orders.update_one({"_id": "gas-leak"},
+                            {"$set": {"queue_key": queue_key(store.get("gas-leak"))}})
+    drain(store)
+    assert (status(store, "gas-leak"), status(store, "ordinary")) == ("offered", "new")

@@ -105,12 +105,15 @@ class TestReferenceTable:
         for request_type in DISPATCHED:
             rule = COMMITMENTS.rule("SH", zone, request_type, priority, "resolution")
             assert rule.target == expected
-            assert rule.pause_on == ("waiting_parts",)
+            assert rule.pause_on == ("waiting_parts", "customer_away")
             assert rule.milestone == "resolution"
 
-    def test_only_resolution_pauses(self):
-        for milestone in ("first_contact", "arrival"):
-            assert COMMITMENTS.rule("SH", "standard", "repair", "normal", milestone).pause_on == ()
+    def test_first_contact_never_pauses_and_arrival_only_for_the_customer(self):
+        rule = COMMITMENTS.rule
+        assert rule("SH", "standard", "repair", "normal", "first_contact").pause_on == ()
+        for request_type in DISPATCHED:  # installations too (their own calendar)
+            assert rule("SH", "standard", request_type, "normal", "arrival").pause_on == (
+                "customer_away",)
 
     def test_unknown_zone_has_no_commitment(self):
         assert COMMITMENTS.rule("SH", "nowhere", "repair", "normal", "arrival") is None

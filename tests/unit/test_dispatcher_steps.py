@@ -52,9 +52,14 @@ class MemoryStore:
             for key in outer:
                 target = target.setdefault(key, {})
             target[last] = value
+        if change.applied_event:
+            order.setdefault("applied_events", []).append(change.applied_event)
         order["version"] += 1
         self.written.append(change)
         return True
+
+    def technicians_of(self, branch: str) -> list:
+        return []
 
     def technician(self, technician_id: str, branch: str | None = None) -> dict:
         return {"_id": technician_id, "branch": "SH", "active": True}
@@ -129,8 +134,8 @@ def test_waiting_for_parts_stops_the_clocks_whose_commitment_says_so():
 
 def test_a_branch_that_also_pauses_arrival_for_parts_gets_both_clocks_stopped(tmp_path):
     text = Path("deploy/config/reference.yaml").read_text(encoding="utf-8").replace(
-        "    arrival:\n      calendar: 24x7\n",
-        "    arrival:\n      calendar: 24x7\n      pause_on: [waiting_parts]\n", 1)
+        "      pause_on: [customer_away]\n      by_request_type:",
+        "      pause_on: [waiting_parts]\n      by_request_type:", 1)
     (tmp_path / "reference.yaml").write_text(text, encoding="utf-8")
     reference = load_reference(str(tmp_path / "reference.yaml"))
     dispatcher = Dispatcher(MemoryStore(_order("on_site")), reference,
@@ -200,8 +205,8 @@ def test_arriving_after_the_published_deadline_by_the_delayed_one_is_its_own_out
 def test_checking_in_while_waiting_for_parts_ends_the_pause_and_judges_the_moved_clock(
         tmp_path):
     text = Path("deploy/config/reference.yaml").read_text(encoding="utf-8").replace(
-        "    arrival:\n      calendar: 24x7\n",
-        "    arrival:\n      calendar: 24x7\n      pause_on: [waiting_parts]\n", 1)
+        "      pause_on: [customer_away]\n      by_request_type:",
+        "      pause_on: [waiting_parts]\n      by_request_type:", 1)
     (tmp_path / "reference.yaml").write_text(text, encoding="utf-8")
     reference = load_reference(str(tmp_path / "reference.yaml"))
     order = _order("waiting_parts")
@@ -248,3 +253,82 @@ def test_the_first_approved_delay_keeps_the_deadline_it_moves():
     store = MemoryStore(order)
     _dispatcher(store).step("SH-20261120-000001", "approve-delay", _delay(20), SUPERVISOR)
     assert store.written[0].facts["before_delay.arrival"] == published
+
+
+def _reminder(store: MemoryStore, event_id: str, at: datetime) -> bool:
+    return _dispatcher(store).record_reminder(event_id, {"order_id": "SH-20261120-000001",
+                                                         "channel": "phone"}, at)
+
+
+def test_a_reminder_on_a_late_order_raises_its_priority_once():
+    late = _order("accepted")
+    late["risk_at"] = {"first_contact": NOW - timedelta(minutes=1)}  # past its risk mark
+    store = MemoryStore(late)
+    assert _reminder(store, "ev-1", NOW)
+    assert not _reminder(store, "ev-1", NOW)  # a redelivery changes nothing
+    order = store.orders["SH-20261120-000001"]
+    assert (order["priority"], order["priority_reasons"], order["reminders"]) == (
+        "high", ["reminder"], 1)
+
+
+def test_a_reminder_on_an_order_on_time_only_shows_on_it():
+    on_time = _order("accepted")
+    on_time["risk_at"] = {"first_contact": NOW + timedelta(hours=1)}
+    store = MemoryStore(on_time)
+    assert _reminder(store, "ev-2", NOW)
+    order = store.orders["SH-20261120-000001"]
+    assert (order["priority"], order["reminders"]) == ("normal", 1)
+    assert store.written[0].entry["details"] == {"channel": "phone", "priority_raised": None}
+
+
+def test_a_pause_for_the_customer_stops_the_clocks_that_name_it_and_unpause_moves_them():
+    order = _order("scheduled")
+    order["milestones"] = {"first_contact": {"at": NOW}}
+    arrival = order["deadlines"]["arrival"]
+    store = MemoryStore(order)
+    dispatcher = _dispatcher(store)
+    dispatcher.step(order["_id"], "pause", {"reason": "customer_away",
+                                            "customer_informed": True}, TECH)
+    paused = store.orders[order["_id"]]
+    assert paused["paused_for"] == ["arrival", "resolution"]
+    assert paused["pause_reason"] == "customer_away" and paused["status"] == "scheduled"
+    with pytest.raises(Conflict):  # one pause at a time
+        dispatcher.step(order["_id"], "pause", {"reason": "customer_away",
+                                                "customer_informed": True}, TECH)
+    later = Dispatcher(store, REFERENCE, UnitOfWork("dispatch", NOW + timedelta(hours=3),
+                                                    NOW), timedelta(minutes=15))
+    later.step(order["_id"], "unpause", {}, TECH)
+    resumed = store.orders[order["_id"]]
+    assert resumed["deadlines"]["arrival"] == arrival + timedelta(hours=3)
+    assert store.written[-1].paused == {"arrival": 3 * 3600.0, "resolution": 3 * 3600.0}
+    assert resumed["paused_at"] is None and resumed["pause_reason"] is None
+
+
+@pytest.mark.parametrize(("reason", "informed"), [
+    ("waiting_parts", True),  # has its own step, with the parts
+    ("lunch", True),  # not a reason the reference data names
+    ("customer_away", False),  # the customer is told first
+])
+def test_a_pause_needs_a_named_reason_and_the_customer_told(reason, informed):
+    store = MemoryStore(_order("scheduled"))
+    with pytest.raises(InvalidInput):
+        _dispatcher(store).step("SH-20261120-000001", "pause",
+                                {"reason": reason, "customer_informed": informed}, TECH)
+    assert store.written == []
+
+
+def test_reaching_a_milestone_records_where_its_time_went():
+    order = _order("accepted")
+    order["timeline"] = [{"at": order["received_at"], "step": "created"},
+                         {"at": NOW - timedelta(minutes=4), "step": "offered"},
+                         {"at": NOW - timedelta(minutes=1), "step": "accepted"}]
+    store = MemoryStore(order)
+    dispatcher = _dispatcher(store)
+    dispatcher.step(order["_id"], "contact", {}, TECH)
+    assert store.orders[order["_id"]]["milestones"]["first_contact"]["ledger"] == {
+        "queue": 360.0, "offers": 180.0, "technician": 60.0}
+    counted = {labels: amount for name, labels, amount in dispatcher.uow.counts
+               if name == "delay_seconds"}
+    assert counted == {("SH", "first_contact", "queue"): 360.0,
+                       ("SH", "first_contact", "offers"): 180.0,
+                       ("SH", "first_contact", "technician"): 60.0}

@@ -45,6 +45,11 @@ EXPECTED: dict[tuple[str, str], str] = {
        ("accepted", "contacted", "scheduled", "on_site")},
     ("parts-arrived", "waiting_parts"): "scheduled",
     ("close", "completed"): "closed",
+    # an order forecast late, offered to a technician who would make it (no slot booked)
+    **{("reoffer", state): "offered" for state in ("offered", "accepted", "contacted")},
+    # clocks stopped and restarted for another reason; the state does not change
+    **{(action, state): state for action in ("pause", "unpause")
+       for state in ("accepted", "contacted", "scheduled", "on_site")},
 }
 ACTIONS = sorted({action for action, _ in EXPECTED})
 STATES = sorted(set(ORDER_STATES))
@@ -107,7 +112,7 @@ def test_milestones_are_reached_by_contact_check_in_and_complete():
 def test_dispatcher_steps_are_not_technician_steps():
     office = {action for action, t in TRANSITIONS.items() if not t.technician_step}
     assert office == {"offer", "expire", "assign", "cancel", "escalate", "approve-delay",
-                      "parts-short", "parts-arrived", "close"}
+                      "parts-short", "parts-arrived", "close", "reoffer"}
 
 
 def test_state_groups():

@@ -108,7 +108,10 @@ class TestPausedBy:
 
         assert paused_by("waiting_parts", set(), rule_of) == ["resolution"]
         assert paused_by("waiting_parts", {"resolution"}, rule_of) == []
-        assert paused_by("customer_away", set(), rule_of) == []
+        assert paused_by("customer_away", set(), rule_of) == ["arrival", "resolution"]
+        assert paused_by("customer_away", {"first_contact", "arrival"}, rule_of) == [
+            "resolution"]
+        assert paused_by("a_reason_nobody_names", set(), rule_of) == []
 
 
 def test_an_approved_delay_is_neither_met_nor_breached():

@@ -68,6 +68,33 @@ def compliance(orders: Iterable[dict], since: datetime, until: datetime) -> list
     return rows
 
 
+LATE_OUTCOMES = ("breached", "met_after_approved_delay")
+
+
+def delays(orders: Iterable[dict], since: datetime, until: datetime) -> list[dict]:
+    """Where the time went (the orders' delay ledgers), per branch, milestone and cause,
+    for milestones reached in [since, until): hours in all, and in those reached late."""
+    sums: dict[tuple[str, str, str], list[float]] = {}
+    for order in orders:
+        for milestone, state in (order.get("milestones") or {}).items():
+            at = state.get("at")
+            if not state.get("ledger") or at is None or not since <= _aware(at) < until:
+                continue
+            late = state.get("outcome") in LATE_OUTCOMES
+            for cause, seconds in state["ledger"].items():
+                slot = sums.setdefault((order["branch"], milestone, cause), [0.0, 0.0])
+                slot[0] += seconds
+                slot[1] += seconds if late else 0.0
+    return [{"branch": branch, "milestone": milestone, "cause": cause,
+             "hours": round(total / 3600, 2), "late_hours": round(late / 3600, 2)}
+            for (branch, milestone, cause), (total, late) in sorted(
+                sums.items(), key=lambda kv: (kv[0][0], _rank(kv[0][1]), -kv[1][0]))]
+
+
+def _rank(milestone: str) -> int:
+    return MILESTONES.index(milestone) if milestone in MILESTONES else len(MILESTONES)
+
+
 def totals(rows: list[dict]) -> dict:
     met = sum(row["met"] for row in rows)
     breached = sum(row["breached"] for row in rows)

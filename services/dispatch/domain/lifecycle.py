@@ -33,12 +33,20 @@ TRANSITIONS: dict[str, Transition] = {
                            milestone="arrival"),
     "wait-parts": Transition(("on_site",), "waiting_parts"),
     "resume": Transition(("waiting_parts",), "scheduled"),
+    # The clocks stopped for another reason the reference data names (the customer is
+    # away, asked to wait...), the order staying where it is; unpause restarts them.
+    "pause": Transition(("accepted", "contacted", "scheduled", "on_site"), None),
+    "unpause": Transition(("accepted", "contacted", "scheduled", "on_site"), None),
     "complete": Transition(("on_site",), "completed", milestone="resolution"),
     "assign": Transition(("new", "offered", "accepted", "contacted", "scheduled", "escalated"),
                          "accepted", technician_step=False),
     "cancel": Transition(("new", "offered", "accepted", "contacted", "scheduled", "escalated",
                           "waiting_parts"), "cancelled", technician_step=False),
     "escalate": Transition(("new",), "escalated", technician_step=False),
+    # Forecast late with its holder: offered to a technician who would make it, while the
+    # customer has no booked slot yet.
+    "reoffer": Transition(("offered", "accepted", "contacted"), "offered",
+                          technician_step=False),
     "approve-delay": Transition(OPEN_STATES, None, technician_step=False),
     # Inventory's news and the callback's verdict (events, not people's steps).
     "parts-short": Transition(("accepted", "contacted", "scheduled", "on_site"),

@@ -23,6 +23,7 @@ class Technician:
     cap: int
     active_jobs: int
     active: bool = True
+    service_centre: str | None = None  # an authorised service centre's technician
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,12 @@ def is_eligible(tech: Technician, needed: set[str], zone: str, shifts: dict[str,
 
 def rank_candidates(techs: Iterable[Technician], needed: set[str], zone: str, lat: float,
                     lon: float, shifts: dict[str, Shift], now: datetime,
-                    exclude: Iterable[str] = ()) -> list[Technician]:
-    """Eligible technicians, nearest first, then the least loaded."""
+                    exclude: Iterable[str] = (), urgent: bool = False) -> list[Technician]:
+    """Eligible technicians, nearest first, then the least loaded. For an urgent order
+    (an emergency) those with nothing in hand come first: they can leave now."""
     skip = set(exclude)
     eligible = [t for t in techs
                 if t.technician_id not in skip and is_eligible(t, needed, zone, shifts, now)]
-    return sorted(eligible, key=lambda t: (round(haversine_km(lat, lon, t.lat, t.lon), 1),
+    return sorted(eligible, key=lambda t: (urgent and t.active_jobs > 0,
+                                           round(haversine_km(lat, lon, t.lat, t.lon), 1),
                                            t.active_jobs / t.cap, t.technician_id))

@@ -43,6 +43,13 @@ def risk_mark(started: datetime, deadline: datetime, share: float) -> datetime:
     return started + (deadline - started) * share
 
 
+def is_late(order: dict, now: datetime) -> bool:
+    """An unreached milestone of the order is at risk or past its deadline."""
+    reached = order.get("milestones") or {}
+    return any(as_utc(mark) <= now for milestone, mark in (order.get("risk_at") or {}).items()
+               if "at" not in reached.get(milestone, {}))
+
+
 def paused_by(reason: str, reached: set[str],
               rule_of: Callable[[str], MilestoneRule | None]) -> list[str]:
     """The unreached milestones whose commitment stops their clock for ``reason``."""

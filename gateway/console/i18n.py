@@ -1,0 +1,257 @@
+"""The console's words, Chinese first: one catalogue of every label and message in zh-CN
+and English, and dates written the way each language writes them.
+
+A dict, not gettext: one module a reviewer reads at once, and a unit test holds every key
+to both languages. Codes the API answers with (states, priorities, zones...) are keys too,
+under their vocabulary's prefix, so a page never shows a raw code it could translate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+
+_UI: dict[str, tuple[str, str]] = {
+    "app.title": ("售后服务工作台", "After-sales workbench"),
+    "nav.agent": ("接件", "New request"),
+    "nav.dispatch": ("派工台", "Dispatch"),
+    "nav.tech": ("我的工单", "My jobs"),
+    "nav.board": ("大屏", "Wallboard"),
+    "nav.signout": ("退出", "Sign out"),
+    "nav.language": ("English", "中文"),
+    "login.title": ("登录", "Sign in"),
+    "login.token": ("访问令牌", "Access token"),
+    "login.submit": ("登录", "Sign in"),
+    "login.failed": ("令牌无效、已过期或已吊销。", "The token is unknown, expired or revoked."),
+    "login.branch": ("本系统不服务该令牌所属分公司。", "This branch is not served here."),
+    "login.signed_in_as": ("当前用户", "Signed in as"),
+    "error.csrf": ("表单已过期，请重新提交。", "The form has expired; send it again."),
+    "error.forbidden": ("无权访问此页面。", "You may not open this page."),
+    "error.not_found": ("未找到，或不属于您所在的分公司。",
+                        "Not found, or not of your branch."),
+    "error.failed": ("操作未完成。", "The action was not done."),
+    "error.title": ("出错了", "Something went wrong"),
+    "role.agent": ("客服坐席", "Call-centre agent"),
+    "role.dispatcher": ("调度员", "Dispatcher"),
+    "role.technician": ("技师", "Technician"),
+    "role.supervisor": ("主管", "Supervisor"),
+    "role.admin": ("管理员", "Admin"),
+    "role.warehouse": ("库管", "Warehouse keeper"),
+    "role.finance": ("财务", "Finance"),
+    "role.callback_staff": ("回访员", "Callback staff"),
+    "role.complaint_handler": ("投诉处理", "Complaint handler"),
+    "role.hq_auditor": ("总部稽核", "HQ auditor"),
+    "role.board": ("大屏", "Wallboard"),
+    "role.hq_agent": ("总部坐席", "HQ agent"),
+    "home.none": ("您的角色暂无工作台页面，可查看大屏。",
+                  "Your role has no console screen yet; the wallboard is open to you."),
+    # -- agent ---------------------------------------------------------------------
+    "agent.title": ("新建服务请求", "New service request"),
+    "agent.customer": ("客户", "Customer"),
+    "agent.product": ("产品", "Product"),
+    "agent.request": ("诉求", "Request"),
+    "field.name": ("姓名", "Name"),
+    "field.phone": ("手机号", "Phone"),
+    "field.address": ("地址", "Address"),
+    "field.region_code": ("区县代码", "Region code"),
+    "field.vip": ("重点客户", "Key customer"),
+    "field.category": ("品类", "Category"),
+    "field.brand": ("品牌", "Brand"),
+    "field.model": ("型号", "Model"),
+    "field.serial_number": ("机身条码", "Serial number"),
+    "field.purchase_date": ("购买日期", "Purchase date"),
+    "field.request_type": ("服务类型", "Request type"),
+    "field.channel": ("来源渠道", "Channel"),
+    "field.description": ("故障描述", "Description"),
+    "field.reason": ("原因", "Reason"),
+    "field.technician": ("技师", "Technician"),
+    "agent.submit": ("保存", "Save"),
+    "agent.created": ("已建单", "Order created"),
+    "agent.reminder": ("催单：该客户已有未结工单", "Reminder: this customer has an open order"),
+    "agent.reminders": ("催单次数", "Reminders"),
+    "agent.emergency": ("紧急工单：请提醒客户注意安全，立即远离危险源。",
+                        "Emergency: tell the customer to stay safe and keep away from the "
+                        "hazard."),
+    "order.id": ("工单号", "Order"),
+    "order.status": ("状态", "Status"),
+    "order.priority": ("优先级", "Priority"),
+    "order.priority_reasons": ("定级原因", "Why this priority"),
+    "order.zone": ("服务区域", "Zone"),
+    "order.warranty": ("保修", "Warranty"),
+    "order.received": ("受理时间", "Received"),
+    "order.deadlines": ("承诺时限", "Deadlines"),
+    "order.milestone": ("节点", "Milestone"),
+    "order.deadline": ("时限", "Deadline"),
+    "order.actual": ("实际", "Actual"),
+    "order.outcome": ("结果", "Outcome"),
+    "order.timeline": ("处理记录", "Timeline"),
+    "order.by": ("操作人", "By"),
+    "order.details": ("详情", "Details"),
+    "order.technician": ("技师", "Technician"),
+    "order.customer": ("客户", "Customer"),
+    "order.product": ("产品", "Product"),
+    "order.open": ("查看", "Open"),
+    "order.next_deadline": ("最近时限", "Next deadline"),
+    "order.none": ("暂无工单。", "No orders."),
+    # -- dispatcher ----------------------------------------------------------------
+    "dispatch.title": ("派工台", "Dispatch"),
+    "dispatch.queue": ("待处理工单（按时限排序）", "Open orders by deadline"),
+    "dispatch.technicians": ("技师负荷", "Technicians and load"),
+    "dispatch.filter": ("筛选", "Filter"),
+    "dispatch.all": ("全部", "All"),
+    "dispatch.assign": ("派工", "Assign"),
+    "dispatch.assigned": ("已派工", "Assigned"),
+    "dispatch.pick": ("选择技师", "Pick a technician"),
+    "dispatch.load": ("在手/上限", "Jobs / cap"),
+    "dispatch.shift": ("班次", "Shift"),
+    "dispatch.zones": ("区域", "Zones"),
+    "dispatch.active": ("在岗", "Active"),
+    "dispatch.updated": ("更新于", "Updated"),
+    "mark.overdue": ("已超时", "Overdue"),
+    "mark.at_risk": ("即将超时", "At risk"),
+    # -- technician ----------------------------------------------------------------
+    "tech.title": ("我的工单", "My jobs"),
+    "tech.accept": ("接单", "Accept"),
+    "tech.reject": ("拒单", "Reject"),
+    "tech.contact": ("已联系客户", "Customer contacted"),
+    "tech.check_in": ("到场签到", "Check in"),
+    "tech.complete": ("完工", "Complete"),
+    "tech.diagnosis": ("故障诊断", "Diagnosis"),
+    "tech.fault_code": ("故障代码", "Fault code"),
+    "tech.repair_done": ("维修内容", "Repair done"),
+    "tech.done": ("已提交", "Done"),
+    "detail.technician_id": ("技师", "Technician"),
+    "detail.previous": ("原技师", "Previous technician"),
+    "detail.reason": ("原因", "Reason"),
+    "detail.note": ("备注", "Note"),
+    "detail.priority": ("优先级", "Priority"),
+    "detail.milestone": ("节点", "Milestone"),
+    "detail.channel": ("渠道", "Channel"),
+    "detail.start": ("开始", "From"),
+    "detail.end": ("结束", "To"),
+    "detail.cannot_fix": ("无法修复", "Cannot fix"),
+    "detail.confirmed_by_customer": ("客户确认", "Confirmed by the customer"),
+    "detail.new_deadline": ("新时限", "New deadline"),
+    "detail.paused_seconds": ("暂停秒数", "Seconds paused"),
+    "detail.parts": ("备件", "Parts"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+}
+
+# The API's codes, by vocabulary.
+_CODES: dict[str, dict[str, tuple[str, str]]] = {
+    "status": {
+        "new": ("待派", "New"), "offered": ("已派待接", "Offered"),
+        "accepted": ("已接单", "Accepted"), "contacted": ("已联系", "Contacted"),
+        "scheduled": ("已预约", "Scheduled"), "on_site": ("已上门", "On site"),
+        "waiting_parts": ("待件", "Waiting for parts"), "completed": ("已完工", "Completed"),
+        "cancelled": ("已取消", "Cancelled"), "escalated": ("已升级", "Escalated"),
+        "closed": ("已关闭", "Closed"), "answered": ("已答复", "Answered"),
+        "handed_to_complaints": ("转投诉", "Handed to complaints"),
+    },
+    "priority": {"emergency": ("紧急", "Emergency"), "high": ("高", "High"),
+                 "normal": ("普通", "Normal")},
+    "zone": {"intensive": ("密集区", "Intensive"), "standard": ("标准区", "Standard"),
+             "remote": ("偏远区", "Remote")},
+    "warranty": {"in_warranty": ("保内", "In warranty"),
+                 "main_parts_only": ("仅主要部件保修", "Main parts only"),
+                 "out_of_warranty": ("保外", "Out of warranty"),
+                 "unknown": ("待确认", "Unknown")},
+    "milestone": {"first_contact": ("首次联系", "First contact"),
+                  "arrival": ("上门", "Arrival"), "resolution": ("修复", "Resolution")},
+    "outcome": {"met": ("达标", "Met"), "breached": ("超时", "Breached"),
+                "met_after_approved_delay": ("延期后达标", "Met after approved delay")},
+    "request_type": {"installation": ("安装", "Installation"), "repair": ("维修", "Repair"),
+                     "maintenance": ("保养", "Maintenance"),
+                     "return_exchange": ("退换货", "Return or exchange"),
+                     "consultation": ("咨询", "Consultation"),
+                     "complaint": ("投诉", "Complaint")},
+    "channel": {"hotline": ("热线", "Hotline"), "web": ("网站", "Web"),
+                "letter": ("信函", "Letter"), "fax": ("传真", "Fax"),
+                "media": ("媒体", "Media"), "email": ("邮件", "Email"),
+                "chat": ("在线客服", "Chat"), "walk_in": ("到店", "Walk-in"),
+                "12315": ("12315", "12315")},
+    "category": {"air_conditioner": ("空调", "Air conditioner"),
+                 "gas_water_heater": ("燃气热水器", "Gas water heater"),
+                 "electric_water_heater": ("电热水器", "Electric water heater"),
+                 "range_hood": ("油烟机", "Range hood"), "gas_stove": ("燃气灶", "Gas stove")},
+    "shift": {"always": ("全天", "Always"), "day": ("白班", "Day"),
+              "night": ("夜班", "Night"), "office": ("办公时间", "Office hours")},
+    "step": {"created": ("建单", "Created"), "offered": ("派单", "Offered"),
+             "accepted": ("接单", "Accepted"), "rejected": ("拒单", "Rejected"),
+             "offer_expired": ("超时未接", "Offer lapsed"), "assigned": ("派工", "Assigned"),
+             "reassigned": ("改派", "Reassigned"), "contacted": ("联系客户", "Contacted"),
+             "scheduled": ("预约", "Scheduled"), "checked_in": ("签到", "Checked in"),
+             "completed": ("完工", "Completed"), "cancelled": ("取消", "Cancelled"),
+             "escalated": ("升级", "Escalated"), "reminder": ("催单", "Reminder"),
+             "waiting_parts": ("待件", "Waiting for parts"), "resumed": ("恢复", "Resumed"),
+             "delay_approved": ("批准延期", "Delay approved"), "closed": ("关闭", "Closed"),
+             "breached": ("超时", "Breached"), "repeated": ("重复报修", "Repeat repair")},
+    "reason": {"hazard": ("安全隐患", "Hazard"), "key_customer": ("重点客户", "Key customer"),
+               "channel": ("敏感渠道", "Sensitive channel"),
+               "repeat_of": ("重复报修", "Repeat of")},
+}
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    **_UI,
+    **{f"{vocabulary}.{code}": words for vocabulary, codes in _CODES.items()
+       for code, words in codes.items()},
+}
+
+
+def language(value: str | None) -> str:
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def translate(lang: str, key: str) -> str:
+    """The key's words in ``lang``; an unknown key shows itself (a code the catalogue
+    does not know yet stays readable rather than blank)."""
+    words = MESSAGES.get(key)
+    if words is None:
+        return key.partition(".")[2] or key
+    return words[LANGUAGES.index(language(lang))]
+
+
+def reason(lang: str, text: str) -> str:
+    """A priority reason from intake (``hazard:煤气味``, ``key_customer``) in words."""
+    kind, _, detail = text.partition(":")
+    words = translate(lang, f"reason.{kind}")
+    return f"{words}：{detail}" if detail else words
+
+
+_DETAIL_VOCABULARY = {"priority": "priority", "milestone": "milestone", "channel": "channel"}
+_DETAIL_TIMES = ("start", "end", "new_deadline")
+
+
+def detail(lang: str, key: str, value: object) -> str:
+    """One detail of a timeline entry in words: ``priority: emergency`` as 优先级：紧急."""
+    label = translate(lang, f"detail.{key}") if f"detail.{key}" in MESSAGES else key
+    if isinstance(value, bool):
+        shown = translate(lang, "yes" if value else "no")
+    elif key in _DETAIL_VOCABULARY:
+        shown = translate(lang, f"{_DETAIL_VOCABULARY[key]}.{value}")
+    elif key in _DETAIL_TIMES:
+        shown = format_time(lang, str(value))
+    else:
+        shown = str(value)
+    return f"{label}：{shown}" if language(lang) == "zh" else f"{label}: {shown}"
+
+
+def codes(vocabulary: str) -> tuple[str, ...]:
+    return tuple(_CODES[vocabulary])
+
+
+def format_time(lang: str, value: str | None) -> str:
+    """An ISO 8601 time from the API, in the offset it carries (the branch's own)."""
+    if not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if language(lang) == "zh":
+        return f"{moment.year}年{moment.month}月{moment.day}日 {moment:%H:%M}"
+    return f"{moment.day} {moment:%b %Y %H:%M}"

@@ -1,0 +1,126 @@
+"""What each screen shows, read from the API's answers: the form turned into the API's
+request body, an order's milestones against their deadlines, the queue in deadline order.
+
+Nothing here decides a business outcome: deadlines, risk marks, states and the steps
+each state allows come from the API's answer and the declared lifecycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.dispatch.domain.lifecycle import OPEN_STATES, TRANSITIONS
+
+TECHNICIAN_STEPS = ("accept", "reject", "contact", "check-in", "complete")
+_CUSTOMER_FIELDS = ("name", "phone", "address", "region_code")
+_PRODUCT_FIELDS = ("category", "brand", "model", "serial_number", "purchase_date")
+
+
+def request_body(form: Any) -> dict:
+    """The new-request form as the body of ``POST /api/v1/requests``; blank optional
+    fields left out, so the API applies its own defaults."""
+    customer = {key: form.get(key, "").strip() for key in _CUSTOMER_FIELDS}
+    customer["vip"] = form.get("vip") == "on"
+    product = {key: form.get(key, "").strip() for key in _PRODUCT_FIELDS}
+    product = {key: value for key, value in product.items() if value}
+    return {"customer": customer, "product": product,
+            "request_type": form.get("request_type", ""),
+            "description": form.get("description", "").strip(),
+            "channel": form.get("channel", "")}
+
+
+def field_errors(fields: dict, prefix: str = "") -> dict[str, str]:
+    """The API's nested field errors, flat: {"customer.phone": "message"}."""
+    flat: dict[str, str] = {}
+    for key, value in (fields or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(field_errors(value, f"{name}."))
+        elif isinstance(value, list):
+            flat[name] = " ".join(str(item) for item in value)
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class Milestone:
+    name: str
+    deadline: str | None
+    reached: str | None
+    outcome: str | None
+    overdue: bool
+    at_risk: bool
+
+
+def milestones(order: dict, now: datetime | None = None) -> list[Milestone]:
+    """Each milestone's deadline against the time it was reached, and whether an open
+    one is past its deadline or past the point the API marks as at risk."""
+    now = now or datetime.now(UTC)
+    rows = []
+    reached = order.get("milestones") or {}
+    risk = order.get("risk_at") or {}
+    for name, deadline in (order.get("deadlines") or {}).items():
+        mark = reached.get(name) or {}
+        running = not mark.get("at") and order.get("status") in OPEN_STATES and deadline
+        overdue = bool(running and _moment(deadline) <= now)
+        at_risk = bool(running and not overdue and risk.get(name)
+                       and _moment(risk[name]) <= now)
+        rows.append(Milestone(name, deadline, mark.get("at"), mark.get("outcome"), overdue,
+                              at_risk))
+    return rows
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    order: dict
+    next_milestone: Milestone | None
+    overdue: list[str]
+    at_risk: list[str]
+
+
+def queue_row(order: dict, now: datetime) -> QueueRow:
+    rows = milestones(order, now)
+    open_rows = [row for row in rows if not row.reached and row.deadline]
+    first = min(open_rows, key=lambda row: _moment(row.deadline), default=None)
+    return QueueRow(order, first, [row.name for row in rows if row.overdue],
+                    [row.name for row in rows if row.at_risk])
+
+
+def queue(orders: list[dict], now: datetime | None = None) -> list[QueueRow]:
+    """Open orders, the nearest deadline first; an order with none left goes last."""
+    now = now or datetime.now(UTC)
+    rows = [queue_row(order, now) for order in orders]
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda row: _moment(row.next_milestone.deadline)
+                  if row.next_milestone else far)
+
+
+def open_statuses() -> tuple[str, ...]:
+    return OPEN_STATES
+
+
+def steps_for(status: str) -> list[str]:
+    """The technician's steps the lifecycle allows from ``status``."""
+    return [step for step in TECHNICIAN_STEPS if status in TRANSITIONS[step].sources]
+
+
+_STEP_FIELDS = {"accept": ("note",), "contact": ("note",), "check-in": ("note",),
+                "reject": ("reason",), "complete": ("diagnosis", "fault_code", "repair_done")}
+
+
+def step_body(action: str, form: Any) -> dict:
+    """A technician's step form as the body of ``POST /api/v1/orders/<id>/<action>``."""
+    body = {key: form.get(key, "").strip() for key in _STEP_FIELDS.get(action, ())}
+    return {key: value for key, value in body.items() if value}
+
+
+def assignable(status: str) -> bool:
+    """The lifecycle lets a dispatcher assign (or move) an order in this state."""
+    return status in TRANSITIONS["assign"].sources
