@@ -22,6 +22,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.common.config import ConfigError, read_yaml
 from services.common.errors import AppError, GatewayTimeout
+from services.common.request_id import CONTEXT_KEY
+from services.common.request_id import current as current_request_id
 
 _BRANCH = re.compile(r"^[A-Z]{2,8}$")
 _PREFIX = re.compile(r"^\d{1,6}$")
@@ -84,12 +86,19 @@ def load_table(path: str) -> RoutingTable:
     return parse_table(read_yaml(path))
 
 
+def _context() -> dict[str, str]:
+    """The request's id, carried to the branch's services like any RPC's."""
+    request_id = current_request_id()
+    return {CONTEXT_KEY: request_id} if request_id else {}
+
+
 def call_branch(table: RoutingTable, branch: str, service: str, method: str, *args) -> Any:
     """One RPC over the branch's own broker and vhost, bounded by the table's timeout."""
     seconds = table.rpc_timeout_seconds
     config = {"AMQP_URI": table.branches[branch], "SERIALIZER": "json"}
     try:
-        with eventlet.Timeout(seconds + 5), ClusterRpcProxy(config, timeout=seconds) as rpc:
+        with eventlet.Timeout(seconds + 5), ClusterRpcProxy(
+                config, timeout=seconds, context_data=_context()) as rpc:
             return getattr(getattr(rpc, service), method)(*args)
     except (RpcTimeout, eventlet.Timeout):
         raise GatewayTimeout(f"branch {branch} did not answer within {seconds:g} s; "

@@ -16,6 +16,8 @@ from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
 
 from gateway.auth import Caller, authenticate, authorize, load_tokens
+from gateway.language import DEFAULT, localized, negotiate
+from gateway.observed import http_metrics
 from schemas.fields import unicode_errors
 from services.common.base import ConfigProvider
 from services.common.errors import (
@@ -30,6 +32,7 @@ from services.common.errors import (
     store_outage,
 )
 from services.common.metrics import Metrics
+from services.common.request_id import RequestIdProvider
 
 log = logging.getLogger(__name__)
 JSON = "application/json"
@@ -42,29 +45,31 @@ def json_response(status: int, body: Any) -> Response:
     return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=JSON)
 
 
-def _error_response(status: int, body: dict) -> Response:
+def _error_response(status: int, body: dict, language: str) -> Response:
     response = json_response(status, body)
+    response.headers["Content-Language"] = language
     if status == 503:  # an outage: tell clients when to come back instead of hammering
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def _error(exc: AppError) -> Response:
-    return _error_response(exc.status, {"error": exc.code, "message": exc.message,
-                                        "fields": exc.fields})
+def _error(exc: AppError, language: str = DEFAULT) -> Response:
+    message = localized(exc.code, exc.message, language)
+    return _error_response(exc.status, {"error": exc.code, "message": message,
+                                        "fields": exc.fields}, language)
 
 
-def _remote(exc: RemoteError) -> Response:
+def _remote(exc: RemoteError, language: str = DEFAULT) -> Response:
     outage = store_outage(exc.exc_type, exc.value)
     if outage is not None:
         log.warning("a service's store is unavailable: %s", exc)
-        return _error(outage)
+        return _error(outage, language)
     error = from_remote(exc.exc_type, exc.value)
     if error is None:
         log.error("service error: %s", exc)
-        return json_response(500, {"error": "internal",
-                                   "message": "服务内部错误。internal error"})
-    return _error(error)
+        return _error_response(500, {"error": "internal", "message": localized(
+            "internal", "", language), "fields": {}}, language)
+    return _error(error, language)
 
 
 def _broker_down(reason: object) -> Unavailable:
@@ -94,6 +99,10 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
+def _language(request) -> str:
+    return negotiate(getattr(request, "headers", {}).get("Accept-Language"))
+
+
 def endpoint(operation: str | Callable[[dict], str] | None) -> Callable:
     """Wraps a handler: authenticates (unless ``operation`` is None), checks the caller's
     role against the service's permission table, maps every error. ``operation`` may be
@@ -110,9 +119,9 @@ def endpoint(operation: str | Callable[[dict], str] | None) -> Callable:
                     authorize(caller, name, self.config["branches"], self.permissions)
                 return handler(self, request, caller, **kwargs)
             except AppError as exc:
-                return _error(exc)
+                return _error(exc, _language(request))
             except RemoteError as exc:
-                return _remote(exc)
+                return _remote(exc, _language(request))
 
         return wrapper
 
@@ -123,7 +132,8 @@ class GatewayBase:
     """Shared plumbing of the gateway's route mixins."""
 
     config = ConfigProvider()
-    metrics = Metrics()
+    metrics = Metrics(http_metrics)
+    request_ids = RequestIdProvider()
     permissions: dict[str, tuple[str, ...]] = {}
 
     def tokens(self) -> dict[str, Caller]:

@@ -16,6 +16,10 @@ ERRORS["503"] = {**ERROR, "description": "Unavailable (store or broker); see Ret
                  "headers": {"Retry-After": {"schema": {"type": "integer"}}}}
 
 
+# Headers every operation reads: the language of error messages and the request's id.
+HEADERS = ["AcceptLanguage", "RequestId"]  # apispec makes a name a $ref to the component
+
+
 def json_body(schema: str) -> dict:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
@@ -26,8 +30,7 @@ def operation(summary: str, ok: dict, body: str | None = None,
     op = {"summary": summary, "security": [{"bearer": []}], "responses": {**ok, **ERRORS}}
     if body:
         op["requestBody"] = {"required": True, **json_body(body)}
-    if params:
-        op["parameters"] = params
+    op["parameters"] = [*(params or []), *HEADERS]
     return op
 
 
@@ -42,6 +45,16 @@ def build_spec(documenters: Iterable[Callable[[APISpec], None]]) -> dict:
     spec.components.schema("Error", {"type": "object", "properties": {
         "error": {"type": "string"}, "message": {"type": "string"},
         "fields": {"type": "object"}}})
+    spec.components.parameter("AcceptLanguage", "header", {
+        "name": "Accept-Language", "required": False,
+        "description": "错误信息的语言 / language of error messages: Chinese (default) or "
+                       "English; the error code never changes",
+        "schema": {"type": "string", "maxLength": 200}, "example": "en"})
+    spec.components.parameter("RequestId", "header", {
+        "name": "X-Request-Id", "required": False,
+        "description": "请求编号 / the request's id, answered in the same header and written "
+                       "in every service's log; another value is replaced by a new id",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"}})
     for document in documenters:
         document(spec)
     for path, summary in (("/health/live", "存活 / Liveness: the process answers"),

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from nameko.web.handlers import http
-
 from gateway.console.routes import ConsoleRoutes
 from gateway.http import GatewayBase, json_response
+from gateway.observed import http
 from gateway.openapi import build_spec
 from gateway.routes import billing, board, callbacks, complaints, hq, inventory, orders
 from services.common.health import live, ready

@@ -26,6 +26,8 @@ class EventEnvelope(Schema):
     branch = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2,8}$"))
     occurred_at = fields.AwareDateTime(required=True)
     data = fields.Dict(required=True)
+    # The request that caused the event (services/common/request_id.py), when one did.
+    request_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"))
 
 
 class EventData(Schema):

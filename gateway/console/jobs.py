@@ -5,11 +5,11 @@ technician's own token; a refusal shows the API's words on the same page."""
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.console import job_forms, pages, screens
 from gateway.console.web import View, console_page, is_technician
+from gateway.observed import http
 from schemas.fields import SAFE_ID
 from schemas.orders import CAUSES, PHOTO_KINDS
 

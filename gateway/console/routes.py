@@ -5,7 +5,6 @@ every action is a call of the public API with the signed-in user's own token
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.console import pages, screens
@@ -20,6 +19,7 @@ from gateway.console.web import (
     may_take_requests,
 )
 from gateway.console.work import WorkRoutes
+from gateway.observed import http
 from schemas.orders import CHANNELS, REQUEST_TYPES
 
 QUEUE_PAGE_SIZE = 100

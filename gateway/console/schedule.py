@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.console import job_forms, pages, screens
 from gateway.console.web import View, console_page, may_dispatch
+from gateway.observed import http
 from schemas.fields import DISPLAY_TZ
 
 BOOKED_STATES = ("scheduled", "on_site", "waiting_parts")  # states that keep a slot

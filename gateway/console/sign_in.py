@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.auth import authenticate
@@ -22,6 +21,7 @@ from gateway.console.web import (
     console_page,
     language_of,
 )
+from gateway.observed import http
 from services.common.errors import Unauthorized
 
 

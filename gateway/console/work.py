@@ -5,11 +5,11 @@ public API with the user's token."""
 
 from __future__ import annotations
 
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from gateway.console import pages, worklists
 from gateway.console.web import View, console_page
+from gateway.observed import http
 
 CALLBACK_ACTIONS = ("claim", "call")
 

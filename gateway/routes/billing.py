@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from apispec import APISpec
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 
 from gateway.auth import ROLES, STAFF, Caller
 from gateway.http import endpoint, json_response
+from gateway.observed import http
 from gateway.openapi import json_body, operation, path_param
 from schemas.billing import (
     AnomalyOut,

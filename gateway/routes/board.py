@@ -16,11 +16,11 @@ from pathlib import Path
 import eventlet
 from apispec import APISpec
 from nameko.rpc import RpcProxy
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from gateway.auth import Caller
 from gateway.http import endpoint, json_response
+from gateway.observed import http
 from gateway.openapi import operation
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,11 @@ from __future__ import annotations
 from apispec import APISpec
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 
 from gateway.auth import Caller
 from gateway.hq import BranchUnavailable, RoutingTable, call_branch, load_table
 from gateway.http import endpoint, json_response
+from gateway.observed import http
 from gateway.openapi import json_body, operation, path_param
 from services.common.errors import InvalidInput, NotFound
 

@@ -28,6 +28,7 @@ from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
 from services.common.outbox import OutboxRelay, SentMarks, oldest_unsent_age
 from services.common.reference import Reference, load_reference
+from services.common.request_id import RequestIdProvider
 from services.common.routes import SUBSCRIPTIONS
 from services.common.unit_of_work import UnitOfWork
 
@@ -110,6 +111,7 @@ class ServiceBase:
     publish = reliable_dispatcher()
     topology = Topology(SUBSCRIPTIONS)
     sent_marks = SentMarksProvider()
+    request_ids = RequestIdProvider()
 
     @http("GET", "/metrics")
     def prometheus_metrics(self, request):

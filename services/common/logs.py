@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from services.common.privacy import mask_personal, mask_text
+from services.common.request_id import current as current_request_id
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
@@ -25,6 +26,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": mask_text(record.getMessage()),
         }
+        request_id = current_request_id()
+        if request_id is not None:  # a line written while serving a request
+            entry["request_id"] = request_id
         extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extra:
             # Text first, then mask: an object's str() may carry a phone number too.

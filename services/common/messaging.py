@@ -25,6 +25,8 @@ from nameko.messaging import Consumer, QueueConsumer
 
 from services.common.domain.branches import refusal
 from services.common.errors import AppError
+from services.common.request_id import CONTEXT_KEY
+from services.common.request_id import valid as valid_request_id
 from services.common.routes import Subscription
 
 log = logging.getLogger(__name__)
@@ -216,6 +218,15 @@ class ReliableEventHandler(EventHandler):
             return None  # not an envelope: the handler's schema refuses it with the reason
         return refusal(body.get("branch"), self.container.config.get("branches"),
                        body.get("data"))
+
+    def unpack_message_headers(self, message) -> dict:
+        """nameko's context data, with the id of the request that caused the event (from
+        its envelope: the relay that published it worked for no request)."""
+        context = super().unpack_message_headers(message)
+        payload = message.payload
+        if isinstance(payload, dict) and valid_request_id(payload.get(CONTEXT_KEY)):
+            context[CONTEXT_KEY] = payload[CONTEXT_KEY]
+        return context
 
     def handle_message_processed(self, message, result=None, exc_info=None) -> None:
         if exc_info is None:

@@ -13,7 +13,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -101,6 +110,14 @@ def chassis_gauges(registry: CollectorRegistry) -> dict[str, Gauge]:
     }
 
 
+def runtime_collectors(registry: CollectorRegistry) -> None:
+    """The process's CPU, memory, open files and start time, Python's version and garbage
+    collections: prometheus_client's own collectors, read at scrape time (nothing on the
+    hot path). They read the running process, so sharing them across registries is safe."""
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
+
+
 class Metrics(DependencyProvider):
     def __init__(self, define: Callable[[CollectorRegistry, dict], dict[str, Any]] | None = None):
         self.define = define
@@ -118,6 +135,7 @@ class Metrics(DependencyProvider):
                 ["service", "entrypoint", "kind", "error"], registry=registry),
             **chassis_gauges(registry),
         }
+        runtime_collectors(registry)
         if self.define:
             metrics.update(self.define(registry, config))
         return metrics

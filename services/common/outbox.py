@@ -33,8 +33,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def new_event(event_type: str, source: str, branch: str, data: dict[str, Any],
-              now: datetime) -> dict[str, Any]:
-    return {
+              now: datetime, request_id: str | None = None) -> dict[str, Any]:
+    """An event envelope; ``request_id`` names the request that caused it, if any."""
+    event = {
         "event_id": uuid.uuid4().hex,
         "type": event_type,
         "source": source,
@@ -42,6 +43,9 @@ def new_event(event_type: str, source: str, branch: str, data: dict[str, Any],
         "occurred_at": now.isoformat(),
         "data": data,
     }
+    if request_id:
+        event["request_id"] = request_id
+    return event
 
 
 def with_events(update: dict[str, Any], events: Iterable[dict[str, Any]],

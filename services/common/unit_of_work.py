@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from services.common.outbox import new_event
+from services.common.request_id import current as current_request_id
 
 Labels = tuple[str, ...]
 
@@ -71,7 +72,8 @@ class UnitOfWork(Outcomes):
     def events(self, branch: str, /, *kinds: str, **data: Any) -> list[dict]:
         """New events of this call; only those some consumer subscribes to (the timeline
         records every step, the outbox only what is delivered)."""
-        return [new_event(kind, self.source, branch, data, self.now)
+        request_id = current_request_id()
+        return [new_event(kind, self.source, branch, data, self.now, request_id)
                 for kind in kinds if self.routed(kind)]
 
     def wrote(self, collection: str, doc_id: Any, events: list[dict]) -> None:

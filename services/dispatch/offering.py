@@ -5,6 +5,7 @@ qualified technician declined escalated."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,8 @@ from services.dispatch.store import ORDERS, holder
 
 REOFFER_CANDIDATES = 5  # the best-ranked technicians asked whether they would make it
 REOFFER_LIMIT = 1  # re-offers per order: each costs an acceptance, and forecasts err
+
+log = logging.getLogger(__name__)
 
 
 class Offering(DispatcherBase):
@@ -71,6 +74,8 @@ class Offering(DispatcherBase):
         self.uow.wrote(ORDERS, order["_id"], events)
         if tech is not None:
             self._count_first_offer(order)
+        # One line per order taken in, under the id of the request that created it.
+        log.info("order taken in", extra={"order_id": order["_id"], "status": order["status"]})
         return order
 
     def offer(self, order_id: str) -> bool:

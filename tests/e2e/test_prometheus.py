@@ -172,3 +172,18 @@ def test_every_service_exports_the_chassis_gauges(prometheus):
     queues = {r["metric"]["queue"]
               for r in prometheus.query("aftersales_dead_letter_messages")}
     assert {"dispatch.dlq", "intake.dlq", "complaints.dlq"} <= queues
+
+
+def test_gateway_answers_by_route_and_status_and_every_process_reports_itself(api,
+                                                                               prometheus):
+    missing = api.get("/api/v1/orders/SH-20260101-999999", "dispatcher")
+    assert missing.status_code == 404
+    route = 'route="/api/v1/orders/{order_id}",method="GET",status="404"'
+    counted = prometheus.wait(f"sum(aftersales_http_requests_total{{{route}}})",
+                              lambda v: v is not None and v >= 1)
+    assert counted is not None and counted >= 1
+    expr = "count by (service) (process_resident_memory_bytes)"
+    deadline = time.monotonic() + 30
+    while len(prometheus.query(expr)) < len(PROCESSES) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert {r["metric"]["service"] for r in prometheus.query(expr)} == set(PROCESSES)

@@ -110,7 +110,9 @@ def test_dashboard_is_valid_json_using_known_metrics(path, known):
     expressions = list(_expressions(dashboard))
     assert len(expressions) >= len(dashboard["panels"])
     for panel in dashboard["panels"]:
-        assert panel["datasource"]["uid"] == "prometheus", panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+        assert len(panel.get("description", "")) > 20, f"{panel['title']}: no description"
     for expr in expressions:
         unknown = metric_names(expr) - known
         assert not unknown, f"{path.name}: unknown metric(s) {sorted(unknown)} in {expr}"
@@ -120,6 +122,18 @@ def test_rules_use_known_metrics(known):
     for rule in _rules():
         unknown = metric_names(rule["expr"]) - known
         assert not unknown, f"{rule.get('record') or rule.get('alert')}: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_picks_its_prometheus_from_a_datasource_variable(path):
+    dashboard = json.loads(path.read_text(encoding="utf-8"))
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    source = variables["datasource"]
+    assert (source["type"], source["query"]) == ("datasource", "prometheus")
+    assert source["current"]["value"] == "prometheus"  # the provisioned one by default
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert variable["datasource"]["uid"] == "${datasource}", variable["name"]
 
 
 def test_three_audiences_have_a_dashboard():
@@ -146,6 +160,9 @@ def test_alertmanager_routes_every_severity_the_alerts_use():
     receivers = {r["name"] for r in config["receivers"]}
     routes = [config["route"], *config["route"].get("routes", [])]
     assert {r["receiver"] for r in routes} <= receivers
-    severities = {rule["labels"]["severity"] for rule in _rules() if "alert" in rule}
-    routed = {m.split("=")[1].strip('"') for r in routes for m in r.get("matchers", [])}
+    matched = [m.split("=", 1) for r in routes for m in r.get("matchers", [])]
+    by_name = {value.strip('"') for key, value in matched if key == "alertname"}
+    severities = {rule["labels"]["severity"] for rule in _rules()
+                  if "alert" in rule and rule["alert"] not in by_name}
+    routed = {value.strip('"') for key, value in matched if key == "severity"}
     assert severities - routed <= {"ticket"}  # tickets take the default route

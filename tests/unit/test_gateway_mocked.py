@@ -22,9 +22,12 @@ def _gateway() -> GatewayService:
     return worker_factory(GatewayService, config=CONFIG)
 
 
-def _request(method: str, path: str, token: str, body: dict | None = None) -> Request:
-    builder = EnvironBuilder(method=method, path=path, json=body,
-                             headers={"Authorization": f"Bearer {token}"})
+def _request(method: str, path: str, token: str, body: dict | None = None,
+             language: str | None = None) -> Request:
+    headers = {"Authorization": f"Bearer {token}"}
+    if language is not None:
+        headers["Accept-Language"] = language
+    builder = EnvironBuilder(method=method, path=path, json=body, headers=headers)
     return Request(builder.get_environ())
 
 
@@ -77,13 +80,14 @@ def test_remote_errors_keep_their_status_message_and_fields():
     _fails(gateway.dispatch.step, "Conflict", json.dumps({
         "code": "conflict", "message": "cannot check-in an order that is new",
         "fields": {"status": ["Order is new."]}}))
-    response = gateway.order_step(_request("POST", f"/api/v1/orders/{ORDER}/check-in",
-                                           "demo-dispatcher-sh", {"confirmed_by_customer": True}),
-                                  order_id=ORDER, action="check-in")
-    assert response.status_code == 409
-    assert _json(response) == {"error": "conflict",
-                               "message": "cannot check-in an order that is new",
-                               "fields": {"status": ["Order is new."]}}
+    for language, message in ((None, "与当前状态冲突：cannot check-in an order that is new"),
+                              ("en", "cannot check-in an order that is new")):
+        response = gateway.order_step(_request(
+            "POST", f"/api/v1/orders/{ORDER}/check-in", "demo-dispatcher-sh",
+            {"confirmed_by_customer": True}, language), order_id=ORDER, action="check-in")
+        assert response.status_code == 409
+        assert _json(response) == {"error": "conflict", "message": message,
+                                   "fields": {"status": ["Order is new."]}}
 
 
 def test_an_unexpected_remote_error_is_a_500_that_shows_nothing_of_it():

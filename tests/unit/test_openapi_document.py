@@ -18,3 +18,16 @@ def test_the_validator_sees_a_default_of_the_wrong_type():
     schema = next(iter(document["components"]["schemas"].values()))
     schema.setdefault("properties", {})["bad"] = {"type": "number", "default": "0.0"}
     assert list(OpenAPIV30SpecValidator(document).iter_errors())
+
+
+def test_every_operation_documents_the_language_and_request_id_headers():
+    document = openapi_document()
+    headers = {name: document["components"]["parameters"][name]["name"]
+               for name in ("AcceptLanguage", "RequestId")}
+    assert headers == {"AcceptLanguage": "Accept-Language", "RequestId": "X-Request-Id"}
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            if "security" not in op:
+                continue  # the probes and documents anyone may read
+            refs = {p.get("$ref", "").rsplit("/", 1)[-1] for p in op.get("parameters", [])}
+            assert set(headers) <= refs, f"{method.upper()} {path}"

@@ -65,7 +65,9 @@ def test_an_unknown_remote_failure_stays_a_500_without_retry_after():
 def test_a_services_own_unavailable_gets_retry_after_and_keeps_its_message():
     sent = Unavailable("账单服务无应答。billing did not answer")
     body = _assert_unavailable(_remote(RemoteError("Unavailable", str(sent))))
-    assert body["message"] == sent.message
+    assert body["message"] == "账单服务无应答。"
+    english = _remote(RemoteError("Unavailable", str(sent)), "en")
+    assert json.loads(english.get_data(as_text=True))["message"] == "billing did not answer"
 
 
 class _Reply:

@@ -52,6 +52,10 @@ def test_rule_unit_tests_pass(promtool):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+# Fires by design all the time: the dead man's switch behind Alertmanager pages when it stops.
+ALWAYS_FIRING = {"Watchdog"}
+
+
 def test_every_alert_has_a_firing_and_a_silent_case():
     alerts = {rule["alert"] for rule in _rules() if "alert" in rule}
     firing, silent = set(), set()
@@ -61,7 +65,28 @@ def test_every_alert_has_a_firing_and_a_silent_case():
                 (firing if check.get("exp_alerts") else silent).add(check["alertname"])
     assert alerts, "no alerts defined"
     assert alerts - firing == set(), "alerts never shown to fire"
-    assert alerts - silent == set(), "alerts never shown to stay silent"
+    assert alerts - silent - ALWAYS_FIRING == set(), "alerts never shown to stay silent"
+
+
+def test_watchdog_always_fires_and_alertmanager_routes_it_apart():
+    watchdog = next(rule for rule in _rules() if rule.get("alert") == "Watchdog")
+    assert watchdog["expr"].strip() == "vector(1)" and "for" not in watchdog
+    config = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml")
+                            .read_text(encoding="utf-8"))
+    route = next(r for r in config["route"]["routes"]
+                 if 'alertname="Watchdog"' in r.get("matchers", []))
+    assert route["receiver"] == "watchdog" and route["repeat_interval"] == "5m"
+
+
+def test_every_scraped_service_has_an_absent_guard():
+    scraped = {target["labels"]["service"]
+               for job in yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text(
+                   encoding="utf-8"))["scrape_configs"]
+               for target in job["static_configs"]}
+    guard = next(rule for rule in _rules() if rule.get("alert") == "ScrapeTargetAbsent")
+    guarded = set(re.findall(r'absent\(up\{job="aftersales", service="(\w+)"\}\)',
+                             guard["expr"]))
+    assert scraped and scraped == guarded
 
 
 def test_recording_rules_are_named_level_metric_operations():
