@@ -107,6 +107,15 @@ class DeadlinesOut(Schema):
 class MilestoneOut(Schema):
     at = LocalDateTime(allow_none=True)
     outcome = fields.String(allow_none=True)
+    ledger = fields.Dict(keys=fields.String(), values=fields.Float())  # seconds by cause
+
+
+class ForecastOut(Schema):
+    """The arrival forecast from the holder's list (or the queue), and why."""
+    arrival = LocalDateTime()
+    late = fields.Boolean()
+    reason = fields.Dict(keys=fields.String(), values=fields.Integer())
+    at = LocalDateTime()
 
 
 class TimelineEntryOut(Schema):
@@ -151,6 +160,8 @@ class OrderOut(Schema):
     delays = fields.List(fields.Dict())
     # When each open milestone turns at risk (a share of its time gone): the console marks it.
     risk_at = fields.Dict(keys=fields.String(), values=LocalDateTime(allow_none=True))
+    forecast = fields.Nested(ForecastOut, allow_none=True)
+    pause_reason = fields.String(allow_none=True)
     timeline = fields.List(fields.Nested(TimelineEntryOut))
     created = fields.Boolean()
 

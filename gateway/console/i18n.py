@@ -178,6 +178,8 @@ _UI: dict[str, tuple[str, str]] = {
     "delay.approve": ("批准延期", "Approve the delay"),
     "mark.overdue": ("已超时", "Overdue"),
     "mark.at_risk": ("即将超时", "At risk"),
+    "mark.forecast_late": ("预计晚到", "Forecast late"),
+    "mark.jobs_ahead": ("前面工单", "jobs ahead"),
     # -- technician ----------------------------------------------------------------
     "tech.title": ("我的工单", "My jobs"),
     "tech.accept": ("接单", "Accept"),

@@ -163,3 +163,27 @@ def test_escalated_orders_are_listed_apart_and_a_zone_narrows_the_queue():
     remote = gateway.console_dispatch_queue(_get("/console/dispatch/queue?zone=remote",
                                                  session_id)).get_data(as_text=True)
     assert "SH-20261203-000001" in remote and "SH-20261203-000002" not in remote
+
+
+def test_an_order_forecast_late_is_marked_on_the_queue_with_its_time_and_jobs_ahead():
+    gateway, session_id, _ = _signed_in("demo-dispatcher-sh", "dispatcher")
+    late = {"order_id": "SH-20261203-000003", "status": "accepted", "priority": "normal",
+            "zone": "standard", "customer": {"name": "赵", "phone": "137****1111"},
+            "deadlines": {"arrival": "2026-12-03T15:00:00+08:00"},
+            "forecast": {"arrival": "2026-12-03T16:10:00+08:00", "late": True,
+                         "reason": {"jobs_ahead": 2, "shift_wait_minutes": 0,
+                                    "trip_minutes": 25}}}
+    on_time = {**late, "order_id": "SH-20261203-000004",
+               "forecast": {**late["forecast"], "late": False}}
+
+    def page_of(params, *rest):
+        items = [o for o in (late, on_time) if o["status"] == params["status"]]
+        return Mock(result=Mock(return_value={"total": len(items), "page": 1,
+                                              "page_size": 100, "items": items}))
+
+    gateway.dispatch.list_orders.call_async.side_effect = page_of
+    gateway.dispatch.list_technicians.call_async.return_value.result.return_value = []
+    page = gateway.console_dispatch_queue(_get("/console/dispatch/queue", session_id)
+                                          ).get_data(as_text=True)
+    assert page.count("data-forecast-late") == 1
+    assert "预计晚到" in page and "前面工单 2" in page and "16:10" in page
