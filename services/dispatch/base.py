@@ -80,13 +80,12 @@ class DispatcherBase:
     def _ledger(self, order: dict, milestone: str, rule: MilestoneRule) -> dict[str, float]:
         """Where the time to ``milestone`` went, reached now, by cause (domain/ledger.py);
         counted once the write that records it is in."""
-        holder = next((tech for tech in self.store.technicians_of(order["branch"])
-                       if tech.technician_id == order.get("technician_id")), None)
+        centres = {tech.technician_id for tech in self.store.technicians_of(order["branch"])
+                   if tech.service_centre}
         spent = ledger.ledger(
             as_utc(order["received_at"]), self.now,
-            ledger.changes(order.get("timeline") or [], self.reference.pause_causes),
-            rule.calendar, ledger.SERVICE_CENTRE if holder and holder.service_centre
-            else ledger.TECHNICIAN, sla.before_delay(order, milestone))
+            ledger.changes(order.get("timeline") or [], self.reference.pause_causes, centres),
+            rule.calendar, sla.before_delay(order, milestone))
         for cause, seconds in spent.items():
             if seconds:
                 self._reaching.count("delay_seconds", order["branch"], milestone, cause,
@@ -102,6 +101,13 @@ class DispatcherBase:
             m for m, deadline in order["deadlines"].items() if as_utc(deadline) <= self.now}
         return {"paused_at": self.now, "paused_for": sla.paused_by(
             reason, done, lambda milestone: self._rule(order, milestone))}
+
+    def _switch_pause(self, order: dict, reason: str) -> tuple[dict[str, Any], dict[str, float]]:
+        """A pause for ``reason`` starts now; one already open ends first, its clocks
+        moved by the time they stood still (a shortage while the customer is away)."""
+        resumed, paused = self._pause_ends(order)
+        now_as = sla.as_resumed(order, resumed, paused)
+        return {**resumed, **self._pause_facts({**now_as, "paused_at": None}, reason)}, paused
 
     def _pause_ends(self, order: dict) -> tuple[dict[str, Any], dict[str, float]]:
         """The resume facts when a step takes the order out of a pause (an appointment or

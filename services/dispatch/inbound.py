@@ -29,9 +29,9 @@ class InboundEvents(DispatcherBase):
             if shortage in order.get("parts_arrived", []):
                 return Change()  # the parts came in before this news did: keep working
             if order["status"] in lifecycle.TRANSITIONS["parts-short"].sources:
+                facts, paused = self._switch_pause(order, "waiting_parts")
                 return Change(status=self._moved(order, "parts-short"),
-                              facts={**self._pause_facts(order, "waiting_parts"),
-                                     "waiting_for": waiting},
+                              facts={**facts, "waiting_for": waiting}, paused=paused,
                               events=self._events(order, "order_waiting_parts",
                                                   parts=data["parts"]))
             if order["status"] == "waiting_parts":  # a further shortage: the later date

@@ -35,8 +35,9 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
         "queued": Gauge("aftersales_dispatch_queued_orders", "Orders waiting for a technician",
                         ["branch"], registry=registry),
         "forecast_late": Gauge(
-            "aftersales_dispatch_forecast_late_orders", "Held orders whose holder's list "
-            "gets them there after the arrival deadline (domain/forecast.py)", ["branch"],
+            "aftersales_dispatch_forecast_late_orders", "Open orders forecast to arrive "
+            "after their arrival deadline: held ones from the holder's list, queued ones as "
+            "the queue will be served (domain/forecast.py); the last pass", ["branch"],
             registry=registry),
         "delay_seconds": Counter(
             "aftersales_milestone_delay_seconds", "Time from received to a milestone "

@@ -12,7 +12,12 @@ from typing import Any
 from services.common.clock import as_utc
 from services.dispatch.base import MAX_RACE_RETRIES, DispatcherBase
 from services.dispatch.domain import lifecycle, sla
-from services.dispatch.domain.forecast import Forecast, forecast, job_of
+from services.dispatch.domain.forecast import (
+    Forecast,
+    forecast,
+    is_job_ahead,
+    job_of,
+)
 from services.dispatch.domain.matching import (
     Technician,
     rank_candidates,
@@ -119,8 +124,10 @@ class Offering(DispatcherBase):
                                            exclude=order["tried"],
                                            urgent=band(order) == 0),
                            queue_deadline(order), self.now)
-        if band(order) == 0:  # an emergency: whoever would be there first
-            ranked.sort(key=lambda tech: self._arrival_with(tech, order).arrival)
+        if band(order) == 0:  # an emergency: of the nearest few, whoever is there first
+            ranked[:REOFFER_CANDIDATES] = sorted(
+                ranked[:REOFFER_CANDIDATES],
+                key=lambda tech: self._arrival_with(tech, order).arrival)
         return next((t for t in ranked
                      if self.store.take_capacity(t.technician_id, order["_id"])), None)
 
@@ -187,9 +194,12 @@ class Offering(DispatcherBase):
         where it is when nobody would. Returns how many moved."""
         moved = 0
         for seen in late:
+            if seen.queued:  # no holder: the queue's drain offers it
+                continue
             order = self.store.get(seen.order_id)
             if (order is not None and order["status"] in lifecycle.TRANSITIONS["reoffer"].sources
-                    and not order.get("appointment") and _reoffers(order) < REOFFER_LIMIT):
+                    and not order.get("appointment") and order.get("paused_at") is None
+                    and _reoffers(order) < REOFFER_LIMIT):
                 tech = self._who_would_make_it(order, seen)
                 moved += tech is not None and self._reoffer(order, tech)
         return moved
@@ -210,7 +220,7 @@ class Offering(DispatcherBase):
     def _arrival_with(self, tech: Technician, order: dict) -> Forecast:
         """The order's forecast arrival were it added to the technician's list."""
         jobs = [job_of(held) for held in self.store.held_jobs(tech.technician_id)
-                if held["status"] != "waiting_parts" and held["_id"] != order["_id"]]
+                if is_job_ahead(held) and held["_id"] != order["_id"]]
         return forecast((tech.lat, tech.lon), [*jobs, job_of(order)], self.now, self.pace,
                         self.shifts.get(tech.shift))[order["_id"]]
 

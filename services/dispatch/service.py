@@ -32,7 +32,7 @@ from services.dispatch.domain import staff
 from services.dispatch.facts import billing_facts
 from services.dispatch.metrics import sla_metric_definitions
 from services.dispatch.staff_store import Roster
-from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes
+from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes, rekey_queue
 
 RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
 FORECAST_EVERY = timedelta(minutes=1)  # the held orders' arrival forecast, in one replica
@@ -305,12 +305,16 @@ class DispatchService(ServiceBase):
             if not dispatcher.store.claim_job("forecast_arrivals", dispatcher.now,
                                               FORECAST_EVERY):
                 return
+            rekey_queue(self.db)  # an older replica's keys, during a rolling update
+            counts = {}
             for branch in self.config["branches"]:
                 late = [seen for seen in dispatcher.forecast_arrivals(branch) if seen.late]
-                self.metrics.forecast_late.labels(branch).set(len(late))
+                counts[branch] = len(late)
                 moved = dispatcher.reoffer_late(late)
                 if moved:
                     self.metrics.reoffered.labels(branch).inc(moved)
+            # every replica's gauge shows the last pass, whichever replica made it
+            dispatcher.store.note_job("forecast_arrivals", {"late": counts})
 
     @timer(interval=5)
     def refresh_gauges(self) -> None:
@@ -321,6 +325,9 @@ class DispatchService(ServiceBase):
         for labels, (overdue, at_risk) in status.items():
             self.metrics.overdue.labels(*labels).set(overdue)
             self.metrics.at_risk.labels(*labels).set(at_risk)
+        store = DispatchStore(self.db)
         for branch in self.config["branches"]:
-            self.metrics.queued.labels(branch).set(
-                DispatchStore(self.db).queue_length(branch))
+            self.metrics.queued.labels(branch).set(store.queue_length(branch))
+        late = (store.job_figures("forecast_arrivals") or {}).get("late") or {}
+        for branch in self.config["branches"]:
+            self.metrics.forecast_late.labels(branch).set(late.get(branch, 0))

@@ -21,7 +21,7 @@ JOBS = "jobs"  # one document per cluster-wide periodic job: when it is next due
 # What the arrival forecast reads of a held order (domain/forecast.py: ``job_of``).
 JOB_FIELDS = {"_id": 1, "status": 1, "lat": 1, "lon": 1, "request_type": 1, "priority": 1,
               "received_at": 1, "deadlines": 1, "milestones.arrival": 1, "appointment": 1,
-              "forecast": 1}
+              "forecast": 1, "paused_at": 1}
 
 
 def to_technician(doc: dict[str, Any]) -> Technician:
@@ -161,6 +161,14 @@ class StaffStore:
         except DuplicateKeyError:
             return False  # the job exists and is not due (the upsert found no match)
         return claimed.modified_count == 1 or claimed.upserted_id is not None
+
+    def note_job(self, job: str, figures: dict[str, Any]) -> None:
+        """What a periodic job found, for every replica's gauges."""
+        self.db[JOBS].update_one({"_id": job}, {"$set": {"figures": figures}})
+
+    def job_figures(self, job: str) -> dict[str, Any] | None:
+        found = self.db[JOBS].find_one({"_id": job}, {"figures": 1})
+        return (found or {}).get("figures")
 
     def held_orders(self, technician_id: str) -> frozenset[str]:
         """Orders one technician holds, through the sparse ``held_by`` index. One small

@@ -97,7 +97,8 @@ class Steps(DispatcherBase):
         sets: dict[str, Any] = {"appointment": {
             "start": start, "end": end, "customer_requested": payload["customer_requested"],
             "reason": payload.get("reason")}}
-        arrival = order["deadlines"].get("arrival")
+        resumed, paused = self._pause_ends(order)  # the slot is judged on the moved clock
+        arrival = sla.as_resumed(order, resumed, paused)["deadlines"].get("arrival")
         if payload["customer_requested"] and arrival and as_utc(arrival) < end:
             # A later slot asked for by the customer does not count against the commitment.
             sets["deadlines.arrival"] = end
@@ -105,7 +106,6 @@ class Steps(DispatcherBase):
             sets["risk_at.arrival"] = sla.risk_mark(as_utc(order["received_at"]), end,
                                                     self.at_risk_share)
         step = "rescheduled" if order["status"] == "scheduled" else "scheduled"
-        resumed, paused = self._pause_ends(order)
         return self._write(order, Change(
             status=status, facts={**resumed, **sets}, paused=paused,
             events=self._events(order, "order_scheduled"),
@@ -126,11 +126,11 @@ class Steps(DispatcherBase):
     def _do_wait_parts(self, order: dict, payload: dict, actor: Actor,
                        status: str | None) -> bool:
         parts = payload["parts"]
-        facts = {**self._pause_facts(order, "waiting_parts"), "waiting_for": {
-            "parts": parts, "expected_at": payload.get("expected_at"),
-            "customer_informed": payload["customer_informed"]}}
+        facts, paused = self._switch_pause(order, "waiting_parts")
+        facts["waiting_for"] = {"parts": parts, "expected_at": payload.get("expected_at"),
+                                "customer_informed": payload["customer_informed"]}
         return self._write(order, Change(
-            status=status, facts=facts,
+            status=status, facts=facts, paused=paused,
             events=self._events(order, "order_waiting_parts", parts=parts),
             entry=self._entry("waiting_parts", actor.label, parts=parts)))
 
@@ -183,10 +183,11 @@ class Steps(DispatcherBase):
                               billing=facts, region_code=order["region_code"],
                               category=order["product"]["category"],
                               warranty=facts["warranty"])
+        resumed, paused = self._pause_ends(order)  # judged on the clock as the pause left it
+        reached = self._reach(sla.as_resumed(order, resumed, paused), "resolution")
         if not self._write(order, Change(
-                status=status, facts={"completion": completion,
-                                      **self._reach(order, "resolution")},
-                events=events, entry=self._entry("completed", actor.label,
+                status=status, facts={**resumed, "completion": completion, **reached},
+                paused=paused, events=events, entry=self._entry("completed", actor.label,
                                                  cannot_fix=payload["cannot_fix"]))):
             return False
         self.store.release_capacity(order["technician_id"], order["_id"])

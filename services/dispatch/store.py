@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,9 @@ ORDERS = "orders"
 
 
 TERMINAL_STATES = ("completed", "cancelled", "closed")
+
+
+KEYED_BY_BAND = re.compile(r"^[^|]*\|\d\|")
 
 
 def queue_key(order: dict[str, Any]) -> str:
@@ -80,6 +84,9 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
         more_sets["held_by"] = held_by
     elif not held_by and "held_by" in order:
         unsets["held_by"] = ""
+    if "forecast" in order and (status in TERMINAL_STATES
+                                or "milestones.arrival.at" in sets):
+        unsets["forecast"] = ""  # arrival is no longer ahead
     if status in TERMINAL_STATES:
         unsets.update({"sweep_at": "", "risk_at": ""})
         return more_sets, unsets
@@ -141,21 +148,17 @@ def ensure_indexes(db: Database) -> None:
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
     _mark_held_orders(db)
     name_held_slots(db)  # after the marks: it reads them
-    _rekey_queue(db)
+    rekey_queue(db)
 
 
-def _rekey_queue(db: Database) -> None:
-    """Once per database: queued orders keyed before priority had a place in the queue
-    get today's key. Conditional on the version, like ``_mark_held_orders``."""
-    if db[JOBS].find_one({"_id": "queue_keys_by_band"}) is not None:
-        return
-    for order in db[ORDERS].find({"queue_key": {"$exists": True}}):
-        key = queue_key(order)
-        if key != order["queue_key"]:
-            db[ORDERS].update_one({"_id": order["_id"], "version": order["version"]},
-                                  {"$set": {"queue_key": key}})
-    with contextlib.suppress(DuplicateKeyError):
-        db[JOBS].insert_one({"_id": "queue_keys_by_band"})
+def rekey_queue(db: Database) -> None:
+    """Queued orders keyed before priority had a place in the queue (no band: written by
+    an older replica, during a rolling update too) get today's key; at every start and
+    every forecast pass. Conditional on the old key, so a write meanwhile wins; it reads
+    only the queue's sparse index."""
+    for order in db[ORDERS].find({"queue_key": {"$exists": True, "$not": KEYED_BY_BAND}}):
+        db[ORDERS].update_one({"_id": order["_id"], "queue_key": order["queue_key"]},
+                              {"$set": {"queue_key": queue_key(order)}})
 
 
 def _mark_held_orders(db: Database) -> None:
@@ -203,6 +206,8 @@ class DispatchStore(StaffStore):
             sets["status"] = change.status
         more_sets, unsets = watch_changes(doc, sets)
         sets.update(more_sets)
+        for path in unsets:  # reached by this write: its look-up marks go, not move
+            sets.pop(path, None)
         update: dict[str, Any] = {"$inc": {"version": 1}}
         if sets:
             update["$set"] = sets
@@ -231,7 +236,10 @@ class DispatchStore(StaffStore):
 
     def note_forecast(self, order_id: str, forecast: dict[str, Any]) -> None:
         """The arrival forecast's mark (advisory: outside the order's versioned writes)."""
-        self.orders.update_one({"_id": order_id}, {"$set": {"forecast": forecast}})
+        # Only while arrival is ahead: a check-in written meanwhile clears the mark for good.
+        self.orders.update_one({"_id": order_id, "milestones.arrival.at": {"$exists": False},
+                                "status": {"$in": list(OPEN_STATES)}},
+                               {"$set": {"forecast": forecast}})
 
     def note(self, order_id: str, branch: str, event_id: str, entry: dict[str, Any]) -> bool:
         """A fact from another service on the order's timeline, once per event. False for

@@ -13,7 +13,14 @@ from services.common.unit_of_work import Reached
 from services.dispatch.base import DispatcherBase
 from services.dispatch.domain import sla
 from services.dispatch.domain.capacity import SlotCheck, judge, still_wrong
-from services.dispatch.domain.forecast import Forecast, Free, job_of, queue_forecast, walk
+from services.dispatch.domain.forecast import (
+    Forecast,
+    Free,
+    is_job_ahead,
+    job_of,
+    queue_forecast,
+    walk,
+)
 from services.dispatch.domain.queueing import drain_order
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import milestone_labels
@@ -70,7 +77,7 @@ class Upkeep(DispatcherBase):
         free: list[Free] = []
         for tech in self.store.technicians_of(branch):
             held = self.store.held_jobs(tech.technician_id)
-            jobs = [job_of(order) for order in held if order["status"] != "waiting_parts"]
+            jobs = [job_of(order) for order in held if is_job_ahead(order)]
             ahead, (at, lat, lon) = walk((tech.lat, tech.lon), jobs, self.now, self.pace,
                                          self.shifts.get(tech.shift))
             forecasts.update(ahead)

@@ -514,7 +514,7 @@ def test_table_covers_every_operation_and_id_field():
 # list honest.
 VOLATILE: dict[str, tuple[str, ...]] = {
     # reconcile_capacity: one dispatch replica leases the job every reconcile period
-    "dispatch.jobs": ("due_at", "claimed_at"),
+    "dispatch.jobs": ("due_at", "claimed_at", "figures"),
     # the outbox: events are pushed with the write that causes them and pulled by the
     # relay a moment later (or leased again by its timer after a crash)
     "*": ("outbox", "outbox_due"),

@@ -10,7 +10,7 @@ import pytest
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Dispatcher
-from services.dispatch.store import DispatchStore, ensure_indexes, queue_key
+from services.dispatch.store import DispatchStore, ensure_indexes, queue_key, rekey_queue
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 14, 2, 0, tzinfo=UTC)
@@ -106,3 +106,16 @@ def test_an_emergency_in_the_queue_comes_before_an_earlier_ordinary_deadline(sto
                             {"$set": {"queue_key": queue_key(store.get("gas-leak"))}})
     drain(store)
     assert (status(store, "gas-leak"), status(store, "ordinary")) == ("offered", "new")
+
+
+def test_queued_orders_keyed_the_old_way_get_a_band_and_keep_their_order(store):
+    queue_order(store, "old", timedelta(hours=1))
+    queue_order(store, "moved", timedelta(hours=2))
+    for order_id in ("old", "moved"):  # as a replica without bands wrote them
+        due = store.get(order_id)["deadlines"]["arrival"].replace(tzinfo=UTC)
+        store.orders.update_one({"_id": order_id},
+                                {"$set": {"queue_key": f"SH|{due.isoformat()}"}})
+    rekey_queue(store.db)
+    assert store.get("old")["queue_key"] == queue_key(store.get("old"))
+    assert store.get("old")["queue_key"].startswith("SH|1|")
+    assert [o["_id"] for o in store.queued("SH")] == ["old", "moved"]

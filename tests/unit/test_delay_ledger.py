@@ -13,11 +13,13 @@ from services.dispatch.domain.ledger import (
     APPROVED_DELAY,
     CAUSES,
     CUSTOMER,
+    OFFERED,
     OFFERS,
     PARTS,
+    PAUSE_ENDS,
     QUEUE,
+    QUEUED_AGAIN,
     SERVICE_CENTRE,
-    STEP_CAUSE,
     TECHNICIAN,
     changes,
     ledger,
@@ -53,11 +55,34 @@ def test_a_repair_splits_into_queue_offers_technician_customer_and_parts():
 
 
 def test_a_service_centre_holds_the_time_its_technician_would_and_a_delay_is_its_own():
-    timeline = [step(0, "created"), step(30, "offered"), step(40, "accepted")]
-    spent = ledger(RECEIVED, RECEIVED + timedelta(hours=10), changes(timeline, PAUSES), ALWAYS,
-                   holder=SERVICE_CENTRE, delay_from=RECEIVED + timedelta(hours=8))
-    assert hours(spent) == pytest.approx({QUEUE: 0.5, OFFERS: 1 / 6,
-                                          SERVICE_CENTRE: 8 - 40 / 60, APPROVED_DELAY: 2})
+    timeline = [step(0, "created"), step(30, "offered", technician_id="SC-T1"),
+                step(40, "accepted", technician_id=None),
+                step(120, "reassigned", technician_id="SH-T2")]
+    spent = ledger(RECEIVED, RECEIVED + timedelta(hours=10),
+                   changes(timeline, PAUSES, centres={"SC-T1"}), ALWAYS,
+                   delay_from=RECEIVED + timedelta(hours=8))
+    assert hours(spent) == pytest.approx({QUEUE: 0.5, OFFERS: 1 / 6, SERVICE_CENTRE: 80 / 60,
+                                          TECHNICIAN: 6, APPROVED_DELAY: 2})
+
+
+def test_a_pause_holds_its_cause_through_a_contact_or_a_reassignment():
+    timeline = [step(0, "created"), step(10, "accepted"), step(20, "paused",
+                                                                reason="customer_away"),
+                step(60, "contacted"), step(90, "reassigned", technician_id="SH-T2"),
+                step(120, "unpaused")]
+    spent = ledger(RECEIVED, RECEIVED + timedelta(hours=3), changes(timeline, PAUSES), ALWAYS)
+    assert hours(spent) == pytest.approx({QUEUE: 1 / 6, TECHNICIAN: 1 / 6 + 1, CUSTOMER: 5 / 3})
+
+
+def test_a_customer_who_moves_their_slot_later_keeps_the_time_until_the_new_one():
+    timeline = [step(0, "created"), step(10, "accepted"),
+                step(20, "scheduled", customer_requested=True,
+                     start=(RECEIVED + timedelta(hours=5)).isoformat()),
+                step(60, "rescheduled", customer_requested=True,
+                     start=(RECEIVED + timedelta(hours=24)).isoformat())]
+    spent = ledger(RECEIVED, RECEIVED + timedelta(hours=25), changes(timeline, PAUSES), ALWAYS)
+    assert hours(spent) == pytest.approx({QUEUE: 1 / 6, TECHNICIAN: 1 / 6 + 1,
+                                          CUSTOMER: 24 - 1 / 3})
 
 
 def test_on_the_office_calendar_only_office_hours_count():
@@ -77,7 +102,9 @@ def test_news_that_did_not_move_the_order_changes_no_cause():
 
 
 # -- the causes add up, whatever the timeline and the calendar --------------------------
-STEPS = sorted({*STEP_CAUSE, "scheduled", "paused", "reminder", "delay_approved"})
+STEPS = sorted({*QUEUED_AGAIN, *OFFERED, *PAUSE_ENDS, "accepted", "assigned", "reassigned",
+                "contacted", "waiting_parts", "parts_short", "paused", "reminder",
+                "delay_approved"})
 timelines = st.lists(st.tuples(st.integers(-600, 30 * 24 * 60), st.sampled_from(STEPS),
                                st.booleans(), st.integers(-300, 3000),
                                st.sampled_from([*PAUSES, "branch_reason"])), max_size=25)
@@ -94,6 +121,7 @@ def _timeline(drawn) -> list[dict]:
     entries = []
     for minutes, name, flag, start_in, reason in drawn:
         details = {"customer_requested": flag, "applied": flag, "reason": reason,
+                   "technician_id": "T1" if flag else "T2",
                    "start": (RECEIVED + timedelta(minutes=minutes + start_in)).isoformat()}
         entries.append(step(minutes, name, **details))
     return entries
@@ -102,13 +130,13 @@ def _timeline(drawn) -> list[dict]:
 @settings(max_examples=300, deadline=None)
 @given(timelines, st.one_of(st.just(ALWAYS), office_calendars),
        st.integers(0, 40 * 24 * 60), st.one_of(st.none(), st.integers(0, 40 * 24 * 60)),
-       st.sampled_from([TECHNICIAN, SERVICE_CENTRE]))
+       st.sampled_from([(), ("T1",)]))
 def test_the_causes_add_up_to_the_calendar_elapsed_time(drawn, calendar, reached_in,
-                                                          delay_in, holder):
+                                                          delay_in, centres):
     reached = RECEIVED + timedelta(minutes=reached_in)
     delay_from = None if delay_in is None else RECEIVED + timedelta(minutes=delay_in)
-    spent = ledger(RECEIVED, reached, changes(_timeline(drawn), PAUSES), calendar,
-                   holder=holder, delay_from=delay_from)
+    spent = ledger(RECEIVED, reached, changes(_timeline(drawn), PAUSES, centres), calendar,
+                   delay_from=delay_from)
     assert set(spent) == set(CAUSES)
     assert all(seconds >= 0 for seconds in spent.values())
     total = calendar.elapsed(RECEIVED, reached).total_seconds()

@@ -2,7 +2,15 @@
 
 from datetime import UTC, datetime, timedelta
 
-from services.dispatch.domain.forecast import Free, Job, Pace, forecast, queue_forecast
+from services.dispatch.domain.forecast import (
+    Free,
+    Job,
+    Pace,
+    forecast,
+    is_job_ahead,
+    job_of,
+    queue_forecast,
+)
 from services.dispatch.domain.matching import Technician, parse_shift
 
 NOW = datetime(2026, 7, 14, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -58,3 +66,18 @@ def test_a_queued_order_goes_to_whoever_is_free_first_and_then_keeps_them_busy()
     assert seen["q1"].arrival == NOW + timedelta(minutes=10)  # the idle technician
     assert seen["q2"].arrival == NOW + timedelta(minutes=80) and seen["q2"].late
     assert seen["nobody"].late  # no qualified technician: no arrival in sight
+
+
+def test_an_order_already_arrived_takes_time_but_cannot_be_late():
+    back_after_parts = {"_id": "second-visit", "status": "scheduled", "lat": 31.2,
+                        "lon": 121.4, "request_type": "repair", "priority": "high",
+                        "received_at": NOW - timedelta(days=3),
+                        "deadlines": {"arrival": NOW - timedelta(days=2)},
+                        "milestones": {"arrival": {"at": NOW - timedelta(days=2, hours=1)}}}
+    visit = job_of(back_after_parts)
+    seen = forecast(BASE, [visit, job("after", 9, 0.5)], NOW, PACE, DAY)
+    assert visit.deadline is None and not seen["second-visit"].late
+    assert seen["after"].jobs_ahead == 1  # the second visit still comes first
+    assert is_job_ahead(back_after_parts)
+    assert not is_job_ahead({**back_after_parts, "paused_at": NOW})
+    assert not is_job_ahead({**back_after_parts, "status": "waiting_parts"})

@@ -15,16 +15,15 @@ set (``forecast`` in deploy/config/reference.yaml).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.common.clock import as_utc
 from services.common.domain.geo import haversine_km
-from services.dispatch.domain.matching import Shift, Technician
+from services.dispatch.domain.matching import LOCAL_TZ, Shift, Technician
 from services.dispatch.domain.queueing import work_list_key
 
-SHIFT_STEP = timedelta(minutes=5)
 SHIFT_SEARCH = timedelta(days=3)  # no shift within this: the forecast stops at the search
 
 
@@ -64,13 +63,21 @@ class Job:
 
 
 def job_of(order: dict[str, Any]) -> Job:
+    """An order as a job of its holder's list. One whose arrival is reached (on site, or
+    a second visit after parts) has no arrival deadline left to be late for."""
     arrived = ((order.get("milestones") or {}).get("arrival") or {}).get("at")
     slot = order.get("appointment") or {}
-    deadline = order["deadlines"].get("arrival")
+    deadline = None if arrived else order["deadlines"].get("arrival")
     return Job(order["_id"], order["lat"], order["lon"], order["request_type"],
                work_list_key(order), as_utc(deadline) if deadline else None,
                as_utc(arrived) if arrived and order["status"] == "on_site" else None,
                as_utc(slot["start"]) if slot.get("start") else None)
+
+
+def is_job_ahead(order: dict[str, Any]) -> bool:
+    """Whether a held order takes the technician's time now: not while it waits for
+    parts or stands paused (the customer away: nobody goes)."""
+    return order["status"] != "waiting_parts" and order.get("paused_at") is None
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class Forecast:
     jobs_ahead: int  # jobs the technician does first
     shift_wait: timedelta  # time the next trip waits for the shift to start
     trip: timedelta  # the last trip, to this order
+    queued: bool = False  # forecast as the queue will be served (no holder yet)
 
     @property
     def late(self) -> bool:
@@ -94,13 +102,17 @@ class Forecast:
 
 
 def in_shift(shift: Shift | None, at: datetime) -> tuple[datetime, timedelta]:
-    """The first moment from ``at`` the shift covers, and the wait until then."""
-    if shift is None:
+    """The first moment from ``at`` the shift covers, and the wait until then: now, or
+    the next day's start of the shift (within ``SHIFT_SEARCH``; else the search's end)."""
+    if shift is None or shift.covers(at):
         return at, timedelta(0)
-    moment = at
-    while not shift.covers(moment) and moment - at < SHIFT_SEARCH:
-        moment += SHIFT_STEP
-    return moment, moment - at
+    local = at.astimezone(LOCAL_TZ)
+    for days in range(SHIFT_SEARCH.days + 1):
+        day = (local + timedelta(days=days)).date()
+        start = datetime.combine(day, shift.start, LOCAL_TZ).astimezone(at.tzinfo)
+        if start >= at and shift.covers(start):
+            return start, start - at
+    return at + SHIFT_SEARCH, SHIFT_SEARCH
 
 
 @dataclass(frozen=True)
@@ -165,10 +177,10 @@ def queue_forecast(queued: Sequence[tuple[Job, frozenset[str], str]], free: list
         if best is None:  # nobody qualified: no arrival in sight
             result[job.order_id] = Forecast(job.order_id, max(now, job.deadline or now)
                                             + SHIFT_SEARCH, job.deadline, 0, SHIFT_SEARCH,
-                                            timedelta(0))
+                                            timedelta(0), queued=True)
             continue
         seen, slot = best
-        result[job.order_id] = seen
+        result[job.order_id] = replace(seen, queued=True)
         free[free.index(slot)] = Free(slot.technician, seen.arrival + pace.work(job.request_type),
                                       job.lat, job.lon)
     return result

@@ -12,7 +12,8 @@ it on arbitrary timelines and calendars).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,62 +23,91 @@ from services.common.domain.commitments import Calendar
 QUEUE, OFFERS, TECHNICIAN, SERVICE_CENTRE = "queue", "offers", "technician", "service_centre"
 CUSTOMER, PARTS, APPROVED_DELAY = "customer", "parts", "approved_delay"
 CAUSES = (QUEUE, OFFERS, TECHNICIAN, SERVICE_CENTRE, CUSTOMER, PARTS, APPROVED_DELAY)
-HOLDER = "holder"  # the technician, or their service centre
-
-# The cause from a step on; steps not named leave it as it was.
-STEP_CAUSE = {
-    "created": QUEUE, "rejected": QUEUE, "offer_expired": QUEUE, "escalated": QUEUE,
-    "offered": OFFERS, "reoffered": OFFERS,
-    "accepted": HOLDER, "assigned": HOLDER, "reassigned": HOLDER, "contacted": HOLDER,
-    "resumed": HOLDER, "parts_arrived": HOLDER, "unpaused": HOLDER, "checked_in": HOLDER,
-    "waiting_parts": PARTS, "parts_short": PARTS,
-}
+QUEUED_AGAIN = ("created", "rejected", "offer_expired", "escalated")
+OFFERED = ("offered", "reoffered")
+PAUSE_ENDS = ("resumed", "parts_arrived", "unpaused", "checked_in", "scheduled",
+              "rescheduled")
 
 
-def changes(timeline: Iterable[Mapping[str, Any]],
-            pause_causes: Mapping[str, str]) -> list[tuple[datetime, str]]:
-    """(from when, cause) as the timeline's steps set it, in time order. A slot the
-    customer asked for is the customer's until it starts; a pause is its reason's cause."""
-    points: list[tuple[datetime, str]] = []
-    for entry in timeline:
-        at, step = as_utc(entry["at"]), entry["step"]
-        details = entry.get("details") or {}
-        if step in ("scheduled", "rescheduled"):
-            points += _slot(at, details)
-        elif step == "paused":
-            points.append((at, pause_causes.get(details.get("reason"), CUSTOMER)))
-        elif step in ("parts_short", "parts_arrived") and details.get("applied") is False:
-            continue  # news that did not move the order
-        elif step in STEP_CAUSE:
-            points.append((at, STEP_CAUSE[step]))
-    points.sort(key=lambda point: point[0])
+@dataclass
+class _State:
+    """Who the order waits for, as the timeline has it so far."""
+
+    base: str = QUEUE  # queue, offers, or the holder's cause
+    offered_to: str | None = None
+    pause: str | None = None  # an open pause's cause (parts, the customer...)
+    slot_start: datetime | None = None  # a later slot the customer asked for
+
+    def cause(self, at: datetime) -> str:
+        if self.pause:
+            return self.pause
+        if self.slot_start is not None and at < self.slot_start:
+            return CUSTOMER
+        return self.base
+
+
+def changes(timeline: Iterable[Mapping[str, Any]], pause_causes: Mapping[str, str],
+            centres: Collection[str] = ()) -> list[tuple[datetime, str]]:
+    """(from when, cause) as the timeline's steps set it, in time order. An open pause is
+    its reason's cause whatever else happens meanwhile; a later slot the customer asked
+    for is theirs until it starts (a new slot replaces it); the holder's time is the
+    technician's, or their service centre's (``centres``: its technicians), per holder."""
+    state, points = _State(), []
+    for entry in sorted(timeline, key=lambda entry: as_utc(entry["at"])):
+        at = as_utc(entry["at"])
+        if state.slot_start is not None and state.slot_start < at:  # the slot began
+            points.append((state.slot_start, state.cause(state.slot_start)))
+        _apply(state, entry, at, pause_causes, centres)
+        points.append((at, state.cause(at)))
+    if state.slot_start is not None:
+        points.append((state.slot_start, state.cause(state.slot_start)))
     return points
 
 
-def _slot(at: datetime, details: Mapping[str, Any]) -> list[tuple[datetime, str]]:
+def _apply(state: _State, entry: Mapping[str, Any], at: datetime,
+           pause_causes: Mapping[str, str], centres: Collection[str]) -> None:
+    step, details = entry["step"], entry.get("details") or {}
+    if step in ("parts_short", "parts_arrived") and details.get("applied") is False:
+        return  # news that did not move the order
+    if step in QUEUED_AGAIN:
+        state.base, state.offered_to = QUEUE, None
+    elif step in OFFERED:
+        state.base, state.offered_to = OFFERS, details.get("technician_id")
+    elif step in ("accepted", "assigned", "reassigned"):
+        holder = details.get("technician_id") or state.offered_to or entry.get("by")
+        state.base = SERVICE_CENTRE if holder in centres else TECHNICIAN
+    if step in PAUSE_ENDS:
+        state.pause = None
+    if step in ("waiting_parts", "parts_short"):
+        state.pause = PARTS
+    elif step == "paused":
+        state.pause = pause_causes.get(details.get("reason"), CUSTOMER)
+    if step in ("scheduled", "rescheduled"):
+        state.slot_start = _later_slot(at, details)
+    elif step == "checked_in":
+        state.slot_start = None
+
+
+def _later_slot(at: datetime, details: Mapping[str, Any]) -> datetime | None:
     if not details.get("customer_requested"):
-        return [(at, HOLDER)]
+        return None
     start = details.get("start")
     start_at = as_utc(datetime.fromisoformat(start)) if isinstance(start, str) else start
-    if start_at is None or start_at <= at:
-        return [(at, HOLDER)]
-    return [(at, CUSTOMER), (start_at, HOLDER)]
+    return start_at if start_at is not None and start_at > at else None
 
 
 def ledger(received: datetime, reached: datetime, points: list[tuple[datetime, str]],
-           calendar: Calendar, holder: str = TECHNICIAN,
-           delay_from: datetime | None = None) -> dict[str, float]:
+           calendar: Calendar, delay_from: datetime | None = None) -> dict[str, float]:
     """Seconds per cause between ``received`` and ``reached`` on ``calendar``; every
-    cause present (0 where none). ``holder``: the technician's cause or the service
-    centre's; ``delay_from``: the deadline before an approved delay."""
+    cause present (0 where none). ``delay_from``: the deadline before an approved delay."""
     seconds = dict.fromkeys(CAUSES, 0.0)
     cause, start = QUEUE, received
-    for at, then in [*points, (reached, None)]:
+    for at, then in [*sorted(points, key=lambda point: point[0]), (reached, None)]:
         at = min(max(at, received), reached)
         _spend(seconds, cause, start, at, calendar, delay_from)
         if then is None:
             break
-        cause, start = (holder if then == HOLDER else then), max(start, at)
+        cause, start = then, max(start, at)
     return seconds
 
 
