@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test unit integration e2e lint bench bench-sweep bench-memory bench-sim fuzz chaos broker prometheus browser clean
+.PHONY: run test unit integration e2e lint lock bench bench-sweep bench-memory bench-sim fuzz chaos broker prometheus browser clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,18 @@ bench-memory: $(STAMP) broker
 bench-sim: $(STAMP)
 	$(PY) -m bench.peak_season
 	$(PY) -m bench.dispatch_scale
+
+# The lock files (README, Deployment): requirements.lock for the image, requirements-dev.lock
+# (with the dev and embedded extras) for CI. pip-compile names the project itself in the
+# dev lock through its self-referencing extra, as a local path: that entry is dropped.
+PIP_COMPILE = $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url
+lock: $(STAMP)
+	$(PY) -m pip install --quiet pip-tools
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --output-file requirements-dev.lock pyproject.toml
+	$(PY) -c "import re, pathlib; p = pathlib.Path('requirements-dev.lock'); \
+	  p.write_text(re.sub(r'# WARNING: pip install will require.*?\n(?=[a-z])|aftersales @ [^\n]*\n(    #[^\n]*\n)*', '', p.read_text(), flags=re.S))"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

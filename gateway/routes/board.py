@@ -83,5 +83,6 @@ def document(spec: APISpec) -> None:
         "milestone, today's on-time share; satisfaction and complaints when those services "
         "answer (else null)", {"200": {"description": "Figures"}})})
     spec.path("/board", operations={"get": {
+        "operationId": "getBoardPage",  # getBoard is the figures' (/api/v1/board)
         "summary": "The wallboard page; open as /board#token=<board token>",
         "responses": {"200": {"description": "HTML page"}}}})

@@ -114,6 +114,9 @@ class EmbeddedMongo:
             return self.uri  # one is already running on our port (a previous run)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         server = Path(sys.executable).with_name("secantusd-py")
+        if not server.exists():  # an optional extra: production names its MongoDB instead
+            raise InfraError("the embedded document store is not installed: "
+                             "pip install -e '.[embedded]' (or set MONGO_URI)")
         log = open(self.data_dir.parent / f"secantusd-{self.port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [str(server), "--host", "127.0.0.1", "--port", str(self.port),

@@ -1,9 +1,10 @@
 """A small kustomize renderer for the tests (kustomize itself is not on PyPI): the subset
 deploy/k8s uses — resources (files and directories), configMapGenerator/secretGenerator
 (files, literals, behavior: merge, content-hash name suffix), strategic-merge patches,
-images, labels (with includeSelectors), namePrefix, namespace — and the name references
-that follow a renamed ConfigMap, Secret or Deployment (a reference to an object outside
-the build is left as it is). tests/unit/test_k8s.py checks it against `kubectl kustomize`
+images, labels (with includeSelectors), namePrefix, namespace (a Namespace object takes
+its name) — and the name references that follow a renamed ConfigMap, Secret or
+Deployment (a reference to an object outside the build is left as it is).
+tests/unit/test_k8s.py checks its output, object by object, against `kubectl kustomize`
 where kubectl is installed."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 
 ORIGIN = "__origin__"  # the name a resource had where it was declared
 Doc = dict[str, Any]
+SELECTING_KINDS = {"Service", "Deployment", "PodDisruptionBudget"}
 
 
 def build(directory: Path) -> list[Doc]:
@@ -47,6 +49,9 @@ def _render(directory: Path) -> list[Doc]:
     for group in spec.get("labels", []):
         _label(docs, group["pairs"], group.get("includeSelectors", False))
     for doc in docs:
+        if doc["kind"] == "Namespace":  # as kustomize: renamed to the namespace, no prefix
+            doc["metadata"]["name"] = spec.get("namespace", doc["metadata"]["name"])
+            continue
         if spec.get("namePrefix"):
             doc["metadata"]["name"] = spec["namePrefix"] + doc["metadata"]["name"]
         if spec.get("namespace"):
@@ -130,7 +135,8 @@ def _set_images(docs: list[Doc], images: list[Doc]) -> None:
 def _label(docs: list[Doc], pairs: dict[str, str], selectors: bool) -> None:
     for doc in docs:
         doc["metadata"].setdefault("labels", {}).update(pairs)
-        if not selectors:
+        # kustomize extends the selectors of the built-in kinds only (not a ServiceMonitor's)
+        if not selectors or doc["kind"] not in SELECTING_KINDS:
             continue
         spec = doc.get("spec", {})
         if doc["kind"] == "Service":
@@ -139,6 +145,8 @@ def _label(docs: list[Doc], pairs: dict[str, str], selectors: bool) -> None:
             spec["selector"].setdefault("matchLabels", {}).update(pairs)
         if "template" in spec:
             spec["template"]["metadata"].setdefault("labels", {}).update(pairs)
+            for spread in spec["template"]["spec"].get("topologySpreadConstraints", []):
+                spread["labelSelector"].setdefault("matchLabels", {}).update(pairs)
 
 
 def _add_hash_suffixes(docs: list[Doc]) -> None:
