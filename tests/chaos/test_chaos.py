@@ -13,7 +13,7 @@ from chaos.system import ChaosSystem
 from services.common.routes import SUBSCRIPTIONS
 
 REQUESTS = int(os.environ.get("CHAOS_TEST_REQUESTS", "100"))
-RATE = 30.0
+RATE = 20.0  # a burst of 5 s: every kill of "kill -9 each service" lands within it
 
 
 @pytest.fixture(scope="module")

@@ -452,9 +452,9 @@ def _required(spec: dict, operation: dict) -> tuple[set[str], set[str]]:
     """(fields that must be attacked, every body field) of one operation."""
     schemas = spec["components"]["schemas"]
     required = {f"path:{p['name']}" for p in operation.get("parameters", [])
-                if p["in"] == "path"}
+                if p.get("in") == "path"}
     required |= {f"query:{p['name']}" for p in operation.get("parameters", [])
-                 if p["in"] == "query" and ID_LIKE.search(p["name"])
+                 if p.get("in") == "query" and ID_LIKE.search(p["name"])
                  and not _classified(None, p["name"])}
     schema = _body_schema(operation)
     body = set(_schema_leaves(schemas, {"$ref": f"#/{schema}"})) if schema else set()
