@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test unit integration e2e lint lock bench bench-sweep bench-memory bench-sim fuzz chaos broker prometheus browser clean
 
-$(STAMP): pyproject.toml
+# The pinned, hashed versions of requirements-dev.lock (`make lock`), so that every machine
+# and CI test the same dependencies; then the project itself, whose needs the lock holds.
+$(STAMP): pyproject.toml requirements-dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -184,10 +184,13 @@ def _post_when_up(url: str, body: dict, headers: dict,
                   seconds: float = 60) -> requests.Response:
     """A 503 right after start-up: /health answers as soon as a service's web server does,
     and its RPC queue may be declared and bound a moment later (on a cluster, where each
-    queue is replicated to every node, seconds later). Asked again until ``seconds``."""
+    queue is replicated to every node, seconds later). A 504: a service still warming up
+    (its first passes over the store) answered late; the write may have been made, and
+    asking again is safe, since every body here names its own id (a repeat is a 409 or
+    the same receipt). Asked again until ``seconds``."""
     deadline = time.monotonic() + seconds
     while True:
         response = requests.post(url, json=body, headers=headers, timeout=20)
-        if response.status_code != 503 or time.monotonic() > deadline:
+        if response.status_code not in (503, 504) or time.monotonic() > deadline:
             return response
         time.sleep(1)

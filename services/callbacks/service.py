@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from schemas.callbacks import (
@@ -28,6 +26,7 @@ from services.common.errors import InvalidInput
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.common.pacing import Pacer
 from services.contracts import load, plain, read_event
 
 _ANSWERS, _RESCHEDULE, _SCHEDULE = AnswersIn(), RescheduleIn(), ScheduleIn()
@@ -44,23 +43,6 @@ def dump_task(doc: dict) -> dict:
         fen = doc.get(f"{key}_fen")
         resource[key] = None if fen is None else yuan(fen)
     return _TASK_OUT.dump(resource)
-
-
-class Pacer(DependencyProvider):
-    """Per-container spacing of periodic work (monotonic; no database)."""
-
-    def setup(self) -> None:
-        self.last: dict[str, float] = {}
-
-    def due(self, job: str, every_seconds: float) -> bool:
-        now = time.monotonic()
-        if now - self.last.get(job, float("-inf")) < every_seconds:
-            return False
-        self.last[job] = now
-        return True
-
-    def get_dependency(self, worker_ctx) -> Pacer:
-        return self
 
 
 class CallbacksService(ServiceBase):

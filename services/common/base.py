@@ -41,7 +41,10 @@ def routed(source: str, kind: str) -> bool:
     return any(sub.source == source and sub.event_type == kind for sub in SUBSCRIPTIONS)
 
 
-RELAY_INTERVAL_SECONDS = 0.5
+# Writers relay their own events at once (unit_of_work.py); this timer re-sends only what
+# a crash left, after the writer's lease (outbox.lease_seconds, 15 s): polling more
+# often than every couple of seconds would only ask an idle store.
+RELAY_INTERVAL_SECONDS = 2
 CHASSIS_GAUGES_INTERVAL_SECONDS = 5
 
 

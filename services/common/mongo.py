@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from pymongo import MongoClient
+from pymongo import ASCENDING, MongoClient
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from services.common.config import database_name
@@ -51,3 +53,16 @@ class MongoDatabase(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> Database:
         return self.database
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def earliest(collection: Collection, field: str) -> datetime | None:
+    """The earliest value of a sparse due-time field (a dotted path): when the sweep that
+    scans it next has work (None: nothing pending). One indexed read of one key."""
+    found = collection.find_one({field: {"$gt": EPOCH}}, {field: 1},
+                                sort=[(field, ASCENDING)])
+    for key in field.split("."):
+        found = (found or {}).get(key)
+    return found

@@ -312,6 +312,11 @@ class ComplaintDesk:
                           entry=self._entry("reopened", actor.label, reason=payload["reason"]))
 
     # -- the deadline sweeper --------------------------------------------------------
+    def next_breach_due(self) -> datetime | None:
+        """When the earliest open complaint's deadline falls due (None: none open)."""
+        due = [at for at in map(self.store.next_due, rules.MILESTONES) if at is not None]
+        return min(map(as_utc, due), default=None)
+
     def sweep_breaches(self) -> int:
         """Count each missed deadline once, at the deadline, and move the complaint one
         rung up the ladder (branch → supervisor → HQ). The conditional write is the claim:

@@ -32,6 +32,7 @@ from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.common.pacing import Pacer
 from services.complaints.desk import Actor, ComplaintDesk
 from services.complaints.domain import rules
 from services.complaints.metrics import complaint_metric_definitions
@@ -71,6 +72,7 @@ class ComplaintsService(ServiceBase):
     outbox_collections = (COMPLAINTS,)
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(complaint_metric_definitions)
+    pacer = Pacer()
     complaint_settings = ComplaintSettings()
     dispatch = RpcProxy("dispatch")  # who the branch's technicians and centres are
 
@@ -257,7 +259,8 @@ class ComplaintsService(ServiceBase):
     def sweep(self) -> None:
         """Missed acknowledgement and investigation deadlines, counted and escalated once."""
         with self._desk() as desk:
-            desk.sweep_breaches()
+            self.pacer.when_due("breaches", desk.now, desk.next_breach_due,
+                                desk.sweep_breaches)
 
     @timer(interval=10)
     def refresh_rate(self) -> None:

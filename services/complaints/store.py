@@ -17,6 +17,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.mongo import earliest
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
 from services.complaints.domain.case import CaseChange
 from services.complaints.domain.rules import MILESTONES
@@ -122,6 +123,10 @@ class ComplaintStore:
         if change.new_source:
             query["source_refs"] = {"$ne": change.new_source}
         return self.complaints.update_one(query, update).modified_count == 1
+
+    def next_due(self, milestone: str) -> datetime | None:
+        """When the earliest open complaint's ``milestone`` falls due."""
+        return earliest(self.complaints, f"sweep_at.{milestone}")
 
     def unswept(self, milestone: str, now: datetime, limit: int = 100) -> list[dict]:
         return list(self.complaints.find({f"sweep_at.{milestone}": {"$lte": now}},

@@ -156,8 +156,8 @@ class Offering(DispatcherBase):
         """Offer queued orders in the policy's order (queueing.drain_order) while anyone is
         free."""
         offered = 0
-        if not self._someone_free(branch):
-            return 0
+        if not self.store.queued(branch, 1) or not self._someone_free(branch):
+            return 0  # the queue's first key, read first: an empty queue asks no more
         windows = (self.store.queued(branch, limit, due_from=window_from(self.now))
                    + self.store.queued(branch, limit))
         for order in drain_order(windows, self.now):
@@ -171,6 +171,11 @@ class Offering(DispatcherBase):
         return any(t.active and t.active_jobs < t.cap and t.shift in self.shifts
                    and self.shifts[t.shift].covers(self.now)
                    for t in self.store.technicians_of(branch))
+
+    def next_offer_due(self) -> datetime | None:
+        """When the earliest open offer lapses (None: no offer open)."""
+        due = self.store.next_due("offer.expires_at")
+        return None if due is None else as_utc(due)
 
     def expire_offers(self) -> list[str]:
         """Lapsed offers go back to the queue and on to the next candidate."""

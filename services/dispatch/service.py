@@ -25,6 +25,7 @@ from services.common.errors import (
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics
 from services.common.mongo import MongoDatabase
+from services.common.pacing import Pacer
 from services.contracts import dump_order, load, read_event
 from services.dispatch import reports
 from services.dispatch.dispatcher import Actor, Dispatcher
@@ -57,6 +58,7 @@ class DispatchService(ServiceBase):
     outbox_collections = (ORDERS,)
     db = MongoDatabase(prepare=ensure_indexes)
     metrics = Metrics(sla_metric_definitions)
+    pacer = Pacer()
     roster = RosterProvider()
     billing = RpcProxy("billing")
 
@@ -277,11 +279,15 @@ class DispatchService(ServiceBase):
 
     @timer(interval=1)
     def sweep(self) -> None:
-        """Lapsed offers, breached milestones, and the queue (shifts start and end)."""
+        """Lapsed offers, breached milestones, and the queue (shifts start and end). The
+        offers and milestones are looked at when the earliest falls due (services/common/
+        pacing.py), not every second."""
         # what was written before a failure is counted: its marks are gone
         with self._dispatcher() as dispatcher:
-            dispatcher.expire_offers()
-            dispatcher.sweep_breaches()
+            self.pacer.when_due("offers", dispatcher.now, dispatcher.next_offer_due,
+                                dispatcher.expire_offers)
+            self.pacer.when_due("breaches", dispatcher.now, dispatcher.next_breach_due,
+                                dispatcher.sweep_breaches)
             for branch in self.config["branches"]:
                 dispatcher.drain_queue(branch)
 

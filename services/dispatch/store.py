@@ -17,6 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.domain.commitments import MILESTONES
+from services.common.mongo import earliest
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
 from services.dispatch.domain.lifecycle import HELD_STATES, OPEN_STATES
 from services.dispatch.domain.queueing import band, queue_place
@@ -274,6 +275,10 @@ class DispatchStore(StaffStore):
     def expired_offers(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
         found = self.orders.find({"offer.expires_at": {"$lte": now}}, limit=limit)
         return [order for order in found if order["status"] == "offered"]
+
+    def next_due(self, field: str) -> datetime | None:
+        """When the earliest ``offer.expires_at`` or ``sweep_at.<m>`` falls due."""
+        return earliest(self.orders, field)
 
     def unswept(self, milestone: str, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
         """Open orders past a milestone's deadline with no outcome counted yet."""

@@ -5,7 +5,7 @@ and the open orders' overdue and at-risk figures."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from services.common.clock import as_utc
 from services.common.domain.commitments import MILESTONES
@@ -54,6 +54,12 @@ class Upkeep(DispatcherBase):
         return corrected
 
     # -- the SLA sweeper -------------------------------------------------------------
+    def next_breach_due(self) -> datetime | None:
+        """When the earliest running, unreached milestone falls due (None: none runs)."""
+        due = [at for at in (self.store.next_due(f"sweep_at.{milestone}")
+                             for milestone in MILESTONES) if at is not None]
+        return min(map(as_utc, due), default=None)
+
     def sweep_breaches(self) -> int:
         """Count each milestone whose deadline passed unreached as breached, once."""
         swept = 0

@@ -79,9 +79,15 @@ class Tab:
         raise AssertionError(f"never true: {expression}; last {last!r}; at {self.url()}")
 
     def goto(self, url: str) -> None:
+        """Navigates and waits for the new document: the old one is marked first, since
+        going to the page already shown (with another query) would otherwise be taken as
+        arrived while the old page is still there."""
+        with contextlib.suppress(AssertionError, RuntimeError):
+            self.eval("window.__stale = true")
         self.page.send("Page.navigate", url=url)
-        self.wait(f"location.href.startsWith({json.dumps(url.split('?')[0])}) || "
-                  "location.pathname === '/console/login'")
+        self.wait(f"!window.__stale && (location.href.startsWith("
+                  f"{json.dumps(url.split('?')[0])}) || "
+                  "location.pathname === '/console/login')")
 
     def url(self) -> str:
         return self.eval("location.href")

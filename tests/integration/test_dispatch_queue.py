@@ -119,3 +119,23 @@ def test_queued_orders_keyed_the_old_way_get_a_band_and_keep_their_order(store):
     assert store.get("old")["queue_key"] == queue_key(store.get("old"))
     assert store.get("old")["queue_key"].startswith("SH|1|")
     assert [o["_id"] for o in store.queued("SH")] == ["old", "moved"]
+
+
+def test_the_sweeps_find_their_next_due_moment_in_the_store(store):
+    """The timers sleep until these (services/common/pacing.py): the earliest running
+    milestone deadline and the earliest open offer's lapse, read from the sparse indexes;
+    a reached milestone or a taken offer is no longer among them."""
+    dispatcher = Dispatcher(store, REFERENCE, UnitOfWork("dispatch", NOW, NOW),
+                            timedelta(minutes=15))
+    assert dispatcher.next_breach_due() is None and dispatcher.next_offer_due() is None
+    queue_order(store, "later", timedelta(hours=5))
+    queue_order(store, "sooner", timedelta(hours=2))
+    assert dispatcher.next_breach_due() == NOW + timedelta(hours=2)
+    store.orders.update_one({"_id": "sooner"}, {"$unset": {"sweep_at.arrival": ""}})
+    assert dispatcher.next_breach_due() == NOW + timedelta(hours=5)
+
+    add_technician(store, cap=2)
+    drain(store)
+    offered = [o for o in map(store.get, ("later", "sooner")) if o["status"] == "offered"]
+    assert offered and dispatcher.next_offer_due() == min(
+        o["offer"]["expires_at"].replace(tzinfo=UTC) for o in offered)
