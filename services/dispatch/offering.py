@@ -62,6 +62,13 @@ class Offering(DispatcherBase):
                 order["request_type"])),
             "timeline": [self._entry("created", "intake", priority=order["priority"])],
         })
+        override = order.get("priority_override")
+        if override:  # the agent's priority and why, on the order's history
+            override["at"] = as_utc(datetime.fromisoformat(override["at"]))
+            order["timeline"].append({
+                "at": override["at"], "step": "priority_overridden", "by": override["by"],
+                "details": {"priority": override["priority"], "reason": override["reason"],
+                            "decided": override["decided"]["priority"]}})
         # Offered in the same write that creates it, when someone is free.
         tech = self._reserve_best(order, self.store.technicians_of(order["branch"]))
         events = []
