@@ -332,3 +332,24 @@ def test_reaching_a_milestone_records_where_its_time_went():
     assert counted == {("SH", "first_contact", "queue"): 360.0,
                        ("SH", "first_contact", "offers"): 180.0,
                        ("SH", "first_contact", "technician"): 60.0}
+
+
+def test_an_emergency_offer_lapses_after_the_short_timeout():
+    dispatcher = Dispatcher(MemoryStore(_order("new")), REFERENCE,
+                            UnitOfWork("dispatch", NOW, NOW), timedelta(minutes=15), 0.8,
+                            timedelta(minutes=3))
+    emergency = {**_order("new"), "priority": "emergency"}
+    offer, entry = dispatcher._offer_fields(emergency, "SH-T02")
+    assert offer["expires_at"] == NOW + timedelta(minutes=3)
+    assert entry["details"]["expires_at"] == (NOW + timedelta(minutes=3)).isoformat()
+    for priority in ("high", "normal"):
+        offer, _ = dispatcher._offer_fields({**_order("new"), "priority": priority}, "SH-T02")
+        assert offer["expires_at"] == NOW + timedelta(minutes=15)
+
+
+def test_an_emergency_offer_never_waits_longer_than_an_ordinary_one():
+    dispatcher = Dispatcher(MemoryStore(_order("new")), REFERENCE,
+                            UnitOfWork("dispatch", NOW, NOW), timedelta(seconds=4), 0.8,
+                            timedelta(minutes=3))
+    offer, _ = dispatcher._offer_fields({**_order("new"), "priority": "emergency"}, "SH-T02")
+    assert offer["expires_at"] == NOW + timedelta(seconds=4)
