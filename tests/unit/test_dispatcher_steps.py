@@ -353,3 +353,35 @@ def test_an_emergency_offer_never_waits_longer_than_an_ordinary_one():
                             timedelta(minutes=3))
     offer, _ = dispatcher._offer_fields({**_order("new"), "priority": "emergency"}, "SH-T02")
     assert offer["expires_at"] == NOW + timedelta(seconds=4)
+
+
+class NewOrderStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__({"_id": "-", "branch": "SH"})
+        self.inserted: list[dict] = []
+
+    def insert_order(self, order: dict, events: list, due: datetime) -> bool:
+        self.inserted.append(order)
+        return True
+
+
+def test_an_agents_override_is_on_the_new_orders_timeline():
+    received = NOW - timedelta(minutes=1)
+    data = {"order_id": "SH-20261120-000009", "branch": "SH", "zone": "intensive",
+            "region_code": "310101", "lat": 31.23, "lon": 121.48, "request_type": "repair",
+            "channel": "hotline", "customer": {}, "product": {"category": "gas_water_heater"},
+            "description": "没有煤气味了，上周闻到过", "priority": "normal",
+            "priority_reasons": ["agent_override"], "received_at": received,
+            "deadlines": {"first_contact": (received + timedelta(hours=2)).isoformat()},
+            "priority_override": {"priority": "normal", "reason": "客户说是上周的事",
+                                  "by": "agent@SH", "at": received.isoformat(),
+                                  "decided": {"priority": "emergency",
+                                              "reasons": ["hazard:煤气味"]}}}
+    store = NewOrderStore()
+    _dispatcher(store).create_from_event(data)
+    timeline = store.inserted[0]["timeline"]
+    assert [(e["step"], e["by"]) for e in timeline] == [("created", "intake"),
+                                                        ("priority_overridden", "agent@SH")]
+    assert timeline[1]["at"] == received
+    assert timeline[1]["details"] == {"priority": "normal", "reason": "客户说是上周的事",
+                                      "decided": "emergency"}
