@@ -2,7 +2,6 @@
 to the next technician, while an ordinary offer made at the same time still stands; and an
 emergency nobody has accepted by its first-contact deadline is counted for the page."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Dispatcher
-from services.dispatch.store import DispatchStore, ensure_indexes
+from services.dispatch.store import DispatchStore
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 14, 2, 0, tzinfo=UTC)
@@ -19,11 +18,8 @@ ORDINARY, SHORT = timedelta(minutes=15), timedelta(minutes=3)
 
 
 @pytest.fixture
-def store(mongo):
-    db = mongo[f"emergency_{uuid.uuid4().hex[:8]}"]
-    ensure_indexes(db)
-    yield DispatchStore(db)
-    mongo.drop_database(db.name)
+def store(dispatch_store):
+    return dispatch_store
 
 
 def add_technician(store: DispatchStore, technician_id: str, lon: float) -> None:
