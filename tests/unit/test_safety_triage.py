@@ -44,6 +44,8 @@ CASES = [
     (STOVE, "左边灶眼火小，没有异味也不漏气", []),
     (STOVE, "灶具未发现漏气，要求换个旋钮", []),
     (STOVE, "No gas smell, the right burner just won't light", []),
+    (STOVE, "灶台附近有gas smell", ["hazard:gas smell"]),
+    (STOVE, "Please check whether there is a gas leak", []),
     (STOVE, "火苗发红，怕是一氧化碳，以防万一想检查有没有燃气泄漏", []),
     # -- electric water heater --------------------------------------------------------------
     (EWH, "洗澡的时候手麻，感觉漏电", ["hazard:漏电"]),

@@ -116,9 +116,10 @@ def _reports(rules: TriageRules, clause: str, word: str) -> bool:
 
 
 def _pattern(word: str) -> str:
-    """Latin words match whole words only (``no`` is not in ``noise``)."""
+    """Latin words match whole words only (``no`` is not in ``noise``), also next to
+    Chinese (``有gas smell``)."""
     escaped = re.escape(word)
-    return rf"\b{escaped}\b" if LATIN_WORD.fullmatch(word) else escaped
+    return rf"(?<![a-z]){escaped}(?![a-z])" if LATIN_WORD.fullmatch(word) else escaped
 
 
 def _ends_with(text: str, words: tuple[str, ...]) -> str | None:
