@@ -52,6 +52,8 @@ class OrderCreatedData(OrderRefData):
     deadlines = fields.Dict(required=True)
     product = fields.Dict(required=True)
     customer = fields.Dict(required=True)
+    # The agent's override of the triage (priority, reason, by, at as ISO text, decided).
+    priority_override = fields.Dict(load_default=None, allow_none=True)
 
 
 class ReminderReceivedData(OrderRefData):

@@ -80,6 +80,29 @@ class ProductIn(StrictSchema):
                                   "installation_date")
 
 
+class PriorityOverrideIn(StrictSchema):
+    """The agent's own priority for the request (人工改判), with the reason: audited."""
+    priority = fields.String(required=True, validate=validate.OneOf(PRIORITIES), error_messages={
+        "required": "请选择改判后的优先级 / Give the priority."})
+    reason = Text(required=True, validate=validate.Length(
+        min=1, max=500, error="请填写改判理由（1-500字） / Give a reason of 1 to 500 characters."),
+        error_messages={"required": "改判优先级必须填写理由 / A priority override needs a reason.",
+                        "null": "改判优先级必须填写理由 / A priority override needs a reason."})
+
+
+class SafetyAdviceOut(Schema):
+    kind = fields.String()  # gas, electric: the hazard's advice in the reference data
+    text = fields.String()
+
+
+class PriorityOverrideOut(Schema):
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    reason = fields.String()
+    by = fields.String()
+    at = LocalDateTime()
+    decided = fields.Dict()  # what the rules had decided: priority, reasons
+
+
 class ServiceRequestIn(StrictSchema):
     customer = fields.Nested(CustomerIn, required=True)
     product = fields.Nested(ProductIn, required=True)
@@ -88,6 +111,7 @@ class ServiceRequestIn(StrictSchema):
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     received_at = fields.AwareDateTime(load_default=None)
     call_id = fields.String(load_default=None, validate=SAFE_ID)
+    priority_override = fields.Nested(PriorityOverrideIn, load_default=None)
 
 
 class WarrantyOut(Schema):
@@ -130,6 +154,8 @@ class OrderOut(Schema):
     status = fields.String(validate=validate.OneOf(ORDER_STATES))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     priority_reasons = fields.List(fields.String())
+    priority_override = fields.Nested(PriorityOverrideOut, allow_none=True)
+    safety_advice = fields.List(fields.Nested(SafetyAdviceOut))  # what to tell the customer
     branch = fields.String()
     zone = fields.String(validate=validate.OneOf(ZONES))
     region_code = fields.String()

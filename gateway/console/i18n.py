@@ -121,6 +121,9 @@ _UI: dict[str, tuple[str, str]] = {
     "field.request_type": ("服务类型", "Request type"),
     "field.channel": ("来源渠道", "Channel"),
     "field.description": ("故障描述", "Description"),
+    "field.override_priority": ("改判优先级", "Change the priority"),
+    "field.override_reason": ("改判理由", "Why the priority is changed"),
+    "agent.as_triaged": ("按系统判定", "As the rules decide"),
     "field.reason": ("原因", "Reason"),
     "field.technician": ("技师", "Technician"),
     "agent.submit": ("保存", "Save"),
@@ -227,6 +230,7 @@ _UI: dict[str, tuple[str, str]] = {
     "detail.reason": ("原因", "Reason"),
     "detail.note": ("备注", "Note"),
     "detail.priority": ("优先级", "Priority"),
+    "detail.decided": ("系统判定", "Decided by the rules"),
     "detail.milestone": ("节点", "Milestone"),
     "detail.channel": ("渠道", "Channel"),
     "detail.start": ("开始", "From"),
@@ -289,7 +293,8 @@ _CODES: dict[str, dict[str, tuple[str, str]]] = {
              "waiting_parts": ("待件", "Waiting for parts"), "resumed": ("恢复", "Resumed"),
              "delay_approved": ("批准延期", "Delay approved"),
              "rescheduled": ("改约", "Rescheduled"), "closed": ("关闭", "Closed"),
-             "breached": ("超时", "Breached"), "repeated": ("重复报修", "Repeat repair")},
+             "breached": ("超时", "Breached"), "repeated": ("重复报修", "Repeat repair"),
+             "priority_overridden": ("坐席改判优先级", "Priority changed by the agent")},
     "cause": {"quality_failure": ("质量故障", "Quality failure"), "wear": ("正常损耗", "Wear"),
               "customer_damage": ("人为损坏", "Damage by the customer"),
               "unauthorised_repair": ("私自拆修", "Unauthorised repair")},
@@ -343,7 +348,8 @@ _CODES: dict[str, dict[str, tuple[str, str]]] = {
                        "repeated": ("重复投诉", "Repeated"), "breached": ("超时", "Breached")},
     "reason": {"hazard": ("安全隐患", "Hazard"), "key_customer": ("重点客户", "Key customer"),
                "channel": ("敏感渠道", "Sensitive channel"),
-               "repeat_of": ("重复报修", "Repeat of")},
+               "repeat_of": ("重复报修", "Repeat of"),
+               "agent_override": ("坐席改判", "Changed by the agent")},
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -373,7 +379,8 @@ def reason(lang: str, text: str) -> str:
     return f"{words}：{detail}" if detail else words
 
 
-_DETAIL_VOCABULARY = {"priority": "priority", "milestone": "milestone", "channel": "channel"}
+_DETAIL_VOCABULARY = {"priority": "priority", "decided": "priority", "milestone": "milestone",
+                      "channel": "channel"}
 _DETAIL_TIMES = ("start", "end", "new_deadline")
 
 

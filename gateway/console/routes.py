@@ -20,7 +20,7 @@ from gateway.console.web import (
 )
 from gateway.console.work import WorkRoutes
 from gateway.observed import http
-from schemas.orders import CHANNELS, REQUEST_TYPES
+from schemas.orders import CHANNELS, PRIORITIES, REQUEST_TYPES
 
 QUEUE_PAGE_SIZE = 100
 BLANK_REQUEST = {"request_type": "repair", "channel": "hotline"}  # the calls most taken
@@ -47,6 +47,7 @@ class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, WorkRoutes, SignInRoutes):
                     status: int = 200, **result) -> Response:
         return view.render("agent.html", status, values=values, message=message,
                            errors=errors, request_types=REQUEST_TYPES, channels=CHANNELS,
+                           priorities=PRIORITIES,
                            milestones=screens.milestones(result["saved"])
                            if result.get("saved") else [], **result)
 

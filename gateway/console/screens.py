@@ -25,10 +25,14 @@ def request_body(form: Any) -> dict:
     customer["vip"] = form.get("vip") == "on"
     product = {key: form.get(key, "").strip() for key in _PRODUCT_FIELDS}
     product = {key: value for key, value in product.items() if value}
-    return {"customer": customer, "product": product,
+    body = {"customer": customer, "product": product,
             "request_type": form.get("request_type", ""),
             "description": form.get("description", "").strip(),
             "channel": form.get("channel", "")}
+    if form.get("override_priority"):  # the agent's own priority, with the reason (audited)
+        body["priority_override"] = {"priority": form.get("override_priority"),
+                                     "reason": form.get("reason", "").strip()}
+    return body
 
 
 def field_errors(fields: dict, prefix: str = "") -> dict[str, str]:

@@ -54,7 +54,8 @@ class HqRoutes:
         if branch is None:
             raise InvalidInput(f"no branch owns region {region}", {"customer": {
                 "region_code": ["No branch owns this region."]}})
-        order = call_branch(table, branch, "intake", "create_request", body, branch)
+        order = call_branch(table, branch, "intake", "create_request", body, branch,
+                            caller.staff_id)
         return json_response(201 if order.pop("created", False) else 200, order)
 
     @http("GET", "/api/v1/hq/orders/<string:order_id>")

@@ -64,7 +64,8 @@ class OrderRoutes:
     @http("POST", "/api/v1/requests")
     @endpoint("create_request")
     def create_request(self, request, caller: Caller):
-        order = self._call(self.intake.create_request, self._body(request), caller.branch)
+        order = self._call(self.intake.create_request, self._body(request), caller.branch,
+                           caller.staff_id)
         return json_response(201 if order.pop("created", False) else 200, order)
 
     @http("GET", "/api/v1/orders")

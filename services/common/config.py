@@ -86,6 +86,8 @@ class _DispatchSchema(Schema):
         unknown = EXCLUDE
 
     offer_timeout_seconds = fields.Float(required=True, validate=validate.Range(min=1))
+    emergency_offer_timeout_seconds = fields.Float(load_default=180.0,
+                                                   validate=validate.Range(min=1))
     at_risk_share = fields.Float(required=True, validate=validate.Range(min=0.1, max=0.99))
     reconcile_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=1))
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common.config import ConfigError, read_yaml
 from services.common.domain.calendars import build_calendars
@@ -47,10 +47,38 @@ class _CertRule(Schema):
     certificate = fields.String(required=True)
 
 
+def _words(**kwargs) -> fields.List:
+    return fields.List(fields.String(validate=validate.Length(min=1)), **kwargs)
+
+
+class _Hazard(Schema):
+    advice = fields.String(required=True)
+    phrases = _words(required=True, validate=validate.Length(min=1))
+
+
 class _Priority(Schema):
-    emergency_keywords = fields.List(fields.String(), required=True)
+    """The safety triage's vocabulary (services/intake/domain/triage.py) and the rest of
+    the priority rules."""
+    hazards = fields.Dict(keys=fields.String(), values=fields.Nested(_Hazard), required=True)
+    hazards_by_category = fields.Dict(keys=fields.String(), values=_words(), load_default=dict)
+    negations = _words(required=True)
+    negation_gap = _words(load_default=list)
+    not_negations = _words(load_default=list)
+    hedges = _words(load_default=list)
+    safety_advice = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     high_channels = fields.List(fields.String(), required=True)
     repeat_window_days = fields.Integer(required=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def _names_known(self, data, **kwargs):
+        unknown = {spec["advice"] for spec in data["hazards"].values()} - set(
+            data["safety_advice"])
+        if unknown:
+            raise ValidationError(f"no safety advice for {sorted(unknown)}", "safety_advice")
+        kinds = {kind for listed in data["hazards_by_category"].values() for kind in listed}
+        if kinds - set(data["hazards"]):
+            raise ValidationError(f"unknown hazards {sorted(kinds - set(data['hazards']))}",
+                                  "hazards_by_category")
 
 
 class _Shift(Schema):

@@ -20,6 +20,7 @@ from services.dispatch.domain.work_order import Change
 from services.dispatch.store import ORDERS, DispatchStore
 
 MAX_RACE_RETRIES = 5
+EMERGENCY_OFFER_TIMEOUT = timedelta(minutes=3)  # services.yaml: emergency_offer_timeout_seconds
 
 
 @dataclass
@@ -36,13 +37,15 @@ class Actor:
 
 class DispatcherBase:
     def __init__(self, store: DispatchStore, reference: Reference, uow: UnitOfWork,
-                 offer_timeout: timedelta, at_risk_share: float = 0.8) -> None:
+                 offer_timeout: timedelta, at_risk_share: float = 0.8,
+                 emergency_offer_timeout: timedelta = EMERGENCY_OFFER_TIMEOUT) -> None:
         self.at_risk_share = at_risk_share
         self.store = store
         self.reference = reference
         self.uow = uow
         self.now = uow.now
         self.offer_timeout = offer_timeout
+        self.emergency_offer_timeout = min(emergency_offer_timeout, offer_timeout)
         self.shifts = {name: parse_shift(spec) for name, spec in reference.shifts.items()}
         self.pace = parse_pace(reference.pace)
         # Milestones the write being prepared reaches: counted only once that write is in

@@ -39,6 +39,10 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
             "after their arrival deadline: held ones from the holder's list, queued ones as "
             "the queue will be served (domain/forecast.py); the last pass", ["branch"],
             registry=registry),
+        "unaccepted_emergencies": Gauge(
+            "aftersales_dispatch_unaccepted_emergencies", "Emergencies nobody has accepted "
+            "by their first-contact deadline (new, offered or escalated): a supervisor is "
+            "paged", ["branch"], registry=registry),
         "delay_seconds": Counter(
             "aftersales_milestone_delay_seconds", "Time from received to a milestone "
             "reached, in the milestone's calendar, by cause (the order's delay ledger)",
@@ -58,6 +62,7 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
         definitions["offers"].labels(branch)
         definitions["reoffered"].labels(branch)
         definitions["forecast_late"].labels(branch)
+        definitions["unaccepted_emergencies"].labels(branch)
     return definitions
 
 

@@ -62,11 +62,18 @@ class Offering(DispatcherBase):
                 order["request_type"])),
             "timeline": [self._entry("created", "intake", priority=order["priority"])],
         })
+        override = order.get("priority_override")
+        if override:  # the agent's priority and why, on the order's history
+            override["at"] = as_utc(datetime.fromisoformat(override["at"]))
+            order["timeline"].append({
+                "at": override["at"], "step": "priority_overridden", "by": override["by"],
+                "details": {"priority": override["priority"], "reason": override["reason"],
+                            "decided": override["decided"]["priority"]}})
         # Offered in the same write that creates it, when someone is free.
         tech = self._reserve_best(order, self.store.technicians_of(order["branch"]))
         events = []
         if tech is not None:
-            offer, entry = self._offer_fields(tech.technician_id)
+            offer, entry = self._offer_fields(order, tech.technician_id)
             order.update(status=self._moved(order, "offer"), offer=offer,
                          tried=[tech.technician_id])
             order["timeline"].append(entry)
@@ -100,7 +107,7 @@ class Offering(DispatcherBase):
         technicians = self.store.technicians_of(order["branch"])
         tech = self._reserve_best(order, technicians)
         if tech is not None:
-            offer, entry = self._offer_fields(tech.technician_id)
+            offer, entry = self._offer_fields(order, tech.technician_id)
             if self._write(order, Change(
                     status=self._moved(order, "offer"), facts={"offer": offer},
                     tried=tech.technician_id, entry=entry,
@@ -131,8 +138,10 @@ class Offering(DispatcherBase):
         return next((t for t in ranked
                      if self.store.take_capacity(t.technician_id, order["_id"])), None)
 
-    def _offer_fields(self, technician_id: str) -> tuple[dict, dict]:
-        expires = self.now + self.offer_timeout
+    def _offer_fields(self, order: dict, technician_id: str) -> tuple[dict, dict]:
+        """An emergency's offer lapses after the short timeout (3 minutes by default)."""
+        expires = self.now + (self.emergency_offer_timeout if band(order) == 0
+                              else self.offer_timeout)
         offer = {"technician_id": technician_id, "offered_at": self.now, "expires_at": expires}
         entry = self._entry("offered", "dispatch", technician_id=technician_id,
                             expires_at=expires.isoformat())
@@ -233,7 +242,7 @@ class Offering(DispatcherBase):
         previous = holder(order["status"], order.get("offer"), order.get("technician_id"))
         if not self.store.take_capacity(tech.technician_id, order["_id"]):
             return False
-        offer, _ = self._offer_fields(tech.technician_id)
+        offer, _ = self._offer_fields(order, tech.technician_id)
         entry = self._entry("reoffered", "dispatch", technician_id=tech.technician_id,
                             previous=previous, reason="forecast_late")
         if not self._write(order, Change(

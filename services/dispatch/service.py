@@ -65,10 +65,12 @@ class DispatchService(ServiceBase):
     # -- plumbing --------------------------------------------------------------------
     @contextmanager
     def _dispatcher(self) -> Iterator[Dispatcher]:
-        timeout = timedelta(seconds=self.config["dispatch"]["offer_timeout_seconds"])
+        settings = self.config["dispatch"]
+        timeout = timedelta(seconds=settings["offer_timeout_seconds"])
         with self.unit() as uow:
             yield Dispatcher(DispatchStore(self.db, self.roster), self.reference, uow,
-                             timeout, self.config["dispatch"]["at_risk_share"])
+                             timeout, settings["at_risk_share"], timedelta(
+                                 seconds=settings["emergency_offer_timeout_seconds"]))
 
     # -- events ----------------------------------------------------------------------
     @reliable_handler("intake", "order_created")
@@ -326,6 +328,7 @@ class DispatchService(ServiceBase):
     def refresh_gauges(self) -> None:
         with self._dispatcher() as dispatcher:
             status = dispatcher.open_milestone_status(self.config["branches"])
+            unaccepted = dispatcher.unaccepted_emergencies(self.config["branches"])
         self.metrics.overdue.clear()
         self.metrics.at_risk.clear()
         for labels, (overdue, at_risk) in status.items():
@@ -337,3 +340,4 @@ class DispatchService(ServiceBase):
         late = (store.job_figures("forecast_arrivals") or {}).get("late") or {}
         for branch in self.config["branches"]:
             self.metrics.forecast_late.labels(branch).set(late.get(branch, 0))
+            self.metrics.unaccepted_emergencies.labels(branch).set(unaccepted[branch])

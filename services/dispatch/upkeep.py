@@ -21,7 +21,7 @@ from services.dispatch.domain.forecast import (
     queue_forecast,
     walk,
 )
-from services.dispatch.domain.queueing import drain_order
+from services.dispatch.domain.queueing import drain_order, unaccepted_emergency
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import milestone_labels
 from services.dispatch.store import is_paused
@@ -104,6 +104,15 @@ class Upkeep(DispatcherBase):
         step (no version, no timeline line), so it never races the order's own writes."""
         self.store.note_forecast(order_id, {"arrival": seen.arrival, "late": seen.late,
                                             "reason": seen.reason(), "at": self.now})
+
+    def unaccepted_emergencies(self, branches: list[str]) -> dict[str, int]:
+        """Per branch, the emergencies nobody has accepted by their first-contact deadline
+        (their risk mark has passed, so the store's index finds them)."""
+        counts = dict.fromkeys(branches, 0)
+        for order in self.store.watched("first_contact", branches, self.now):
+            if unaccepted_emergency(order, self.now):
+                counts[order["branch"]] += 1
+        return counts
 
     def open_milestone_status(self, branches: list[str]
                               ) -> dict[tuple[str, ...], tuple[int, int]]:

@@ -19,6 +19,7 @@ from services.common.reference import Reference
 from services.common.unit_of_work import UnitOfWork
 from services.intake.domain import priority as priority_rules
 from services.intake.domain import requests as rules
+from services.intake.domain.triage import Finding, TriageRules, rules_from, triage
 from services.intake.domain.warranty import WarrantyPolicy, assess
 from services.intake.numbering import OrderNumbers
 from services.intake.store import REQUESTS, IntakeStore
@@ -44,8 +45,9 @@ class IntakeDesk:
         self.uow = uow
 
     # -- entry point -----------------------------------------------------------------
-    def receive(self, request: dict[str, Any], acting_branch: str | None = None
-                ) -> IntakeResult:
+    def receive(self, request: dict[str, Any], acting_branch: str | None = None,
+                agent: str | None = None) -> IntakeResult:
+        """``agent`` names who took the request (for the audit of a priority override)."""
         now = self.uow.now
         received_at = rules.check_received_at(request.get("received_at"), now)
         product = request["product"]
@@ -65,7 +67,7 @@ class IntakeDesk:
                 return existing
             try:
                 return self._create(request, region, category, received_at, now,
-                                    self._repeat_of(unit, now))
+                                    self._repeat_of(unit, now), agent)
             except DuplicateKeyError:
                 existing = self._existing(request, region.branch, unit, now, look_up=True)
                 if existing is not None:
@@ -133,13 +135,15 @@ class IntakeDesk:
 
     # -- a new order -----------------------------------------------------------------
     def _create(self, request: dict, region, category: dict, received_at: datetime,
-                now: datetime, repeat_of: str | None) -> IntakeResult:
+                now: datetime, repeat_of: str | None, agent: str | None) -> IntakeResult:
         product = request["product"]
         branch = region.branch
         scope = rules.scope(request["request_type"])
-        priority, reasons = priority_rules.classify(
-            self._priority_rules(), request["description"], request["channel"],
-            request["customer"].get("vip", False), repeat_of)
+        hazards = triage(self._triage_rules(), request["description"], product["category"])
+        priority, reasons, override = priority_rules.overridden(
+            priority_rules.classify(self._priority_rules(), hazards, request["channel"],
+                                    request["customer"].get("vip", False), repeat_of),
+            self._override(request.get("priority_override"), agent, now))
         policy = WarrantyPolicy(category["warranty"]["whole_unit_months"],
                                 category["warranty"]["main_part_months"],
                                 tuple(category["warranty"]["main_parts"]),
@@ -167,6 +171,7 @@ class IntakeDesk:
             "description": request["description"],
             "priority": priority,
             "priority_reasons": reasons,
+            "safety_advice": self._safety_advice(priority, hazards),
             "warranty": warranty.as_dict(),
             "received_at": received_at,
             "deadlines": deadlines,
@@ -178,6 +183,8 @@ class IntakeDesk:
         }
         if request.get("call_id"):
             doc["call_ids"] = [request["call_id"]]
+        if override is not None:
+            doc["priority_override"] = override
         if scope == "dispatch":
             doc["open_key"] = self._open_key(request, branch)
         self._insert(doc, self._events_for(scope, doc))
@@ -247,9 +254,28 @@ class IntakeDesk:
 
     def _priority_rules(self) -> priority_rules.PriorityRules:
         spec = self.reference.priority
-        return priority_rules.PriorityRules(tuple(spec["emergency_keywords"]),
-                                            tuple(spec["high_channels"]),
+        return priority_rules.PriorityRules(tuple(spec["high_channels"]),
                                             spec["repeat_window_days"])
+
+    def _triage_rules(self) -> TriageRules:
+        return rules_from(self.reference.priority)
+
+    @staticmethod
+    def _override(given: dict | None, agent: str | None, now: datetime
+                  ) -> priority_rules.Override | None:
+        if given is None:
+            return None
+        return priority_rules.Override(given["priority"], given["reason"],
+                                       agent or "unknown", now)
+
+    def _safety_advice(self, priority: str, hazards: list[Finding]) -> list[dict[str, str]]:
+        """What the agent tells the customer at once, per kind of hazard found (gas,
+        electric), when the order is an emergency."""
+        if priority != priority_rules.EMERGENCY:
+            return []
+        texts = self.reference.priority["safety_advice"]
+        kinds = dict.fromkeys(finding.advice for finding in hazards)
+        return [{"kind": kind, "text": texts[kind]} for kind in kinds]
 
     def _events_for(self, scope: str, doc: dict) -> list[dict]:
         if scope == "answer":
@@ -259,6 +285,9 @@ class IntakeDesk:
         data["order_id"] = doc["_id"]
         data["received_at"] = doc["received_at"].isoformat()
         data["deadlines"] = {k: v.isoformat() for k, v in doc["deadlines"].items()}
+        if doc.get("priority_override"):
+            data["priority_override"] = {**doc["priority_override"],
+                                         "at": doc["priority_override"]["at"].isoformat()}
         event_type = "order_created" if scope == "dispatch" else "complaint_received"
         return self.uow.events(doc["branch"], event_type, **data)
 

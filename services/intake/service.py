@@ -47,8 +47,10 @@ class IntakeService(ServiceBase):
                              uow, self.order_numbers)
 
     @branch_rpc
-    def create_request(self, payload: dict, acting_branch: str | None = None) -> dict:
-        return self._take(load(_REQUEST_IN, payload), acting_branch)
+    def create_request(self, payload: dict, acting_branch: str | None = None,
+                       agent: str | None = None) -> dict:
+        """``agent``: who took the request (the gateway's caller), kept with an override."""
+        return self._take(load(_REQUEST_IN, payload), acting_branch, agent)
 
     @feed_consumer()
     def on_feed_request(self, body, properties: dict) -> dict:
@@ -56,14 +58,15 @@ class IntakeService(ServiceBase):
         returns the answer sent to ``reply_to``. Invalid messages raise and are
         dead-lettered with their field errors."""
         request = load(_FEED_IN, decode_body(body))
-        order = self._take(request, None)
+        order = self._take(request, None, "cti_feed")
         return {"ok": True, "call_id": request["call_id"], "order_id": order["order_id"],
                 "created": order["created"], "status": order["status"],
                 "reminders": order.get("reminders", 0)}
 
-    def _take(self, request: dict, acting_branch: str | None) -> dict:
+    def _take(self, request: dict, acting_branch: str | None, agent: str | None = None
+              ) -> dict:
         with self._desk() as desk:
-            result = desk.receive(request, acting_branch)
+            result = desk.receive(request, acting_branch, agent)
         self.metrics.requests.labels(result.order["branch"], request["channel"],
                                      request["request_type"],
                                      "created" if result.created else "existing").inc()

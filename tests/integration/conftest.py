@@ -2,6 +2,7 @@
 
 import contextlib
 import time
+import uuid
 from datetime import datetime, timedelta
 
 import eventlet
@@ -12,6 +13,7 @@ from nameko.containers import ServiceContainer
 from services.common.config import load_settings
 from services.common.messaging import dead_letter_queue
 from services.common.mongo import connect
+from services.dispatch.store import DispatchStore, ensure_indexes
 from tests.conftest import free_port
 
 
@@ -105,3 +107,12 @@ def next_message(bound_queue, seconds: float = 20):
             return message
         time.sleep(0.05)
     raise AssertionError(f"nothing arrived on {bound_queue.name}")
+
+
+@pytest.fixture
+def dispatch_store(mongo):
+    """Dispatch's store on a database of its own, dropped afterwards."""
+    db = mongo[f"dispatch_{uuid.uuid4().hex[:8]}"]
+    ensure_indexes(db)
+    yield DispatchStore(db)
+    mongo.drop_database(db.name)

@@ -2,7 +2,6 @@
 on time before an overdue one, and a small-cap technician's last slot waits for urgent
 work (services/dispatch/domain/queueing.py; the figures behind it: make bench-sim)."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Dispatcher
-from services.dispatch.store import DispatchStore, ensure_indexes, queue_key, rekey_queue
+from services.dispatch.store import DispatchStore, queue_key, rekey_queue
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 7, 14, 2, 0, tzinfo=UTC)
@@ -18,11 +17,8 @@ REFERENCE = load_reference("deploy/config/reference.yaml")
 
 
 @pytest.fixture
-def store(mongo):
-    db = mongo[f"queue_{uuid.uuid4().hex[:8]}"]
-    ensure_indexes(db)
-    yield DispatchStore(db)
-    mongo.drop_database(db.name)
+def store(dispatch_store):
+    return dispatch_store
 
 
 def add_technician(store: DispatchStore, cap: int, active_jobs: int = 0) -> None:

@@ -72,6 +72,42 @@ def test_intake_declares_consumer_queue_and_publishes_order_created(start_servic
     assert db.requests.find_one()["outbox"] == []
 
 
+def test_intake_gives_safety_advice_and_keeps_an_agents_override(start_service, settings,
+                                                                   mongo):
+    container = start_service(IntakeService)
+    _set_clock(container, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    db = mongo[f"{settings['db_prefix']}_intake"]
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        with pytest.raises(RemoteError) as bad:  # an override without a reason: nothing made
+            rpc.intake.create_request(_request(priority_override={"priority": "normal"}),
+                                      None, "agent@SH")
+        assert bad.value.exc_type == "InvalidInput" and "改判优先级必须填写理由" in str(bad.value)
+        assert db.requests.count_documents({}) == 0
+        emergency = rpc.intake.create_request(_request(call_id="cti-1"), None, "agent@SH")
+        overridden = rpc.intake.create_request(_request(
+            call_id="cti-2", customer={**_request()["customer"], "phone": "13700002222"},
+            description="没有漏电，但是热水器有焦味",
+            priority_override={"priority": "normal", "reason": "客户说焦味是上周的，已消失"}),
+            None, "agent@SH")
+        quiet = rpc.intake.create_request(_request(
+            call_id="cti-3", customer={**_request()["customer"], "phone": "13700003333"},
+            description="没有漏电，就是不加热", channel="hotline"), None, "agent@SH")
+    assert emergency["priority"] == "emergency"
+    assert [advice["kind"] for advice in emergency["safety_advice"]] == ["electric"]
+    assert "总闸" in emergency["safety_advice"][0]["text"]
+    assert "priority_override" not in emergency or emergency["priority_override"] is None
+    assert overridden["priority"] == "normal" and overridden["safety_advice"] == []
+    assert overridden["priority_reasons"] == ["hazard:焦味", "agent_override"]
+    audit = overridden["priority_override"]
+    assert (audit["priority"], audit["reason"], audit["by"]) == (
+        "normal", "客户说焦味是上周的，已消失", "agent@SH")
+    assert audit["decided"] == {"priority": "emergency", "reasons": ["hazard:焦味"]}
+    assert audit["at"].startswith("2026-11-20T17:00")  # shown in the branch's time
+    assert (quiet["priority"], quiet["safety_advice"]) == ("normal", [])
+    stored = db.requests.find_one({"_id": overridden["order_id"]})
+    assert stored["priority_override"]["by"] == "agent@SH"
+
+
 def test_intake_applies_a_redelivered_completion_once(start_service, settings, mongo):
     container = start_service(IntakeService)
     with ClusterRpcProxy(settings, timeout=10) as rpc:

@@ -161,6 +161,14 @@ def test_the_form_becomes_the_apis_body_blank_optionals_left_out():
     assert body["product"] == {"category": "air_conditioner", "serial_number": "SN1"}
     assert screens.field_errors({"customer": {"phone": ["Bad."]}, "channel": ["No."]}) == {
         "customer.phone": "Bad.", "channel": "No."}
+    assert "priority_override" not in body  # "as the rules decide"
+
+
+def test_the_agents_override_goes_with_its_reason():
+    form = MultiDict({"description": "没有煤气味了", "override_priority": "normal",
+                      "reason": " 客户说是上周的事 "})
+    assert screens.request_body(form)["priority_override"] == {
+        "priority": "normal", "reason": "客户说是上周的事"}
 
 
 def test_a_job_offers_the_steps_its_state_allows():
@@ -248,6 +256,29 @@ def test_a_refused_request_shows_the_apis_field_errors_and_keeps_what_was_typed(
     assert response.status_code == 422
     assert 'aria-invalid="true"' in page and "Not a valid phone number." in page
     assert 'value="王先生"' in page and "新建服务请求" in page
+
+
+def test_an_emergency_shows_the_safety_advice_and_a_missing_reason_its_message():
+    gateway, session_id, csrf = _signed_in("demo-agent-sh", "agent")
+    form = {"csrf": csrf, "name": "王先生", "phone": "13812345678", "address": "南京东路1号",
+            "region_code": "310101", "category": "gas_water_heater", "request_type": "repair",
+            "description": "热水器有煤气味", "channel": "hotline"}
+    gateway.intake.create_request.call_async.return_value.result.return_value = {
+        "order_id": "SH-20261120-000001", "created": True, "status": "new",
+        "priority": "emergency", "priority_reasons": ["hazard:煤气味"], "zone": "intensive",
+        "safety_advice": [{"kind": "gas", "text": "请立即关闭燃气总阀，打开门窗通风"}]}
+    page = gateway.console_agent_save(_post("/console/agent", session_id, form)
+                                      ).get_data(as_text=True)
+    assert 'data-advice="gas"' in page and "请立即关闭燃气总阀" in page
+    assert "安全隐患：煤气味" in page
+    gateway.intake.create_request.call_async.return_value.result.side_effect = RemoteError(
+        "InvalidInput", json.dumps({"message": "Invalid input.", "fields": {
+            "priority_override": {"reason": ["改判优先级必须填写理由 / A reason."]}}}))
+    response = gateway.console_agent_save(_post("/console/agent", session_id, {
+        **form, "override_priority": "normal"}))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "改判优先级必须填写理由" in page
+    assert '<option value="normal" selected>' in page
 
 
 def test_each_role_sees_only_its_screens():

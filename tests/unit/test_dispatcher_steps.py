@@ -332,3 +332,56 @@ def test_reaching_a_milestone_records_where_its_time_went():
     assert counted == {("SH", "first_contact", "queue"): 360.0,
                        ("SH", "first_contact", "offers"): 180.0,
                        ("SH", "first_contact", "technician"): 60.0}
+
+
+def test_an_emergency_offer_lapses_after_the_short_timeout():
+    dispatcher = Dispatcher(MemoryStore(_order("new")), REFERENCE,
+                            UnitOfWork("dispatch", NOW, NOW), timedelta(minutes=15), 0.8,
+                            timedelta(minutes=3))
+    emergency = {**_order("new"), "priority": "emergency"}
+    offer, entry = dispatcher._offer_fields(emergency, "SH-T02")
+    assert offer["expires_at"] == NOW + timedelta(minutes=3)
+    assert entry["details"]["expires_at"] == (NOW + timedelta(minutes=3)).isoformat()
+    for priority in ("high", "normal"):
+        offer, _ = dispatcher._offer_fields({**_order("new"), "priority": priority}, "SH-T02")
+        assert offer["expires_at"] == NOW + timedelta(minutes=15)
+
+
+def test_an_emergency_offer_never_waits_longer_than_an_ordinary_one():
+    dispatcher = Dispatcher(MemoryStore(_order("new")), REFERENCE,
+                            UnitOfWork("dispatch", NOW, NOW), timedelta(seconds=4), 0.8,
+                            timedelta(minutes=3))
+    offer, _ = dispatcher._offer_fields({**_order("new"), "priority": "emergency"}, "SH-T02")
+    assert offer["expires_at"] == NOW + timedelta(seconds=4)
+
+
+class NewOrderStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__({"_id": "-", "branch": "SH"})
+        self.inserted: list[dict] = []
+
+    def insert_order(self, order: dict, events: list, due: datetime) -> bool:
+        self.inserted.append(order)
+        return True
+
+
+def test_an_agents_override_is_on_the_new_orders_timeline():
+    received = NOW - timedelta(minutes=1)
+    data = {"order_id": "SH-20261120-000009", "branch": "SH", "zone": "intensive",
+            "region_code": "310101", "lat": 31.23, "lon": 121.48, "request_type": "repair",
+            "channel": "hotline", "customer": {}, "product": {"category": "gas_water_heater"},
+            "description": "没有煤气味了，上周闻到过", "priority": "normal",
+            "priority_reasons": ["agent_override"], "received_at": received,
+            "deadlines": {"first_contact": (received + timedelta(hours=2)).isoformat()},
+            "priority_override": {"priority": "normal", "reason": "客户说是上周的事",
+                                  "by": "agent@SH", "at": received.isoformat(),
+                                  "decided": {"priority": "emergency",
+                                              "reasons": ["hazard:煤气味"]}}}
+    store = NewOrderStore()
+    _dispatcher(store).create_from_event(data)
+    timeline = store.inserted[0]["timeline"]
+    assert [(e["step"], e["by"]) for e in timeline] == [("created", "intake"),
+                                                        ("priority_overridden", "agent@SH")]
+    assert timeline[1]["at"] == received
+    assert timeline[1]["details"] == {"priority": "normal", "reason": "客户说是上周的事",
+                                      "decided": "emergency"}

@@ -66,7 +66,7 @@ def test_the_callers_branch_and_actor_are_passed_on():
                                               {"description": "不制冷"}))
     assert created.status_code == 201
     gateway.intake.create_request.call_async.assert_called_once_with(
-        {"description": "不制冷"}, "SZ")
+        {"description": "不制冷"}, "SZ", "agent@SZ")  # who took it: audits an override
     _answers(gateway.dispatch.step, {"order_id": ORDER, "status": "contacted"})
     gateway.order_step(_request("POST", f"/api/v1/orders/{ORDER}/contact", "demo-tech-sh-01",
                                 {}), order_id=ORDER, action="contact")

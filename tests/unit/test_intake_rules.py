@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from schemas.fields import ORDER_ID
 from services.common.errors import InvalidInput
 from services.common.reference import load_reference
-from services.intake.domain.priority import PriorityRules, classify, matched_hazards
+from services.intake.domain.priority import Override, PriorityRules, classify, overridden
 from services.intake.domain.requests import (
     check_product_dates,
     check_received_at,
@@ -19,10 +19,11 @@ from services.intake.domain.requests import (
     order_number,
     scope,
 )
+from services.intake.domain.triage import rules_from, triage
 
 _SPEC = load_reference("deploy/config/reference.yaml").priority
-RULES = PriorityRules(tuple(_SPEC["emergency_keywords"]), tuple(_SPEC["high_channels"]),
-                      _SPEC["repeat_window_days"])
+RULES = PriorityRules(tuple(_SPEC["high_channels"]), _SPEC["repeat_window_days"])
+TRIAGE = rules_from(_SPEC)
 NOW = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
 SKEW = timedelta(minutes=5)  # a caller's clock may run this far ahead
 YEAR = timedelta(days=365)
@@ -31,62 +32,45 @@ YEAR = timedelta(days=365)
 # -- priority --------------------------------------------------------------------------
 
 class TestPriority:
-    @pytest.mark.parametrize(("description", "keyword"), [
-        ("热水器有煤气味", "煤气味"),
-        ("厨房燃气泄漏了", "燃气泄漏"),
-        ("灶台漏气", "漏气"),
-        ("热水器漏电，手被电了一下", "漏电"),
-        ("家里跑水了", "跑水"),
-        ("There is a gas leak in the kitchen", "gas leak"),
-        ("Strong GAS SMELL near the heater", "gas smell"),
-        ("I got an Electric Shock from the tap", "electric shock"),
-        ("basement flooding", "flooding"),
-    ])
-    def test_hazards_are_emergencies(self, description, keyword):
-        priority, reasons = classify(RULES, description, "hotline", False, None)
-        assert priority == "emergency"
-        assert f"hazard:{keyword}" in reasons
-
     def test_hazard_beats_every_other_reason(self):
-        priority, reasons = classify(RULES, "漏水严重", "media", True, "SH-20260101-000001")
+        hazards = triage(TRIAGE, "漏电了", "electric_water_heater")
+        priority, reasons = classify(RULES, hazards, "media", True, "SH-20260101-000001")
         assert priority == "emergency"
-        assert reasons == ["hazard:漏水"]
+        assert reasons == ["hazard:漏电"]
 
-    def test_every_matched_hazard_is_listed_in_keyword_order(self):
-        assert matched_hazards("漏电还漏水", RULES.emergency_keywords) == ["漏电", "漏水"]
-        assert matched_hazards("Flooding, and it smells of gas", RULES.emergency_keywords) == [
-            "smells of gas", "flooding"]
-        assert matched_hazards("no problem", RULES.emergency_keywords) == []
-
-    def test_keyword_matching_is_case_insensitive_both_ways(self):
-        rules = PriorityRules(("Gas Leak",), (), 30)
-        assert classify(rules, "a GAS leak", "web", False, None)[0] == "emergency"
+    def test_an_override_keeps_what_the_rules_decided(self):
+        at = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
+        override = Override("normal", "客户说是上周的事，现在已无气味", "agent@SH", at)
+        decided = ("emergency", ["hazard:煤气味"])
+        assert overridden(decided, override) == ("normal", ["hazard:煤气味", "agent_override"], {
+            "priority": "normal", "reason": "客户说是上周的事，现在已无气味", "by": "agent@SH",
+            "at": at, "decided": {"priority": "emergency", "reasons": ["hazard:煤气味"]}})
+        assert overridden(decided, None) == ("emergency", ["hazard:煤气味"], None)
 
     def test_key_customer_is_high(self):
-        assert classify(RULES, "不制热", "hotline", True, None) == ("high", ["key_customer"])
+        assert classify(RULES, [], "hotline", True, None) == ("high", ["key_customer"])
 
     @pytest.mark.parametrize("channel", ["media", "12315"])
     def test_sensitive_channels_are_high(self, channel):
-        assert classify(RULES, "不制热", channel, False, None) == ("high",
-                                                                   [f"channel:{channel}"])
+        assert classify(RULES, [], channel, False, None) == ("high", [f"channel:{channel}"])
 
     def test_repeat_failure_is_high(self):
-        assert classify(RULES, "又坏了", "web", False, "SH-20260301-000007") == (
+        assert classify(RULES, [], "web", False, "SH-20260301-000007") == (
             "high", ["repeat_of:SH-20260301-000007"])
 
     def test_all_reasons_together(self):
-        assert classify(RULES, "不制热", "12315", True, "SZ-20260301-000001") == (
+        assert classify(RULES, [], "12315", True, "SZ-20260301-000001") == (
             "high", ["key_customer", "channel:12315", "repeat_of:SZ-20260301-000001"])
 
     @pytest.mark.parametrize("channel", ["hotline", "web", "letter", "fax", "email", "chat",
                                          "walk_in"])
     def test_otherwise_normal(self, channel):
-        assert classify(RULES, "空调不制冷 not cooling", channel, False, None) == ("normal", [])
+        hazards = triage(TRIAGE, "空调不制冷 not cooling", "air_conditioner")
+        assert classify(RULES, hazards, channel, False, None) == ("normal", [])
 
     def test_no_false_hazard(self):
         # "gas" alone or a water heater that heats no water is not a hazard.
-        assert classify(RULES, "gas water heater gives no hot water", "web", False,
-                        None) == ("normal", [])
+        assert triage(TRIAGE, "gas water heater gives no hot water", "gas_water_heater") == []
 
 
 # -- scope -----------------------------------------------------------------------------

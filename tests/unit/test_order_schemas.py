@@ -45,6 +45,23 @@ def errors_of(schema, payload) -> dict:
 
 
 class TestServiceRequestIn:
+    def test_a_priority_override_needs_a_reason_in_chinese_first(self):
+        for given in ({"priority": "normal"}, {"priority": "normal", "reason": "  "},
+                      {"priority": "normal", "reason": None}):
+            errors = errors_of(ServiceRequestIn, request(priority_override=given))
+            message = errors["priority_override"]["reason"][0]
+            assert message.startswith(("改判优先级必须填写理由", "请填写改判理由")), message
+        errors = errors_of(ServiceRequestIn, request(priority_override={
+            "priority": "urgent", "reason": "客户要求"}))
+        assert list(errors["priority_override"]) == ["priority"]
+
+    def test_a_priority_override_with_a_reason_loads(self):
+        loaded = ServiceRequestIn().load(request(priority_override={
+            "priority": "normal", "reason": "客户说煤气味是上周的事"}))
+        assert loaded["priority_override"] == {"priority": "normal",
+                                               "reason": "客户说煤气味是上周的事"}
+        assert ServiceRequestIn().load(request())["priority_override"] is None
+
     def test_valid_request_loads_with_defaults(self):
         loaded = ServiceRequestIn().load(request())
         assert loaded["customer"]["vip"] is False

@@ -3,6 +3,8 @@ technician's list, and the slot a small-cap technician keeps."""
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from services.dispatch.domain.matching import Technician, parse_shift, rank_candidates
 from services.dispatch.domain.queueing import (
     HIGH_LEAD,
@@ -12,6 +14,7 @@ from services.dispatch.domain.queueing import (
     offerable,
     queue_deadline,
     queue_place,
+    unaccepted_emergency,
     window_from,
     work_list_key,
 )
@@ -130,3 +133,20 @@ def test_an_emergency_is_offered_first_to_a_technician_with_nothing_in_hand():
     args = ([near_busy, far_idle], {"gas"}, "standard", 31.2, 121.4, shifts, NOW)
     assert [t.technician_id for t in rank_candidates(*args)] == ["near", "far"]
     assert [t.technician_id for t in rank_candidates(*args, urgent=True)] == ["far", "near"]
+
+
+@pytest.mark.parametrize(("priority", "status", "minutes", "paged"), [
+    ("emergency", "new", 31, True),
+    ("emergency", "offered", 30, True),
+    ("emergency", "escalated", 45, True),
+    ("emergency", "offered", 29, False),  # still within the first-contact target
+    ("emergency", "accepted", 45, False),
+    ("emergency", "contacted", 45, False),
+    ("high", "offered", 45, False),
+    ("normal", "new", 45, False),
+])
+def test_an_emergency_nobody_accepted_by_first_contact_pages(priority, status, minutes, paged):
+    received = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
+    order = {"priority": priority, "status": status, "received_at": received,
+             "deadlines": {"first_contact": received + timedelta(minutes=30)}}
+    assert unaccepted_emergency(order, received + timedelta(minutes=minutes)) is paged

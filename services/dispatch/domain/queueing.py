@@ -38,6 +38,17 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+UNACCEPTED = ("new", "offered", "escalated")  # nobody has taken the order on
+
+
+def unaccepted_emergency(order: dict[str, Any], now: datetime) -> bool:
+    """An emergency nobody has accepted by its first-contact deadline: a supervisor is
+    paged (alert EmergencyNotAccepted)."""
+    deadline = (order.get("deadlines") or {}).get("first_contact")
+    return (band(order) == 0 and order["status"] in UNACCEPTED and deadline is not None
+            and _utc(now) >= _utc(deadline))
+
+
 def queue_deadline(order: dict[str, Any]) -> datetime:
     """The arrival deadline (the received time when the order has none): earliest first."""
     return _utc(order["deadlines"].get("arrival") or order["received_at"])
