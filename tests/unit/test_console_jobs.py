@@ -83,16 +83,22 @@ def test_the_job_page_shows_the_forms_of_an_on_site_job():
     assert 'href="tel:13812345678"' in page and "点火针" in page
 
 
-def test_the_completion_and_its_signature_go_to_the_api_as_the_technician():
+def _send_job_form(form: str, fields: dict):
+    """A job form sent by the technician, the order step answered: (the response, the
+    step's RPC arguments)."""
     gateway, session_id, csrf = _signed_in("demo-tech-sh-01", "technician")
     gateway.dispatch.step.call_async.return_value.result.return_value = {"order_id": ORDER}
     response = gateway.console_tech_job_form(_post(
-        f"/console/tech/jobs/{ORDER}/complete", session_id,
-        {"csrf": csrf, "diagnosis": "点火针积碳", "fault_code": "E1", "repair_done": "清理",
-         "cause": "wear", "signature_png": "data:image/png;base64," + PNG}),
-        order_id=ORDER, form="complete")
+        f"/console/tech/jobs/{ORDER}/{form}", session_id, {"csrf": csrf, **fields}),
+        order_id=ORDER, form=form)
+    return response, gateway.dispatch.step.call_async.call_args.args
+
+
+def test_the_completion_and_its_signature_go_to_the_api_as_the_technician():
+    response, (order_id, action, body, actor) = _send_job_form("complete", {
+        "diagnosis": "点火针积碳", "fault_code": "E1", "repair_done": "清理", "cause": "wear",
+        "signature_png": "data:image/png;base64," + PNG})
     assert response.status_code == 303 and response.headers["Location"] == "/console/tech"
-    order_id, action, body, actor = gateway.dispatch.step.call_async.call_args.args
     assert (order_id, action) == (ORDER, "complete")
     assert body["signature_png"].endswith(PNG) and body["customer_signed"] is True
     assert actor["role"] == "technician"
@@ -147,13 +153,8 @@ def test_an_on_site_job_offers_to_end_the_visit_and_lists_the_visits():
 
 
 def test_ending_a_visit_goes_to_the_api_with_its_reason():
-    gateway, session_id, csrf = _signed_in("demo-tech-sh-01", "technician")
-    gateway.dispatch.step.call_async.return_value.result.return_value = {"order_id": ORDER}
-    response = gateway.console_tech_job_form(_post(
-        f"/console/tech/jobs/{ORDER}/leave", session_id,
-        {"csrf": csrf, "outcome": "special_tool", "note": "需高空作业梯"}),
-        order_id=ORDER, form="leave")
+    response, (order_id, action, body, _) = _send_job_form("leave", {
+        "outcome": "special_tool", "note": "需高空作业梯"})
     assert response.status_code == 303
-    order_id, action, body, _ = gateway.dispatch.step.call_async.call_args.args
     assert (order_id, action) == (ORDER, "leave")
     assert body == {"outcome": "special_tool", "note": "需高空作业梯"}
