@@ -100,8 +100,10 @@ class Steps(DispatcherBase):
             "reason": payload.get("reason")}}
         resumed, paused = self._pause_ends(order)  # the slot is judged on the moved clock
         arrival = sla.as_resumed(order, resumed, paused)["deadlines"].get("arrival")
-        if payload["customer_requested"] and arrival and as_utc(arrival) < end:
-            # A later slot asked for by the customer does not count against the commitment.
+        if (payload["customer_requested"] and arrival and as_utc(arrival) < end
+                and visits.first_arrival(order.get("milestones"))):
+            # A later slot asked for by the customer does not count against the commitment
+            # (the first visit's: a later one's arrival was reached already).
             sets["deadlines.arrival"] = end
             sets["original_deadlines.arrival"] = arrival
             sets["risk_at.arrival"] = sla.risk_mark(as_utc(order["received_at"]), end,

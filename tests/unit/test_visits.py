@@ -149,3 +149,16 @@ def test_cannot_fix_opens_one_escalation_whatever_the_redeliveries():
     assert dispatcher.open_exchange_escalation("f" * 32, data) is True
     assert store.orders[ORDER_ID]["escalation"]["event_id"] == "e" * 32
     assert store.written[-1].entry["details"]["opened"] is False
+
+
+def test_a_later_slot_the_customer_asks_for_after_a_visit_leaves_the_reached_arrival_alone():
+    store = MemoryStore(_order("scheduled"))
+    _step(store, "check-in", {"confirmed_by_customer": True})
+    _step(store, "leave", {"outcome": "customer_absent"}, NOW + timedelta(minutes=20))
+    arrival = dict(store.orders[ORDER_ID]["deadlines"])["arrival"]
+    slot = NOW + timedelta(days=3)
+    _step(store, "appointment", {"start": slot, "end": slot + timedelta(hours=2),
+                                 "customer_requested": True, "reason": "周末在家"},
+          NOW + timedelta(hours=1))
+    assert store.orders[ORDER_ID]["deadlines"]["arrival"] == arrival
+    assert not any(path.endswith(".arrival") for path in store.written[-1].facts)
