@@ -158,3 +158,20 @@ def test_ending_a_visit_goes_to_the_api_with_its_reason():
     assert response.status_code == 303
     assert (order_id, action) == (ORDER, "leave")
     assert body == {"outcome": "special_tool", "note": "需高空作业梯"}
+
+
+def test_an_order_page_shows_its_visits_and_an_open_exchange_or_refund():
+    gateway, session_id, _ = _signed_in("demo-dispatcher-sh", "dispatcher")
+    gateway.dispatch.get_order.call_async.return_value.result.return_value = {
+        **ON_SITE, "status": "completed", "timeline": [], "deadlines": {}, "milestones": {},
+        "escalation": {"kind": "exchange_or_refund", "status": "open", "remedy": "refund",
+                       "reason": "主板烧毁"},
+        "visits": [{"n": 1, "arrived_at": "2026-11-20T10:00:00+08:00",
+                    "left_at": "2026-11-20T11:00:00+08:00", "outcome": "cannot_fix",
+                    "reason": None, "technician_id": "SH-T01"}]}
+    response = gateway.console_order_page(_get(f"/console/orders/{ORDER}", session_id),
+                                          order_id=ORDER)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-escalation="exchange_or_refund"' in page and "主板烧毁" in page
+    assert 'data-visit="1" data-outcome="cannot_fix"' in page and "无法修复" in page
