@@ -20,6 +20,7 @@ EXAMPLES: dict[str, dict] = {
     "Step_appointment": {"start": "2026-11-24T14:00:00+08:00",
                          "end": "2026-11-24T16:00:00+08:00"},
     "Step_check_in": {},
+    "Step_leave": {"outcome": "customer_absent", "note": "客户不在家，已电话改约 / not home"},
     "Step_complete": {"diagnosis": "点火针积碳 / carbon on the igniter",
                       "fault_code": "E1", "repair_done": "清洁点火针 / igniter cleaned",
                       "customer_signed": True},

@@ -86,6 +86,13 @@ class OrderCompletedData(OrderRefData):
     follow_up_of = fields.String(load_default=None, allow_none=True)
 
 
+class ExchangeRequestedData(OrderRefData):
+    """``cannot_fix``: the completion says which remedy (exchange or refund) and why."""
+
+    completion = fields.Dict(required=True)
+    technician_id = fields.String(load_default=None, allow_none=True)
+
+
 class OrderCancelledData(OrderRefData):
     reason = fields.String(load_default=None, allow_none=True)
 
@@ -150,6 +157,7 @@ EVENT_DATA: dict[tuple[str, str], type[EventData]] = {
     ("intake", "complaint_received"): ComplaintReceivedData,
     ("dispatch", "order_completed"): OrderCompletedData,
     ("dispatch", "order_cancelled"): OrderCancelledData,
+    ("dispatch", "exchange_requested"): ExchangeRequestedData,
     ("inventory", "parts_short"): PartsLinesData,
     ("inventory", "parts_arrived"): PartsLinesData,
     ("inventory", "parts_consumed"): PartsConsumedData,

@@ -11,6 +11,7 @@ from marshmallow import (
     fields,
     pre_load,
     validate,
+    validates,
     validates_schema,
 )
 
@@ -28,6 +29,7 @@ from schemas.fields import (
     refuse_invalid_unicode,
 )
 from services.common.domain.commitments import MILESTONES
+from services.dispatch.domain.visits import LEAVE_OUTCOMES, PARTS
 
 CHANNELS = ("hotline", "web", "letter", "fax", "media", "email", "chat", "walk_in", "12315")
 REQUEST_TYPES = ("installation", "repair", "maintenance", "return_exchange", "consultation",
@@ -149,6 +151,16 @@ class TimelineEntryOut(Schema):
     details = fields.Dict(allow_none=True)
 
 
+class VisitOut(Schema):
+    """One visit (上门): its arrival, departure and outcome (None while on site)."""
+    n = fields.Integer()
+    arrived_at = LocalDateTime(allow_none=True)
+    left_at = LocalDateTime(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    technician_id = fields.String(allow_none=True)
+
+
 class OrderOut(Schema):
     order_id = fields.String()
     status = fields.String(validate=validate.OneOf(ORDER_STATES))
@@ -189,6 +201,8 @@ class OrderOut(Schema):
     forecast = fields.Nested(ForecastOut, allow_none=True)
     pause_reason = fields.String(allow_none=True)
     timeline = fields.List(fields.Nested(TimelineEntryOut))
+    visits = fields.List(fields.Nested(VisitOut))
+    escalation = fields.Dict(allow_none=True)  # open for the dispatcher (cannot_fix...)
     created = fields.Boolean()
 
 
@@ -196,6 +210,8 @@ class OrderQuery(StrictSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATES))
     priority = fields.String(load_default=None, validate=validate.OneOf(PRIORITIES))
     overdue = fields.Boolean(load_default=None)
+    # Orders with an escalation open for the dispatcher (cannot_fix's exchange or refund).
+    escalation = fields.String(load_default=None, validate=validate.OneOf(("open",)))
     technician_id = fields.String(load_default=None, validate=SAFE_ID)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
@@ -232,6 +248,19 @@ class AppointmentIn(StrictSchema):
 class CheckInIn(StrictSchema):
     confirmed_by_customer = fields.Boolean(load_default=True)
     note = Text(load_default=None, validate=validate.Length(max=500))
+
+
+class LeaveIn(StrictSchema):
+    """A visit ended without completion; the order is booked again."""
+    outcome = fields.String(required=True, metadata={"enum": list(LEAVE_OUTCOMES)})
+    note = Text(load_default=None, validate=validate.Length(max=500))
+
+    @validates("outcome")
+    def _known_outcome(self, value, **kwargs):
+        if value == PARTS:
+            raise ValidationError("Waiting for parts is the wait-parts step, with the parts.")
+        if value not in LEAVE_OUTCOMES:
+            raise ValidationError(f"Must be one of: {', '.join(LEAVE_OUTCOMES)}.")
 
 
 CAUSES = ("quality_failure", "wear", "customer_damage", "unauthorised_repair")
@@ -342,6 +371,7 @@ STEP_SCHEMAS: dict[str, type[Schema]] = {
     "contact": NoteIn,
     "appointment": AppointmentIn,
     "check-in": CheckInIn,
+    "leave": LeaveIn,
     "complete": CompleteIn,
     "assign": AssignIn,
     "cancel": CancelIn,

@@ -91,6 +91,11 @@ def note_body(form: Any) -> dict:
     return _optional({"note": _text(form, "note")})
 
 
+def leave_body(form: Any) -> dict:
+    return _optional({"outcome": _text(form, "outcome"), "note": _text(form, "note")})
+
+
 BODIES = {"contact": note_body, "check-in": note_body, "appointment": appointment_body,
+          "leave": leave_body,
           "complete": complete_body,
           "parts": lambda form: {"parts": part_lines(form)}}

@@ -12,9 +12,10 @@ from gateway.console.web import View, console_page, is_technician
 from gateway.observed import http
 from schemas.fields import SAFE_ID
 from schemas.orders import CAUSES, PHOTO_KINDS
+from services.dispatch.domain.visits import LEAVE_OUTCOMES
 
 # The job page's forms: order steps go to /orders/<id>/<step>, the rest as named.
-ORDER_STEPS = ("contact", "appointment", "check-in", "complete")
+ORDER_STEPS = ("contact", "appointment", "check-in", "leave", "complete")
 JOB_FORMS = (*ORDER_STEPS, "parts", "quote", "approve")
 
 
@@ -77,5 +78,5 @@ class TechJobRoutes:
                            parts=parts.body if parts.ok else None,
                            catalogue=catalogue.body.get("items", []) if catalogue.ok else [],
                            quote=quote, causes=CAUSES, part_row_count=job_forms.PART_ROWS,
-                           photo_kinds=PHOTO_KINDS,
+                           photo_kinds=PHOTO_KINDS, leave_outcomes=LEAVE_OUTCOMES,
                            **shown)

@@ -75,7 +75,11 @@ class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, WorkRoutes, SignInRoutes):
             orders += reply.body["items"] if reply.ok else []
         technicians = view.api.get("/api/v1/technicians")
         zone = request.args.get("zone") or ""
+        # Orders out of the queue with an escalation open (cannot_fix: exchange or refund).
+        escalations = view.api.get("/api/v1/orders", {"escalation": "open",
+                                                      "page_size": QUEUE_PAGE_SIZE})
         return {"rows": screens.zone_of(screens.queue(orders), zone), "zone": zone,
+                "escalations": escalations.body["items"] if escalations.ok else [],
                 "wanted_status": status, "priority": priority,
                 "statuses": screens.open_statuses(), "assignable": screens.assignable,
                 "technicians": technicians.body["items"] if technicians.ok else []}

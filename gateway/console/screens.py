@@ -115,7 +115,7 @@ def steps_for(status: str) -> list[str]:
     return [step for step in TECHNICIAN_STEPS if status in TRANSITIONS[step].sources]
 
 
-JOB_STEPS = ("contact", "appointment", "check-in", "complete")
+JOB_STEPS = ("contact", "appointment", "check-in", "leave", "complete")
 
 
 def job_steps(status: str) -> list[str]:

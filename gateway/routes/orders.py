@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "contact": ("technician", *STAFF),
     "appointment": ("technician", "agent", *STAFF),
     "check-in": ("technician", *STAFF),
+    "leave": ("technician", *STAFF),
     "complete": ("technician", *STAFF),
     "wait-parts": ("technician", *STAFF),
     "resume": ("technician", *STAFF),

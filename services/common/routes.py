@@ -59,8 +59,38 @@ SUBSCRIPTIONS += [
     Subscription("complaints", "refund_requested", "billing", "on_refund_requested"),
 ]
 
+# cannot_fix: the exchange or refund owed opens an escalation the dispatcher sees, until
+# the case that settles it (三包) has its own consumer.
+SUBSCRIPTIONS += [
+    Subscription("dispatch", "exchange_requested", "dispatch", "on_exchange_requested"),
+]
+
 # Complaints show on the orders they concern (the dispatcher's and supervisor's view).
 SUBSCRIPTIONS += [
     Subscription("complaints", "complaint_opened", "dispatch", "on_complaint_opened"),
     Subscription("complaints", "complaint_escalated", "dispatch", "on_complaint_escalated"),
 ]
+
+# Events a service states that no service of ours consumes: facts for listeners outside
+# the system (a notifier, a data feed) or for a consumer still to come. Declared here so
+# an unconsumed event is a decision, not an accident (tests/unit/test_event_consumers.py
+# fails on one that is neither routed nor listed). The outbox carries an event only once
+# a route above names it (UnitOfWork.routed): until then they are not on the broker
+# (dispatch's steps are on the order's timeline all the same).
+NOTIFICATIONS: frozenset[tuple[str, str]] = frozenset({
+    # dispatch: each step of an order, for a customer notifier (short message, app push)
+    ("dispatch", "order_offered"),
+    ("dispatch", "order_accepted"),
+    ("dispatch", "order_contacted"),
+    ("dispatch", "order_scheduled"),
+    ("dispatch", "order_arrived"),
+    ("dispatch", "order_left"),
+    ("dispatch", "order_waiting_parts"),
+    ("dispatch", "order_resumed"),
+    ("dispatch", "order_escalated"),
+    ("dispatch", "order_closed"),
+    ("dispatch", "milestone_breached"),
+    # billing and inventory: for the finance and purchasing teams' feeds
+    ("billing", "charge_anomaly"),
+    ("inventory", "stock_low"),
+})

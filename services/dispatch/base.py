@@ -11,7 +11,7 @@ from services.common.clock import as_utc
 from services.common.domain.commitments import MilestoneRule
 from services.common.reference import Reference
 from services.common.unit_of_work import Outcomes, UnitOfWork
-from services.dispatch.domain import ledger, lifecycle, sla
+from services.dispatch.domain import ledger, lifecycle, sla, visits
 from services.dispatch.domain.forecast import parse_pace
 from services.dispatch.domain.matching import (
     parse_shift,
@@ -68,6 +68,12 @@ class DispatcherBase:
         self.uow.wrote(ORDERS, order["_id"], change.events)
         self.uow.take(reaching)
         return True
+
+    def _visit_ends(self, order: dict, outcome: str, reason: str | None = None) -> list:
+        """The order's visits once the open one ends now with ``outcome``."""
+        arrived = ((order.get("milestones") or {}).get("arrival") or {}).get("at")
+        return visits.depart(order.get("visits") or [], outcome, self.now,
+                             order["technician_id"], reason, arrived)
 
     @staticmethod
     def _moved(order: dict, action: str) -> str | None:

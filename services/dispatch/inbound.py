@@ -10,7 +10,7 @@ from typing import Any
 
 from services.common.errors import Conflict
 from services.dispatch.base import MAX_RACE_RETRIES, DispatcherBase
-from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain import escalations, lifecycle, sla, visits
 from services.dispatch.domain.work_order import Change
 from services.dispatch.store import OrderNotYetKnown
 
@@ -30,6 +30,8 @@ class InboundEvents(DispatcherBase):
                 return Change()  # the parts came in before this news did: keep working
             if order["status"] in lifecycle.TRANSITIONS["parts-short"].sources:
                 facts, paused = self._switch_pause(order, "waiting_parts")
+                if order["status"] == "on_site":  # the technician's visit ends for parts
+                    facts["visits"] = self._visit_ends(order, visits.PARTS)
                 return Change(status=self._moved(order, "parts-short"),
                               facts={**facts, "waiting_for": waiting}, paused=paused,
                               events=self._events(order, "order_waiting_parts",
@@ -106,6 +108,22 @@ class InboundEvents(DispatcherBase):
                                        task_id=data["task_id"], verified=verdict)
             return change
         return self._apply_once(event_id, data["order_id"], build, "the callback")
+
+    # -- cannot_fix (dispatch's own exchange_requested) ---------------------------------
+    def open_exchange_escalation(self, event_id: str, data: dict[str, Any]) -> bool:
+        """exchange_requested: the exchange or refund a cannot_fix completion owes the
+        customer opens an escalation the dispatcher sees (domain/escalations.py), once per
+        event; an order with one open already keeps it. False for a redelivery."""
+        def build(order: dict) -> Change:
+            if escalations.is_open(order):
+                return Change(entry=self._entry("exchange_requested", "dispatch",
+                                                opened=False))
+            escalation = escalations.exchange_or_refund(data["completion"], event_id,
+                                                        self.now)
+            return Change(facts={"escalation": escalation}, entry=self._entry(
+                "exchange_requested", "dispatch", opened=True,
+                remedy=escalation["remedy"]))
+        return self._apply_once(event_id, data["order_id"], build, "the exchange request")
 
     def _apply_once(self, event_id: str, order_id: str, build, what: str) -> bool:
         """Another service's event applied to an order once: ``build(order)`` gives the

@@ -112,6 +112,14 @@ class DispatchService(ServiceBase):
         with self._dispatcher() as dispatcher:
             dispatcher.record_callback(event["event_id"], event["data"])
 
+    @reliable_handler("dispatch", "exchange_requested")
+    def on_exchange_requested(self, envelope: dict) -> None:
+        """cannot_fix: the exchange or refund owed to the customer, on the dispatcher's
+        escalations until the case that settles it exists."""
+        event = read_event(envelope, needs=("order_id", "completion"))
+        with self._dispatcher() as dispatcher:
+            dispatcher.open_exchange_escalation(event["event_id"], event["data"])
+
     @reliable_handler("complaints", "complaint_opened")
     def on_complaint_opened(self, envelope: dict) -> None:
         self._note_complaint(envelope)

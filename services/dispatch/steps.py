@@ -12,7 +12,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.unit_of_work import Reached
 from services.contracts import plain
 from services.dispatch.base import MAX_RACE_RETRIES, Actor, DispatcherBase
-from services.dispatch.domain import lifecycle, sla
+from services.dispatch.domain import lifecycle, sla, visits
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import billing_facts, callback_facts, milestone_labels
 
@@ -39,7 +39,8 @@ class Steps(DispatcherBase):
         """Each step's handler, given the state the lifecycle leads the order to."""
         return {"accept": self._do_accept, "reject": self._do_reject,
                 "contact": self._do_contact, "appointment": self._do_appointment,
-                "check-in": self._do_check_in, "wait-parts": self._do_wait_parts,
+                "check-in": self._do_check_in, "leave": self._do_leave,
+                "wait-parts": self._do_wait_parts,
                 "resume": self._do_resume, "complete": self._do_complete,
                 "pause": self._do_pause, "unpause": self._do_unpause,
                 "assign": self._do_assign, "cancel": self._do_cancel,
@@ -99,8 +100,10 @@ class Steps(DispatcherBase):
             "reason": payload.get("reason")}}
         resumed, paused = self._pause_ends(order)  # the slot is judged on the moved clock
         arrival = sla.as_resumed(order, resumed, paused)["deadlines"].get("arrival")
-        if payload["customer_requested"] and arrival and as_utc(arrival) < end:
-            # A later slot asked for by the customer does not count against the commitment.
+        if (payload["customer_requested"] and arrival and as_utc(arrival) < end
+                and visits.first_arrival(order.get("milestones"))):
+            # A later slot asked for by the customer does not count against the commitment
+            # (the first visit's: a later one's arrival was reached already).
             sets["deadlines.arrival"] = end
             sets["original_deadlines.arrival"] = arrival
             sets["risk_at.arrival"] = sla.risk_mark(as_utc(order["received_at"]), end,
@@ -115,13 +118,30 @@ class Steps(DispatcherBase):
 
     def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         resumed, paused = self._pause_ends(order)
-        # Arrival is judged against its clock as the pause leaves it.
-        reached = self._reach(sla.as_resumed(order, resumed, paused), "arrival")
+        facts = {**resumed, "visits": visits.arrive(order.get("visits") or [],
+                                                     order["technician_id"], self.now)}
+        if visits.first_arrival(order.get("milestones")):
+            # Arrival is judged against its clock as the pause leaves it; a later visit
+            # leaves the milestone as the first one reached it.
+            facts.update(self._reach(sla.as_resumed(order, resumed, paused), "arrival"))
         return self._write(order, Change(
-            status=status, facts={**resumed, **reached}, paused=paused,
+            status=status, facts=facts, paused=paused,
             events=self._events(order, "order_arrived"),
-            entry=self._entry("checked_in", actor.label,
+            entry=self._entry("checked_in", actor.label, visit=len(facts["visits"]),
                               confirmed_by_customer=payload["confirmed_by_customer"])))
+
+    def _do_leave(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        """A visit ends without completion: the order is booked again; the time until
+        the next arrival is the outcome's cause's (domain/visits.py)."""
+        outcome = payload["outcome"]
+        tech = self.store.technician(order["technician_id"]) or {}
+        cause = visits.delay_cause(outcome, bool(tech.get("service_centre_id")))
+        done = self._visit_ends(order, outcome, payload.get("note"))
+        return self._write(order, Change(
+            status=status, facts={"visits": done},
+            events=self._events(order, "order_left", outcome=outcome, cause=cause),
+            entry=self._entry("left", actor.label, visit=len(done), outcome=outcome,
+                              cause=cause, note=payload.get("note"))))
 
     def _do_wait_parts(self, order: dict, payload: dict, actor: Actor,
                        status: str | None) -> bool:
@@ -129,6 +149,7 @@ class Steps(DispatcherBase):
         facts, paused = self._switch_pause(order, "waiting_parts")
         facts["waiting_for"] = {"parts": parts, "expected_at": payload.get("expected_at"),
                                 "customer_informed": payload["customer_informed"]}
+        facts["visits"] = self._visit_ends(order, visits.PARTS)
         return self._write(order, Change(
             status=status, facts=facts, paused=paused,
             events=self._events(order, "order_waiting_parts", parts=parts),
@@ -171,6 +192,7 @@ class Steps(DispatcherBase):
                      status: str | None) -> bool:
         completion = {**payload, "completed_at": self.now}
         kinds = ["order_completed"] + (["exchange_requested"] if payload["cannot_fix"] else [])
+        outcome = visits.CANNOT_FIX if payload["cannot_fix"] else visits.COMPLETED
         tech = self.store.technician(order["technician_id"]) or {}
         facts = billing_facts(order, payload)
         events = self._events(order, *kinds, technician_id=order["technician_id"],
@@ -186,7 +208,8 @@ class Steps(DispatcherBase):
         resumed, paused = self._pause_ends(order)  # judged on the clock as the pause left it
         reached = self._reach(sla.as_resumed(order, resumed, paused), "resolution")
         if not self._write(order, Change(
-                status=status, facts={**resumed, "completion": completion, **reached},
+                status=status, facts={**resumed, "completion": completion, **reached,
+                                      "visits": self._visit_ends(order, outcome)},
                 paused=paused, events=events, entry=self._entry("completed", actor.label,
                                                  cannot_fix=payload["cannot_fix"]))):
             return False

@@ -145,6 +145,7 @@ def ensure_indexes(db: Database) -> None:
         orders.create_index([(f"risk_at.{milestone}", ASCENDING)], sparse=True)
     orders.create_index([("branch", ASCENDING), ("status", ASCENDING)])  # wallboard counts
     orders.create_index([("held_by", ASCENDING)], sparse=True)
+    orders.create_index([("escalation.status", ASCENDING)], sparse=True)
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
     _mark_held_orders(db)
@@ -304,6 +305,8 @@ class DispatchStore(StaffStore):
         for key in ("status", "priority"):
             if wanted.get(key):
                 query[key] = wanted[key]
+        if wanted.get("escalation"):
+            query["escalation.status"] = wanted["escalation"]
         if technician_id:  # held, or offered and awaiting the technician's answer
             query["$and"] = [{"$or": [{"technician_id": technician_id},
                                       {"offer.technician_id": technician_id}]}]

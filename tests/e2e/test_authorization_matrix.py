@@ -30,8 +30,8 @@ MATRIX = [
     ("GET", "/api/v1/orders/{order}", EVERYONE),
     ("GET", "/api/v1/orders/{order}/timeline", EVERYONE),
     *[("POST", f"/api/v1/orders/{{order}}/{step}", TECH_STEP)
-      for step in ("accept", "reject", "contact", "check-in", "complete", "wait-parts",
-                   "resume")],
+      for step in ("accept", "reject", "contact", "check-in", "leave", "complete",
+                   "wait-parts", "resume")],
     ("POST", "/api/v1/orders/{order}/appointment", TECH_STEP | {"agent"}),
     ("POST", "/api/v1/orders/{order}/pause", TECH_STEP | {"agent"}),
     ("POST", "/api/v1/orders/{order}/unpause", TECH_STEP | {"agent"}),
@@ -116,6 +116,7 @@ VALID = {
     "complete": {"diagnosis": "x", "fault_code": "E1", "repair_done": "x"},
     "assign": {"technician_id": "SZ-T01"},
     "wait-parts": {"parts": [{"sku": "X1", "quantity": 1}], "customer_informed": True},
+    "leave": {"outcome": "customer_absent"},
     "pause": {"reason": "customer_away", "customer_informed": True},
     "approve-delay": {"milestone": "arrival", "new_deadline": "2026-12-30T10:00:00+08:00",
                       "reason": "storm", "customer_informed": True},

@@ -59,7 +59,7 @@ def test_the_photos_taken_go_with_the_completion_by_kind():
 def test_a_job_page_offers_the_forms_its_state_allows():
     assert screens.job_steps("accepted") == ["contact", "parts"]
     assert screens.job_steps("contacted") == ["appointment", "check-in", "parts"]
-    assert screens.job_steps("on_site") == ["complete", "parts"]
+    assert screens.job_steps("on_site") == ["leave", "complete", "parts"]
     assert screens.job_steps("waiting_parts") == ["appointment", "check-in"]
     assert screens.job_steps("completed") == []
 
@@ -83,16 +83,22 @@ def test_the_job_page_shows_the_forms_of_an_on_site_job():
     assert 'href="tel:13812345678"' in page and "点火针" in page
 
 
-def test_the_completion_and_its_signature_go_to_the_api_as_the_technician():
+def _send_job_form(form: str, fields: dict):
+    """A job form sent by the technician, the order step answered: (the response, the
+    step's RPC arguments)."""
     gateway, session_id, csrf = _signed_in("demo-tech-sh-01", "technician")
     gateway.dispatch.step.call_async.return_value.result.return_value = {"order_id": ORDER}
     response = gateway.console_tech_job_form(_post(
-        f"/console/tech/jobs/{ORDER}/complete", session_id,
-        {"csrf": csrf, "diagnosis": "点火针积碳", "fault_code": "E1", "repair_done": "清理",
-         "cause": "wear", "signature_png": "data:image/png;base64," + PNG}),
-        order_id=ORDER, form="complete")
+        f"/console/tech/jobs/{ORDER}/{form}", session_id, {"csrf": csrf, **fields}),
+        order_id=ORDER, form=form)
+    return response, gateway.dispatch.step.call_async.call_args.args
+
+
+def test_the_completion_and_its_signature_go_to_the_api_as_the_technician():
+    response, (order_id, action, body, actor) = _send_job_form("complete", {
+        "diagnosis": "点火针积碳", "fault_code": "E1", "repair_done": "清理", "cause": "wear",
+        "signature_png": "data:image/png;base64," + PNG})
     assert response.status_code == 303 and response.headers["Location"] == "/console/tech"
-    order_id, action, body, actor = gateway.dispatch.step.call_async.call_args.args
     assert (order_id, action) == (ORDER, "complete")
     assert body["signature_png"].endswith(PNG) and body["customer_signed"] is True
     assert actor["role"] == "technician"
@@ -126,3 +132,46 @@ def test_an_unknown_form_or_another_role_does_nothing():
     assert response.status_code == 403
     gateway.dispatch.step.call_async.assert_not_called()
     agent.dispatch.step.call_async.assert_not_called()
+
+
+def test_an_on_site_job_offers_to_end_the_visit_and_lists_the_visits():
+    gateway, session_id, _ = _signed_in("demo-tech-sh-01", "technician")
+    _page(gateway)
+    gateway.dispatch.get_order.call_async.return_value.result.return_value = {
+        **ON_SITE, "visits": [
+            {"n": 1, "arrived_at": "2026-11-20T10:00:00+08:00",
+             "left_at": "2026-11-20T10:20:00+08:00", "outcome": "customer_absent",
+             "reason": None, "technician_id": "SH-T01"},
+            {"n": 2, "arrived_at": "2026-11-21T09:00:00+08:00", "left_at": None,
+             "outcome": None, "reason": None, "technician_id": "SH-T01"}]}
+    page = gateway.console_tech_job(_get(f"/console/tech/jobs/{ORDER}", session_id),
+                                    order_id=ORDER).get_data(as_text=True)
+    assert "step-leave" in page and "结束本次上门" in page
+    assert 'value="second_person"' in page and "需专用工具" in page
+    assert 'data-visit="1" data-outcome="customer_absent"' in page and "客户不在家" in page
+    assert 'data-visit="2"' in page and "第2次上门" in page
+
+
+def test_ending_a_visit_goes_to_the_api_with_its_reason():
+    response, (order_id, action, body, _) = _send_job_form("leave", {
+        "outcome": "special_tool", "note": "需高空作业梯"})
+    assert response.status_code == 303
+    assert (order_id, action) == (ORDER, "leave")
+    assert body == {"outcome": "special_tool", "note": "需高空作业梯"}
+
+
+def test_an_order_page_shows_its_visits_and_an_open_exchange_or_refund():
+    gateway, session_id, _ = _signed_in("demo-dispatcher-sh", "dispatcher")
+    gateway.dispatch.get_order.call_async.return_value.result.return_value = {
+        **ON_SITE, "status": "completed", "timeline": [], "deadlines": {}, "milestones": {},
+        "escalation": {"kind": "exchange_or_refund", "status": "open", "remedy": "refund",
+                       "reason": "主板烧毁"},
+        "visits": [{"n": 1, "arrived_at": "2026-11-20T10:00:00+08:00",
+                    "left_at": "2026-11-20T11:00:00+08:00", "outcome": "cannot_fix",
+                    "reason": None, "technician_id": "SH-T01"}]}
+    response = gateway.console_order_page(_get(f"/console/orders/{ORDER}", session_id),
+                                          order_id=ORDER)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-escalation="exchange_or_refund"' in page and "主板烧毁" in page
+    assert 'data-visit="1" data-outcome="cannot_fix"' in page and "无法修复" in page

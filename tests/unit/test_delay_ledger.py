@@ -101,10 +101,22 @@ def test_news_that_did_not_move_the_order_changes_no_cause():
     assert hours(spent) == {QUEUE: 1 / 6, TECHNICIAN: 5 / 6}
 
 
+def test_a_visit_left_unfinished_owes_the_time_to_its_next_arrival_to_its_cause():
+    timeline = [step(0, "created"), step(10, "accepted"), step(60, "checked_in"),
+                step(90, "left", cause=CUSTOMER), step(100, "rescheduled"),
+                step(6 * 60, "checked_in"), step(7 * 60, "left", cause=SERVICE_CENTRE),
+                step(9 * 60, "checked_in")]
+    spent = ledger(RECEIVED, RECEIVED + timedelta(hours=10), changes(timeline, PAUSES),
+                   ALWAYS)
+    # a new booking does not end it: the time is the visit's cause until someone arrives
+    assert hours(spent) == pytest.approx({QUEUE: 1 / 6, TECHNICIAN: 80 / 60 + 1 + 1,
+                                          CUSTOMER: 4.5, SERVICE_CENTRE: 2})
+
+
 # -- the causes add up, whatever the timeline and the calendar --------------------------
 STEPS = sorted({*QUEUED_AGAIN, *OFFERED, *PAUSE_ENDS, "accepted", "assigned", "reassigned",
                 "contacted", "waiting_parts", "parts_short", "paused", "reminder",
-                "delay_approved"})
+                "delay_approved", "left"})
 timelines = st.lists(st.tuples(st.integers(-600, 30 * 24 * 60), st.sampled_from(STEPS),
                                st.booleans(), st.integers(-300, 3000),
                                st.sampled_from([*PAUSES, "branch_reason"])), max_size=25)
@@ -121,6 +133,7 @@ def _timeline(drawn) -> list[dict]:
     entries = []
     for minutes, name, flag, start_in, reason in drawn:
         details = {"customer_requested": flag, "applied": flag, "reason": reason,
+                   "cause": CUSTOMER if flag else "not_a_cause",
                    "technician_id": "T1" if flag else "T2",
                    "start": (RECEIVED + timedelta(minutes=minutes + start_in)).isoformat()}
         entries.append(step(minutes, name, **details))

@@ -81,3 +81,15 @@ def test_an_order_already_arrived_takes_time_but_cannot_be_late():
     assert is_job_ahead(back_after_parts)
     assert not is_job_ahead({**back_after_parts, "paused_at": NOW})
     assert not is_job_ahead({**back_after_parts, "status": "waiting_parts"})
+
+
+def test_a_second_visit_on_site_counts_from_its_own_arrival_not_the_first():
+    first = NOW - timedelta(days=2)
+    again = {"_id": "again", "status": "on_site", "lat": 31.2, "lon": 121.4,
+             "request_type": "repair", "priority": "normal", "received_at": first,
+             "deadlines": {"arrival": first}, "milestones": {"arrival": {"at": first}},
+             "visits": [{"n": 1, "arrived_at": first, "left_at": first + timedelta(hours=1)},
+                        {"n": 2, "arrived_at": NOW - timedelta(minutes=5), "left_at": None}]}
+    assert job_of(again).on_site_since == NOW - timedelta(minutes=5)
+    assert job_of({**again, "visits": []}).on_site_since == first  # recorded before visits
+    assert job_of({**again, "status": "scheduled"}).on_site_since is None

@@ -32,6 +32,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("check-in", "scheduled"): "on_site",
     ("check-in", "waiting_parts"): "on_site",
     ("wait-parts", "on_site"): "waiting_parts",
+    ("leave", "on_site"): "scheduled",                  # a visit without completion
     ("resume", "waiting_parts"): "scheduled",
     ("complete", "on_site"): "completed",
     ("escalate", "new"): "escalated",

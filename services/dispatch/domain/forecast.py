@@ -68,9 +68,12 @@ def job_of(order: dict[str, Any]) -> Job:
     arrived = ((order.get("milestones") or {}).get("arrival") or {}).get("at")
     slot = order.get("appointment") or {}
     deadline = None if arrived else order["deadlines"].get("arrival")
+    # On site since this visit's arrival (a later visit's, not the first one's).
+    on_site_since = (((order.get("visits") or [{}])[-1].get("arrived_at") or arrived)
+                     if order["status"] == "on_site" else None)
     return Job(order["_id"], order["lat"], order["lon"], order["request_type"],
                work_list_key(order), as_utc(deadline) if deadline else None,
-               as_utc(arrived) if arrived and order["status"] == "on_site" else None,
+               as_utc(on_site_since) if on_site_since else None,
                as_utc(slot["start"]) if slot.get("start") else None)
 
 

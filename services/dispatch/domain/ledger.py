@@ -4,7 +4,9 @@ calendar, attributed to exactly one cause.
 The order's timeline says, step by step, who the order was waiting for: the queue (no
 technician yet, or back after a lapsed or rejected offer), an offer not yet answered,
 the technician (travel and the jobs before it; ``service_centre`` when the holder belongs
-to one), the customer (a later slot they asked for, a pause for their reason), parts.
+to one), the customer (a later slot they asked for, a pause for their reason), parts;
+after a visit that ended without the repair (``left``), the visit's cause until the next
+arrival (domain/visits.py).
 Past the deadline a supervisor approved a delay from, the time is the approved delay's.
 The causes of a milestone add up to its calendar-elapsed time (a property test checks
 it on arbitrary timelines and calendars).
@@ -37,10 +39,13 @@ class _State:
     offered_to: str | None = None
     pause: str | None = None  # an open pause's cause (parts, the customer...)
     slot_start: datetime | None = None  # a later slot the customer asked for
+    revisit: str | None = None  # a visit left unfinished: its cause, until the next arrival
 
     def cause(self, at: datetime) -> str:
         if self.pause:
             return self.pause
+        if self.revisit:
+            return self.revisit
         if self.slot_start is not None and at < self.slot_start:
             return CUSTOMER
         return self.base
@@ -85,7 +90,10 @@ def _apply(state: _State, entry: Mapping[str, Any], at: datetime,
     if step in ("scheduled", "rescheduled"):
         state.slot_start = _later_slot(at, details)
     elif step == "checked_in":
-        state.slot_start = None
+        state.slot_start = state.revisit = None
+    if step == "left":
+        cause = details.get("cause")
+        state.revisit = cause if cause in CAUSES else TECHNICIAN
 
 
 def _later_slot(at: datetime, details: Mapping[str, Any]) -> datetime | None:

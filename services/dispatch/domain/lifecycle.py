@@ -32,6 +32,9 @@ TRANSITIONS: dict[str, Transition] = {
     "check-in": Transition(("contacted", "scheduled", "waiting_parts"), "on_site",
                            milestone="arrival"),
     "wait-parts": Transition(("on_site",), "waiting_parts"),
+    # A visit ended without completion (customer absent, a second person or a special
+    # tool needed): booked again, the arrival milestone kept from the first visit.
+    "leave": Transition(("on_site",), "scheduled"),
     "resume": Transition(("waiting_parts",), "scheduled"),
     # The clocks stopped for another reason the reference data names (the customer is
     # away, asked to wait...), the order staying where it is; unpause restarts them.
