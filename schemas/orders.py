@@ -213,6 +213,9 @@ class OrderQuery(StrictSchema):
     # Orders with an escalation open for the dispatcher (cannot_fix's exchange or refund).
     escalation = fields.String(load_default=None, validate=validate.OneOf(("open",)))
     technician_id = fields.String(load_default=None, validate=SAFE_ID)
+    # newest: newest received first. work: one technician's jobs in hand, in the order
+    # they work them (emergencies first, then by place: services/dispatch/domain/queueing.py).
+    order = fields.String(load_default="newest", validate=validate.OneOf(("newest", "work")))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 

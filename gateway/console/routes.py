@@ -97,10 +97,11 @@ class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, WorkRoutes, SignInRoutes):
     @http("GET", "/console/tech")
     @console_page(is_technician)
     def console_tech_page(self, request: Request, view: View) -> Response:
-        reply = view.api.get("/api/v1/orders", {"page_size": QUEUE_PAGE_SIZE})
+        reply = view.api.get("/api/v1/orders", {"page_size": QUEUE_PAGE_SIZE,
+                                                "order": "work"})
         orders = [order for order in (reply.body["items"] if reply.ok else [])
                   if order["status"] in screens.open_statuses()]
-        return view.render("tech.html", rows=screens.queue(orders), steps_for=screens.steps_for)
+        return view.render("tech.html", rows=screens.rows(orders), steps_for=screens.steps_for)
 
     @http("POST", "/console/orders/<string:order_id>/step/<string:action>")
     @console_page()

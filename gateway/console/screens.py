@@ -106,6 +106,12 @@ def queue(orders: list[dict], now: datetime | None = None) -> list[QueueRow]:
                   if row.next_milestone else far)
 
 
+def rows(orders: list[dict], now: datetime | None = None) -> list[QueueRow]:
+    """Orders as given (a technician's list comes in the order they work it)."""
+    now = now or datetime.now(UTC)
+    return [queue_row(order, now) for order in orders]
+
+
 def open_statuses() -> tuple[str, ...]:
     return OPEN_STATES
 

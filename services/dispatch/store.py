@@ -297,6 +297,15 @@ class DispatchStore(StaffStore):
         return [order for order in found
                 if order["branch"] in branches and order["status"] in OPEN_STATES]
 
+    def held_by(self, branch: str, technician_id: str, wanted: dict[str, Any]) -> list[dict]:
+        """The orders one technician holds (offered to them or taken), through the sparse
+        ``held_by`` index: a list as short as their cap."""
+        query: dict[str, Any] = {"held_by": technician_id, "branch": branch}
+        for key in ("status", "priority"):
+            if wanted.get(key):
+                query[key] = wanted[key]
+        return list(self.orders.find(query))
+
     def search(self, branch: str, wanted: dict[str, Any], technician_id: str | None,
                overdue_at: datetime | None = None) -> tuple[int, list]:
         """A page of the branch's orders, newest first: by status and priority, held by a

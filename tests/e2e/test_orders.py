@@ -209,3 +209,27 @@ def test_consultation_is_answered_without_dispatch(api):
     assert response.status_code == 201
     order = response.json()
     assert order["status"] == "answered" and order["deadlines"] == {}
+
+
+def test_a_technicians_list_in_the_order_they_work_it(api):
+    """order=work: the jobs in hand, emergencies first then by place — not newest first
+    (an emergency taken before an ordinary order still heads the list)."""
+    tech = api.technician(["gas"], cap=3)
+    ids = []
+    for description in ("厨房里煤气味很重", "热水器不点火"):
+        created = api.post("/api/v1/requests", request_body(
+            product__category="gas_water_heater", description=description), "agent")
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["order_id"])
+        api.wait_listed(ids[-1])
+        assigned = api.post(f"/api/v1/orders/{ids[-1]}/assign", {"technician_id": tech})
+        assert assigned.status_code == 200 or "already with this technician" in \
+            assigned.text, assigned.text  # offered to them already: the nearest
+    emergency, ordinary = ids
+    newest = api.get("/api/v1/orders", params={"technician_id": tech}).json()["items"]
+    assert [o["order_id"] for o in newest] == [ordinary, emergency]
+    work = api.get("/api/v1/orders", params={"technician_id": tech, "order": "work"}).json()
+    assert [o["order_id"] for o in work["items"]] == [emergency, ordinary]
+    assert work["total"] == 2
+    unnamed = api.get("/api/v1/orders", params={"order": "work"})
+    assert unnamed.status_code == 422 and "technician_id" in unnamed.json()["fields"]
