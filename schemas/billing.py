@@ -100,6 +100,7 @@ class LineOut(Schema):
     amount_fen = fields.Integer()
     coverage = fields.String()
     main_part = fields.Boolean()
+    basis = fields.String()  # a part's price: cost (成本价) or list (零售价)
 
 
 class PricedOut(Schema):

@@ -225,7 +225,10 @@ class BillingService(ServiceBase):
                 "remote": {"free_radius_km": str(version.free_radius_km),
                            "per_km_fen": version.per_km_fen},
                 "labour": version.labour,
-                "parts": {sku: {"name": p.name, "list_fen": p.list_price_fen,
+                "customer_parts_at": version.customer_parts_at,
+                "parts": {sku: {"name": p.name,
+                                "list_fen": version.part_prices[sku].list_fen,
+                                "cost_fen": version.part_prices[sku].cost_fen,
                                 "compatible_categories": list(p.compatible_categories),
                                 "main_part": p.main_part}
                           for sku, p in self.schedule.parts.items()}}
