@@ -21,6 +21,7 @@ from schemas.billing import (
     DecisionIn,
     EarningOut,
     EarningQuery,
+    EarningReviewIn,
     PaymentIn,
     QuoteIn,
     QuoteOut,
@@ -193,6 +194,14 @@ class BillingService(ServiceBase):
         return self._page(EARNINGS, branch, load(EarningQuery(), params),
                           ("service_centre_id", "state"), "created_at", _EARNING_OUT,
                           "order_id")
+
+    @branch_rpc
+    def review_earning(self, order_id: str, payload: dict, branch: str, actor: dict
+                       ) -> dict:
+        review = load(EarningReviewIn(), payload)
+        with self._biller() as biller:
+            earning = biller.review_earning(order_id, branch, review, actor)
+        return _out(_EARNING_OUT, earning, "order_id")
 
     @branch_rpc
     def run_settlement(self, payload: dict, branch: str) -> dict:

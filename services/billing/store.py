@@ -237,6 +237,22 @@ class BillingStore:
         self.earnings.update_one({"_id": order_id, "state": "pending"},
                                  {"$set": {"review": reason}})
 
+    def earning(self, order_id: str, branch: str) -> dict | None:
+        return self.earnings.find_one({"_id": order_id, "branch": branch})
+
+    def decide_earning(self, order_id: str, branch: str, state: str, amount_fen: int,
+                       decision: dict, at: datetime) -> bool:
+        """The reviewer's decision on a held earning, once: only an earning still pending
+        with a review note changes (a second, racing decision matches nothing)."""
+        sets: dict[str, Any] = {"state": state, "amount_fen": amount_fen,
+                                "decision": decision}
+        if state == "released":
+            sets["released_at"] = at   # into the statement of the month it is released
+        done = self.earnings.update_one({"_id": order_id, "branch": branch,
+                                         "state": "pending",
+                                         "review": {"$nin": [None, ""]}}, {"$set": sets})
+        return done.modified_count == 1
+
     def open_statement(self, doc: dict, now: datetime, lease_until: datetime) -> bool:
         """Insert the month's statement under this run's lease, or take over a draft whose
         run died (lease expired). False: another run has it, or it is issued."""
