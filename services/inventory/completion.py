@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from services.common.domain.coverage import QUALITY_FAILURE, old_part_owed
+from services.common.domain.coverage import IN_WARRANTY, QUALITY_FAILURE, old_part_owed
 from services.common.errors import InvalidInput, NotFound
 from services.inventory.base import KeeperBase
 from services.inventory.domain import sourcing
@@ -25,14 +25,17 @@ def _totals(lines: list[dict]) -> dict[str, int]:
     return dict(totals)
 
 
-def _coverage_facts(data: dict) -> tuple[str | None, str | None]:
+def _coverage_facts(data: dict) -> tuple[str, str]:
     """The warranty and the cause billing prices the completion with (its ``billing``
-    facts); events of earlier versions carried only the warranty, intake's record or the
-    status decided by completion time, and the cause defaulted to a quality failure."""
+    facts). Events of earlier versions carried at most the warranty (intake's record or
+    the status decided by completion time); where nothing decided it, the 三包
+    presumption holds, as at completion: in warranty, a quality failure."""
     facts = data.get("billing") or {}
     warranty = facts.get("warranty") or data.get("warranty")
     if isinstance(warranty, dict):
         warranty = warranty.get("status")
+    if warranty in (None, "unknown"):
+        warranty = IN_WARRANTY
     return warranty, facts.get("cause") or QUALITY_FAILURE
 
 

@@ -295,9 +295,9 @@ def test_a_reviewer_decides_an_earning_held_after_its_callback(billing, settings
     racing = [pool.spawn(review, raced, {"action": action, "reason": "并发"}, who)
               for action, who in (("release", finance), ("withhold", supervisor))]
     pool.waitall()
-    outcomes = [r.wait() for r in racing]
-    assert sorted(o if isinstance(o, str) else o["state"] for o in outcomes) in (["Conflict", "released"],
-                                                    ["Conflict", "withheld"])
+    outcomes = sorted(r.wait() if isinstance(r.wait(), str) else r.wait()["state"]
+                      for r in racing)
+    assert outcomes in (["Conflict", "released"], ["Conflict", "withheld"])
     decided = db.earnings.find_one({"_id": raced})
     assert decided["decision"]["action"] in ("release", "withhold")
 

@@ -164,3 +164,14 @@ def test_the_customer_paid_part_opens_no_write_off_the_covered_one_does():
     assert writeoffs(job(warranty="in_warranty")) == {"GWH-IGN-01"}
     assert writeoffs(job(warranty="main_parts_only",
                          parts=(("GWH-HEX-01", 1), ("GWH-IGN-01", 1)))) == {"GWH-HEX-01"}
+
+
+def test_an_event_that_decided_no_warranty_keeps_the_sanbao_presumption():
+    """Completions of earlier versions carried no billing facts: in warranty, a quality
+    failure, as dispatch presumes at completion; a status they did carry is used."""
+    from services.inventory.completion import _coverage_facts
+    assert _coverage_facts({}) == ("in_warranty", "quality_failure")
+    assert _coverage_facts({"warranty": {"status": "out_of_warranty"}}) == (
+        "out_of_warranty", "quality_failure")
+    assert _coverage_facts({"billing": {"warranty": "main_parts_only", "cause": "wear"},
+                            "warranty": "in_warranty"}) == ("main_parts_only", "wear")
