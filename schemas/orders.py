@@ -27,6 +27,7 @@ from schemas.fields import (
     Text,
     refuse_invalid_unicode,
 )
+from services.common.domain import coverage
 from services.common.domain.commitments import MILESTONES
 
 CHANNELS = ("hotline", "web", "letter", "fax", "media", "email", "chat", "walk_in", "12315")
@@ -208,8 +209,8 @@ class CheckInIn(StrictSchema):
     note = Text(load_default=None, validate=validate.Length(max=500))
 
 
-CAUSES = ("quality_failure", "wear", "customer_damage", "unauthorised_repair")
-DECIDED_WARRANTY = ("in_warranty", "main_parts_only", "out_of_warranty")
+CAUSES = coverage.CAUSES                    # what the technician found (who pays follows)
+DECIDED_WARRANTY = coverage.WARRANTIES
 
 
 class DistanceKm(fields.Decimal):
