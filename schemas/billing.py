@@ -104,6 +104,7 @@ class AnomalyQuery(StrictSchema):
 class EarningQuery(StrictSchema):
     service_centre_id = fields.String(load_default=None, validate=SAFE_ID)
     state = fields.String(load_default=None, validate=validate.OneOf(EARNING_STATES))
+    held = fields.Boolean(load_default=None)  # only those held for a reviewer's decision
     page = PAGE["page"]
     page_size = PAGE["page_size"]
 

@@ -217,7 +217,8 @@ def document(spec: APISpec) -> None:
         {"200": {"description": "A page of anomalies"}},
         params=[{"in": "query", "schema": AnomalyQuery}])})
     spec.path("/api/v1/settlement/earnings", operations={"get": operation(
-        "Service-centre earnings per order (pending, released, in_statement, paid)",
+        "Service-centre earnings per order (pending, released, withheld, in_statement, "
+        "paid); held=true: those held for a reviewer's decision",
         {"200": {"description": "A page of earnings"}},
         params=[{"in": "query", "schema": EarningQuery}])})
     spec.path("/api/v1/settlement/earnings/{order_id}/review", operations={

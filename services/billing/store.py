@@ -155,11 +155,14 @@ class BillingStore:
              ) -> tuple[int, list[dict]]:
         """A page of the branch's bills, anomalies or earnings (``name``), newest first,
         equal to ``wanted`` in each of ``keys`` given; bills with a claim on the maker
-        only, when ``wanted["claims"]``."""
+        only, when ``wanted["claims"]``; earnings held for review only, when
+        ``wanted["held"]``."""
         query: dict[str, Any] = {"branch": branch,
                                  **{key: wanted[key] for key in keys if wanted.get(key)}}
         if name == BILLS and wanted.get("claims"):
             query["claim_fen"] = {"$gt": 0}
+        if name == EARNINGS and wanted.get("held"):
+            query.update({"state": "pending", "review": {"$nin": [None, ""]}})
         page, size = wanted["page"], wanted["page_size"]
         collection = self.db[name]
         total = collection.count_documents(query)

@@ -269,6 +269,9 @@ def test_a_reviewer_decides_an_earning_held_after_its_callback(billing, settings
             except RemoteError as exc:
                 return exc.exc_type
 
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        listed = rpc.billing.list_earnings({"held": "true"}, SH)
+    assert sorted(e["order_id"] for e in listed["items"]) == sorted(orders[:3])
     before = list(db.earnings.find(sort=[("_id", 1)]))
     assert review(reduced, {"action": "reduce", "amount_fen": 7001, "reason": "超出"},
                   finance) == "InvalidInput"
@@ -301,6 +304,8 @@ def test_a_reviewer_decides_an_earning_held_after_its_callback(billing, settings
     decided = db.earnings.find_one({"_id": raced})
     assert decided["decision"]["action"] in ("release", "withhold")
 
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        assert rpc.billing.list_earnings({"held": "true"}, SH)["total"] == 0
     month = datetime.now(UTC).astimezone(LOCAL_TZ).strftime("%Y-%m")
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         statements = rpc.billing.run_settlement({"month": month}, SH)["items"]
