@@ -45,6 +45,9 @@ EXAMPLES: dict[str, dict] = {
     "Payment": {"method": "mobile", "amount_fen": 12000},
     "Refund": {"amount_fen": 2000, "reason": "多收上门费 / call-out fee charged twice"},
     "SettlementRun": {"month": "2026-11"},
+    "EarningReview": {"action": "reduce", "amount_fen": 3500,
+                      "reason": "客户未接电话，工单照片显示只完成清洁 / only the cleaning is "
+                                "shown on the job photos"},
     "CallbackAnswers": {"reached": True},
     "ComplaintCreate": {"channel": "hotline", "category": "timeliness",
                         "description": "约好下午两点，师傅没来 / the technician did not come",

@@ -3,7 +3,7 @@ consumes. No command carries a price: prices come only from the fee schedule."""
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import ORDER_ID, SAFE_ID, LocalDateTime, Pattern, Text
 from schemas.orders import (
@@ -18,7 +18,8 @@ from schemas.orders import (
 ANOMALY_RULES = ("charge_on_covered", "off_schedule", "parts_not_consumed",
                  "consumed_not_billed", "no_approval", "duplicate_bill", "paid_differs")
 BILL_STATES = ("open", "paid", "settled")
-EARNING_STATES = ("pending", "released", "in_statement", "paid")
+EARNING_STATES = ("pending", "released", "withheld", "in_statement", "paid")
+EARNING_ACTIONS = ("release", "reduce", "withhold")
 MONTH = Pattern(r"^20\d\d-(0[1-9]|1[0-2])$", error="Use YYYY-MM.")
 PAGE = {"page": fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000)),
         "page_size": fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))}
@@ -63,6 +64,24 @@ class DecisionIn(StrictSchema):
     note = Text(load_default=None, validate=validate.Length(max=500))
 
 
+class EarningReviewIn(StrictSchema):
+    """A reviewer's decision on an earning held after a callback that did not verify the
+    job: release it, reduce it to ``amount_fen`` (at most what is held) or withhold it;
+    always with the reason."""
+
+    action = fields.String(required=True, validate=validate.OneOf(EARNING_ACTIONS))
+    reason = Text(required=True, validate=validate.Length(min=2, max=500))
+    amount_fen = fields.Integer(strict=True, load_default=None,
+                                validate=validate.Range(min=1, max=10_000_000))
+
+    @validates_schema
+    def _amount_only_to_reduce(self, data: dict, **kwargs) -> None:
+        if data["action"] == "reduce" and data.get("amount_fen") is None:
+            raise ValidationError("Give the amount to pay (fen).", "amount_fen")
+        if data["action"] != "reduce" and data.get("amount_fen") is not None:
+            raise ValidationError("Only a reduction takes an amount.", "amount_fen")
+
+
 class SettlementRunIn(StrictSchema):
     month = fields.String(required=True, validate=MONTH)
 
@@ -85,6 +104,7 @@ class AnomalyQuery(StrictSchema):
 class EarningQuery(StrictSchema):
     service_centre_id = fields.String(load_default=None, validate=SAFE_ID)
     state = fields.String(load_default=None, validate=validate.OneOf(EARNING_STATES))
+    held = fields.Boolean(load_default=None)  # only those held for a reviewer's decision
     page = PAGE["page"]
     page_size = PAGE["page_size"]
 
@@ -100,6 +120,7 @@ class LineOut(Schema):
     amount_fen = fields.Integer()
     coverage = fields.String()
     main_part = fields.Boolean()
+    basis = fields.String()  # a part's price: cost (成本价) or list (零售价)
 
 
 class PricedOut(Schema):
@@ -154,7 +175,8 @@ class EarningOut(Schema):
     service_centre_id = fields.String()
     amount_fen = fields.Integer()
     state = fields.String()
-    review = fields.String(allow_none=True)
+    review = fields.String(allow_none=True)     # why it is held for review
+    decision = fields.Dict(allow_none=True)     # the reviewer's: action, reason, by, at
     statement_id = fields.String(allow_none=True)
     created_at = LocalDateTime()
     released_at = LocalDateTime(allow_none=True)

@@ -28,6 +28,7 @@ from schemas.fields import (
     Text,
     refuse_invalid_unicode,
 )
+from services.common.domain import coverage
 from services.common.domain.commitments import MILESTONES
 from services.dispatch.domain.visits import LEAVE_OUTCOMES, PARTS
 
@@ -266,8 +267,8 @@ class LeaveIn(StrictSchema):
             raise ValidationError(f"Must be one of: {', '.join(LEAVE_OUTCOMES)}.")
 
 
-CAUSES = ("quality_failure", "wear", "customer_damage", "unauthorised_repair")
-DECIDED_WARRANTY = ("in_warranty", "main_parts_only", "out_of_warranty")
+CAUSES = coverage.CAUSES                    # what the technician found (who pays follows)
+DECIDED_WARRANTY = coverage.WARRANTIES
 
 
 class DistanceKm(fields.Decimal):

@@ -1,5 +1,5 @@
 """Work lists of the back-office roles: warehouse (stock, movements), finance (bills,
-anomalies, settlements), callbacks (the day's calls), complaints and HQ audit.
+anomalies, held earnings, settlements), callbacks (the day's calls), complaints and HQ audit.
 
 Each list is declared once: the API path it reads, the API operation whose roles may read
 it, and its columns. A screen shows the lists the user's role may read; an action is one
@@ -50,6 +50,11 @@ LISTS = {
     "anomalies": WorkList("anomalies", "/api/v1/charge-anomalies", "read_anomalies", (
         Column("work.at", "detected_at", "time"), _ORDER, Column("work.rule", "rule")),
         {"page_size": 50}),
+    # earnings held after a callback that did not verify the job, for the review action
+    "held": WorkList("held", "/api/v1/settlement/earnings", "read_settlement", (
+        _ORDER, Column("work.centre", "service_centre_id"),
+        Column("work.held_amount", "amount_fen", "money"), Column("work.held_why", "review"),
+        Column("work.at", "created_at", "time")), {"held": "true", "page_size": 50}),
     "statements": WorkList("statements", "/api/v1/settlement/statements", "read_settlement", (
         Column("work.statement", "statement_id"), Column("work.centre", "service_centre_id"),
         Column("work.month", "month"), Column("order.status", "status"),
@@ -74,7 +79,7 @@ LISTS = {
 # The screens: (path word, nav label, lists shown in order).
 SCREENS = {
     "warehouse": ("nav.warehouse", ("stock", "movements")),
-    "finance": ("nav.finance", ("bills", "anomalies", "statements")),
+    "finance": ("nav.finance", ("bills", "anomalies", "held", "statements")),
     "callbacks": ("nav.callbacks", ("callbacks",)),
     "complaints": ("nav.complaints", ("complaints",)),
     "audit": ("nav.audit", ("anomalies", "complaints", "callbacks")),
@@ -145,6 +150,14 @@ def payment_body(form: Any) -> dict:
     return {"method": form.get("method", ""), "amount_fen": fen(form.get("amount") or "")}
 
 
+def review_body(form: Any) -> dict:
+    """A held earning's decision; the amount (yuan) only when one is typed, for the API
+    to judge against the action."""
+    amount = (form.get("amount") or "").strip()
+    return {"action": form.get("action", ""), "reason": (form.get("reason") or "").strip(),
+            **({"amount_fen": fen(amount)} if amount else {})}
+
+
 @dataclass(frozen=True)
 class Action:
     api: str  # a format with the form's fields (the bill's id...)
@@ -156,7 +169,9 @@ class Action:
 ACTIONS = {("warehouse", "receipt"): Action("/api/v1/stock/receipts", "receive_stock",
                                             receipt_body),
            ("finance", "payment"): Action("/api/v1/bills/{bill_id}/payments", "pay_bill",
-                                          payment_body, ("bill_id",))}
+                                          payment_body, ("bill_id",)),
+           ("finance", "review"): Action("/api/v1/settlement/earnings/{order_id}/review",
+                                         "review_earning", review_body, ("order_id",))}
 
 
 def actions_of(screen: str, role: str, permissions: dict) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from schemas.billing import (
     DecisionIn,
     EarningOut,
     EarningQuery,
+    EarningReviewIn,
     PaymentIn,
     QuoteIn,
     QuoteOut,
@@ -42,6 +43,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "read_settlement": ("finance", "hq_auditor", "admin"),
     "run_settlement": ("finance",),
     "pay_statement": ("finance",),
+    # an earning held after a callback that did not verify the job: finance or a
+    # supervisor decides (release, reduce, withhold), as they decide refunds and pay
+    "review_earning": ("finance", "supervisor"),
     "read_fee_schedule": ROLES,
 }
 
@@ -135,6 +139,13 @@ class BillingRoutes:
         return json_response(200, self._call(self.billing.list_earnings,
                                              request.args.to_dict(), caller.branch))
 
+    @http("POST", "/api/v1/settlement/earnings/<string:order_id>/review")
+    @endpoint("review_earning")
+    def review_earning(self, request, caller: Caller, order_id: str):
+        return json_response(200, self._call(self.billing.review_earning, order_id,
+                                             self._body(request), caller.branch,
+                                             caller.as_actor()))
+
     @http("POST", "/api/v1/settlement/runs")
     @endpoint("run_settlement")
     def run_settlement(self, request, caller: Caller):
@@ -164,7 +175,8 @@ def document(spec: APISpec) -> None:
                          ("QuoteApproval", ApprovalIn), ("Bill", BillOut),
                          ("Payment", PaymentIn), ("Refund", RefundIn),
                          ("RefundDecision", DecisionIn), ("Anomaly", AnomalyOut),
-                         ("Earning", EarningOut), ("SettlementRun", SettlementRunIn),
+                         ("Earning", EarningOut), ("EarningReview", EarningReviewIn),
+                         ("SettlementRun", SettlementRunIn),
                          ("Statement", StatementOut)):
         spec.components.schema(name, schema=schema)
     quote, bill = path_param("quote_id"), path_param("bill_id")
@@ -205,9 +217,18 @@ def document(spec: APISpec) -> None:
         {"200": {"description": "A page of anomalies"}},
         params=[{"in": "query", "schema": AnomalyQuery}])})
     spec.path("/api/v1/settlement/earnings", operations={"get": operation(
-        "Service-centre earnings per order (pending, released, in_statement, paid)",
+        "Service-centre earnings per order (pending, released, withheld, in_statement, "
+        "paid); held=true: those held for a reviewer's decision",
         {"200": {"description": "A page of earnings"}},
         params=[{"in": "query", "schema": EarningQuery}])})
+    spec.path("/api/v1/settlement/earnings/{order_id}/review", operations={
+        "post": operation(
+            "Decide an earning held after a callback that did not verify the job: release, "
+            "reduce (amount_fen at most what is held) or withhold, with the reason; the "
+            "same decision again changes nothing, another one is 409",
+            {"200": {"description": "Decided: the earning with who decided, when and why",
+                     **json_body("Earning")}},
+            body="EarningReview", params=[path_param("order_id")])})
     spec.path("/api/v1/settlement/runs", operations={"post": operation(
         "Monthly statements per service centre; running twice makes nothing twice",
         {"200": {"description": "The month's statements"}}, body="SettlementRun")})

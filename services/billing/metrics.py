@@ -8,7 +8,7 @@ from services.billing.domain.checks import RULES
 from services.common.metrics import zeroed
 
 COVERAGES = ("full", "partial", "none")
-SETTLEMENT_STATES = ("pending", "released", "paid")
+SETTLEMENT_STATES = ("pending", "released", "withheld", "paid")
 
 
 def billing_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
@@ -24,6 +24,7 @@ def billing_metric_definitions(registry: CollectorRegistry, settings: dict) -> d
                         branches, COVERAGES),
         "settlement": zeroed(Counter("aftersales_settlement_amount_fen_total",
                                      "Service-centre earnings in fen as they reach each state "
-                                     "(pending, released, paid)", ["branch", "state"],
+                                     "(pending, released, withheld by a reviewer, paid)",
+                                     ["branch", "state"],
                                      registry=registry), branches, SETTLEMENT_STATES),
     }

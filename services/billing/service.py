@@ -21,6 +21,7 @@ from schemas.billing import (
     DecisionIn,
     EarningOut,
     EarningQuery,
+    EarningReviewIn,
     PaymentIn,
     QuoteIn,
     QuoteOut,
@@ -195,6 +196,14 @@ class BillingService(ServiceBase):
                           "order_id")
 
     @branch_rpc
+    def review_earning(self, order_id: str, payload: dict, branch: str, actor: dict
+                       ) -> dict:
+        review = load(EarningReviewIn(), payload)
+        with self._biller() as biller:
+            earning = biller.review_earning(order_id, branch, review, actor)
+        return _out(_EARNING_OUT, earning, "order_id")
+
+    @branch_rpc
     def run_settlement(self, payload: dict, branch: str) -> dict:
         month = load(SettlementRunIn(), payload)["month"]
         lease = timedelta(seconds=self.config["outbox"]["lease_seconds"])
@@ -225,7 +234,10 @@ class BillingService(ServiceBase):
                 "remote": {"free_radius_km": str(version.free_radius_km),
                            "per_km_fen": version.per_km_fen},
                 "labour": version.labour,
-                "parts": {sku: {"name": p.name, "list_fen": p.list_price_fen,
+                "customer_parts_at": version.customer_parts_at,
+                "parts": {sku: {"name": p.name,
+                                "list_fen": version.part_prices[sku].list_fen,
+                                "cost_fen": version.part_prices[sku].cost_fen,
                                 "compatible_categories": list(p.compatible_categories),
                                 "main_part": p.main_part}
                           for sku, p in self.schedule.parts.items()}}

@@ -1,13 +1,15 @@
 """Service-centre settlement: a statement per centre and month of the earnings
-released before the month ends, made once however many runs race; paid once."""
+released before the month ends, made once however many runs race; paid once. An earning
+held after a callback that did not verify the job waits for a reviewer's decision."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.billing.base import BillerBase
+from services.billing.base import BillerBase, actor_label
+from services.billing.domain.earnings import ReviewRefused, decide, same_decision
 from services.billing.domain.schedule import LOCAL_TZ
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound
 
 
 class Settlement(BillerBase):
@@ -45,6 +47,40 @@ class Settlement(BillerBase):
             self.store.mark_earnings_paid(statement_id)  # finishes an interrupted payment
         raise Conflict(f"statement {statement_id} is {statement['status']}; only an issued "
                        "statement can be paid")
+
+
+    # -- held earnings ---------------------------------------------------------------
+    def review_earning(self, order_id: str, branch: str, review: dict, actor: dict) -> dict:
+        """Release, reduce or withhold a held earning, with the reviewer's reason, who
+        and when. The same decision asked again answers as the first did; another one
+        is a conflict; a refused one changes nothing."""
+        earning = self.store.earning(order_id, branch)
+        if earning is None:
+            raise NotFound(f"no earning for order {order_id}")
+        action, amount = review["action"], review.get("amount_fen")
+        if same_decision(earning, action, amount):
+            return earning
+        try:
+            decision = decide(earning, action, review["reason"], amount)
+        except ReviewRefused as exc:
+            if exc.field:
+                raise InvalidInput(str(exc), {exc.field: [str(exc)]}) from None
+            raise Conflict(str(exc)) from None
+        record = {"action": action, "reason": decision.reason, "held_fen": decision.held_fen,
+                  "amount_fen": decision.amount_fen, "withheld_fen": decision.withheld_fen,
+                  "by": actor_label(actor), "role": actor.get("role"), "at": self.now}
+        if not self.store.decide_earning(order_id, branch, decision.state,
+                                         decision.amount_fen, record, self.now):
+            earning = self.store.earning(order_id, branch) or earning
+            if same_decision(earning, action, amount):
+                return earning      # a concurrent copy of this request got there first
+            raise Conflict(f"earning {order_id} was decided meanwhile: "
+                           f"{(earning.get('decision') or {}).get('action')}")
+        if decision.amount_fen:
+            self.uow.count("settlement", branch, "released", amount=decision.amount_fen)
+        if decision.withheld_fen:
+            self.uow.count("settlement", branch, "withheld", amount=decision.withheld_fen)
+        return self.store.earning(order_id, branch) or earning
 
 
 def month_end(month: str) -> datetime:

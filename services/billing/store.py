@@ -155,11 +155,14 @@ class BillingStore:
              ) -> tuple[int, list[dict]]:
         """A page of the branch's bills, anomalies or earnings (``name``), newest first,
         equal to ``wanted`` in each of ``keys`` given; bills with a claim on the maker
-        only, when ``wanted["claims"]``."""
+        only, when ``wanted["claims"]``; earnings held for review only, when
+        ``wanted["held"]``."""
         query: dict[str, Any] = {"branch": branch,
                                  **{key: wanted[key] for key in keys if wanted.get(key)}}
         if name == BILLS and wanted.get("claims"):
             query["claim_fen"] = {"$gt": 0}
+        if name == EARNINGS and wanted.get("held"):
+            query.update({"state": "pending", "review": {"$nin": [None, ""]}})
         page, size = wanted["page"], wanted["page_size"]
         collection = self.db[name]
         total = collection.count_documents(query)
@@ -236,6 +239,22 @@ class BillingStore:
     def hold_earning(self, order_id: str, reason: str) -> None:
         self.earnings.update_one({"_id": order_id, "state": "pending"},
                                  {"$set": {"review": reason}})
+
+    def earning(self, order_id: str, branch: str) -> dict | None:
+        return self.earnings.find_one({"_id": order_id, "branch": branch})
+
+    def decide_earning(self, order_id: str, branch: str, state: str, amount_fen: int,
+                       decision: dict, at: datetime) -> bool:
+        """The reviewer's decision on a held earning, once: only an earning still pending
+        with a review note changes (a second, racing decision matches nothing)."""
+        sets: dict[str, Any] = {"state": state, "amount_fen": amount_fen,
+                                "decision": decision}
+        if state == "released":
+            sets["released_at"] = at   # into the statement of the month it is released
+        done = self.earnings.update_one({"_id": order_id, "branch": branch,
+                                         "state": "pending",
+                                         "review": {"$nin": [None, ""]}}, {"$set": sets})
+        return done.modified_count == 1
 
     def open_statement(self, doc: dict, now: datetime, lease_until: datetime) -> bool:
         """Insert the month's statement under this run's lease, or take over a draft whose

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
+from services.common.domain.coverage import IN_WARRANTY, QUALITY_FAILURE, old_part_owed
 from services.common.errors import InvalidInput, NotFound
 from services.inventory.base import KeeperBase
 from services.inventory.domain import sourcing
@@ -22,6 +23,20 @@ def _totals(lines: list[dict]) -> dict[str, int]:
     for line in lines:
         totals[line["sku"]] += int(line["quantity"])
     return dict(totals)
+
+
+def _coverage_facts(data: dict) -> tuple[str, str]:
+    """The warranty and the cause billing prices the completion with (its ``billing``
+    facts). Events of earlier versions carried at most the warranty (intake's record or
+    the status decided by completion time); where nothing decided it, the 三包
+    presumption holds, as at completion: in warranty, a quality failure."""
+    facts = data.get("billing") or {}
+    warranty = facts.get("warranty") or data.get("warranty")
+    if isinstance(warranty, dict):
+        warranty = warranty.get("status")
+    if warranty in (None, "unknown"):
+        warranty = IN_WARRANTY
+    return warranty, facts.get("cause") or QUALITY_FAILURE
 
 
 class Completion(KeeperBase):
@@ -47,10 +62,7 @@ class Completion(KeeperBase):
         consumed, unmatched, released = self._run_steps(order_id, plan["steps"], "completion")
         unmatched = list(plan["unknown"]) + unmatched
         self._cancel_waiting(order_id)
-        warranty = data.get("warranty")  # the status decided by completion time
-        if isinstance(warranty, dict):  # events of earlier versions carried intake's record
-            warranty = warranty.get("status")
-        self._open_writeoffs(branch, order_id, consumed, warranty, data)
+        self._open_writeoffs(branch, order_id, consumed, data)
         over = self._returns_at_completion(branch, order_id, completion, van)
         lines = [{"sku": s, "quantity": q} for s, q in _totals(consumed).items()]
         consumption = {"at": self.now, "lines": lines, "unmatched": unmatched,
@@ -134,12 +146,14 @@ class Completion(KeeperBase):
         self.store.cancel_requested_transfers(order_id)
 
     def _open_writeoffs(self, branch: str, order_id: str, consumed: list[dict],
-                        warranty: str | None, data: dict) -> None:
-        if warranty == "out_of_warranty":
-            return  # the customer paid for it: nothing to claim from the maker
+                        data: dict) -> None:
+        """A write-off per warranty part the maker pays for, by billing's own rule (who
+        pays, from the completion's facts): a part the customer paid for owes no old
+        part to anyone."""
+        warranty, cause = _coverage_facts(data)
         for sku, quantity in _totals(consumed).items():
             part = self.catalogue.parts[sku]
-            if part.warranty_part:
+            if old_part_owed(part.warranty_part, warranty, cause, part.main_part):
                 self.store.insert(WRITEOFFS, {
                     "_id": f"W-{order_id}-{sku}", "branch": branch, "order_id": order_id,
                     "sku": sku, "quantity": quantity, "outstanding": quantity, "returned": 0,

@@ -89,9 +89,10 @@ def test_out_of_warranty_is_quoted_approved_billed_from_the_schedule_and_paid_on
                                         "distance_km": 65})
     assert quote.status_code == 201, quote.text
     quote = quote.json()
-    # Labour (tier-1 city) + the part at list price + 35 km beyond the 30 km free radius.
+    # Labour (tier-1 city) + the part at cost price (2026.2: 只收成本费) + 35 km beyond
+    # the 30 km free radius.
     assert {line["item"]: line["amount_fen"] for line in quote["lines"]} == {
-        "labour": 7000, "part": 3500, "remote": 35 * 200}
+        "labour": 7000, "part": 1250, "remote": 35 * 200}
     approved = api.post(f"/api/v1/quotes/{quote['quote_id']}/approve",
                         {"approved_by": "王先生", "method": "signature"})
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
@@ -100,12 +101,12 @@ def test_out_of_warranty_is_quoted_approved_billed_from_the_schedule_and_paid_on
     done = api.post(f"/api/v1/orders/{order_id}/complete", completion)
     assert done.status_code == 200, done.text
     bill = _bill(api, order_id)
-    assert bill["total_fen"] == 17500 and bill["quote_id"] == quote["quote_id"]
-    assert bill["schedule_version"] == "2026.1" and bill["status"] == "open"
+    assert bill["total_fen"] == 15250 and bill["quote_id"] == quote["quote_id"]
+    assert bill["schedule_version"] == "2026.2" and bill["status"] == "open"
     pay = f"/api/v1/bills/{bill['bill_id']}/payments"
-    assert api.post(pay, {"method": "cash", "amount_fen": 17000}, FINANCE).status_code == 422
-    assert api.post(pay, {"method": "cash", "amount_fen": 17500}, FINANCE).status_code == 200
-    assert api.post(pay, {"method": "cash", "amount_fen": 17500}, FINANCE).status_code == 409
+    assert api.post(pay, {"method": "cash", "amount_fen": 15000}, FINANCE).status_code == 422
+    assert api.post(pay, {"method": "cash", "amount_fen": 15250}, FINANCE).status_code == 200
+    assert api.post(pay, {"method": "cash", "amount_fen": 15250}, FINANCE).status_code == 409
     assert api.get("/api/v1/charge-anomalies", "tech1").status_code == 403
     flagged = api.get("/api/v1/charge-anomalies", AUDITOR,
                       params={"order_id": order_id}).json()

@@ -236,6 +236,9 @@ BILLING_ATTACKS = [
                {"note": "不同意"})]),
     ("POST", "/api/v1/settlement/statements/{statement_id}/pay", [
         Attack(FINANCE, {"statement_id": "{sz_statement}"})]),
+    ("POST", "/api/v1/settlement/earnings/{order_id}/review", [
+        Attack(FINANCE, {"order_id": "{sz_completed}"},
+               {"action": "release", "reason": "复核通过 / verified on review"})]),
 ]
 
 CALLBACK_ATTACKS = [

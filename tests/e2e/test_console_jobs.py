@@ -284,7 +284,7 @@ def test_back_office_roles_work_their_lists(api, browser, shots):
 
     for token, screen, lists in (
             ("demo-warehouse-sh", "warehouse", ["stock", "movements"]),
-            ("demo-finance-sh", "finance", ["bills", "anomalies", "statements"]),
+            ("demo-finance-sh", "finance", ["bills", "anomalies", "held", "statements"]),
             ("demo-hq-auditor-sh", "audit", ["anomalies", "complaints", "callbacks"])):
         tab = _sign_in(browser, api.base, token, f"/console/work/{screen}")
         assert tab.eval("[...document.querySelectorAll('[data-list]')]"

@@ -11,6 +11,7 @@ import requests
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.billing.domain.schedule import LOCAL_TZ
 from services.billing.service import BillingService
 from services.billing.store import BillingStore
 from services.common.base import ClockProvider
@@ -112,16 +113,18 @@ def test_each_anomaly_rule_fires_on_a_crafted_case_and_not_on_a_clean_one(billin
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         old_quote = _quote(rpc, old, distance_km=65)   # priced under the 2025.1 schedule
         assert old_quote["schedule_version"] == "2025.1"
-        clock.set(datetime(2026, 1, 5, 2, 0, tzinfo=UTC))
+        january = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)   # completed under 2026.1 too
+        clock.set(january)
         quote = _quote(rpc, clean, distance_km=65)
         assert quote["schedule_version"] == "2026.1" and quote["total_fen"] == 17500
         _quote(rpc, covered, cause="customer_damage")  # the customer agreed to pay...
-        first = feed.completed(clean, "out_of_warranty", cause="wear", distance="65.0")
+        first = feed.completed(clean, "out_of_warranty", cause="wear", distance="65.0",
+                               at=january)
         feed.resend(first)                             # a redelivery changes nothing
-        feed.completed(covered, "in_warranty")          # ...for work the rules cover
-        feed.completed(crafted, "out_of_warranty", cause="wear")        # never approved
-        feed.completed(crafted, "out_of_warranty", cause="wear")        # billed again
-        feed.completed(old, "out_of_warranty", cause="wear", distance="65.0")
+        feed.completed(covered, "in_warranty", at=january)  # ...for work the rules cover
+        for _ in range(2):                             # never approved, and billed again
+            feed.completed(crafted, "out_of_warranty", cause="wear", at=january)
+        feed.completed(old, "out_of_warranty", cause="wear", distance="65.0", at=january)
         _until(lambda: db.bills.count_documents({}) == 4)
         feed.send("inventory", "parts_consumed", {"order_id": clean, "lines": [
             {"sku": "GWH-IGN-01", "quantity": 1}]})
@@ -233,3 +236,81 @@ def test_a_repeat_fault_is_read_from_the_branchs_own_bills(mongo, db_prefix):
     since = done.replace(day=1)
     assert store.recent_same_fault("GWH-77", "E1", since, "SZ-20261120-000002", "SZ")
     assert not store.recent_same_fault("GWH-77", "E1", since, "SH-20261120-000002", "SH")
+
+
+def test_a_reviewer_decides_an_earning_held_after_its_callback(billing, settings):
+    """Held after an unreachable callback: a refused decision changes nothing, another
+    branch sees no earning, the decision is kept with who, when and why, made once
+    however often it is asked (or raced), and the statement pays what was decided."""
+    container, db, feed = billing
+    orders = [f"SH-20261202-00070{n}" for n in range(1, 5)]
+    for order_id in orders:
+        feed.order(order_id, "in_warranty")
+    _until(lambda: db.orders.count_documents({}) == 4)
+    for order_id in orders:
+        feed.completed(order_id, "in_warranty", centre="SC-SH-01")
+    _until(lambda: db.earnings.count_documents({}) == 4)
+    reduced, withheld, raced, unverified = orders
+    for order_id, outcome in ((reduced, "unreachable"), (withheld, "neutral"),
+                              (raced, "unreachable")):
+        feed.send("callbacks", "callback_done", {"order_id": order_id, "outcome": outcome,
+                                                 "reached": outcome != "unreachable",
+                                                 "fixed": None, "satisfaction": 3})
+    _until(lambda: db.earnings.count_documents({"review": {"$nin": [None, ""]}}) == 3)
+    finance = {"role": "finance", "branch": SH}
+    supervisor = {"role": "supervisor", "branch": SH}
+    held = db.earnings.find_one({"_id": reduced})
+    assert held["state"] == "pending" and held["amount_fen"] == 7000  # IGN labour, tier 1
+
+    def review(order_id: str, body: dict, actor: dict, branch: str = SH):
+        with ClusterRpcProxy(settings, timeout=10) as rpc:
+            try:
+                return rpc.billing.review_earning(order_id, body, branch, actor)
+            except RemoteError as exc:
+                return exc.exc_type
+
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        listed = rpc.billing.list_earnings({"held": "true"}, SH)
+    assert sorted(e["order_id"] for e in listed["items"]) == sorted(orders[:3])
+    before = list(db.earnings.find(sort=[("_id", 1)]))
+    assert review(reduced, {"action": "reduce", "amount_fen": 7001, "reason": "超出"},
+                  finance) == "InvalidInput"
+    assert review(reduced, {"action": "release"}, finance) == "InvalidInput"   # no reason
+    assert review(unverified, {"action": "release", "reason": "未回访"},
+                  finance) == "Conflict"                                       # not held
+    assert review(reduced, {"action": "release", "reason": "x1"}, {"role": "finance",
+                  "branch": "SZ"}, "SZ") == "NotFound"                          # SZ's view
+    assert list(db.earnings.find(sort=[("_id", 1)])) == before                  # unchanged
+
+    body = {"action": "reduce", "amount_fen": 3500, "reason": "照片只显示清洁 / cleaning only"}
+    first = review(reduced, body, finance)
+    assert first["state"] == "released" and first["amount_fen"] == 3500
+    assert first["decision"]["by"] == "finance@SH" and first["decision"]["held_fen"] == 7000
+    assert first["decision"]["reason"] == body["reason"] and first["decision"]["at"]
+    assert review(reduced, body, finance) == first                              # idempotent
+    assert review(reduced, {"action": "withhold", "reason": "改判"}, supervisor) == "Conflict"
+    assert db.earnings.find_one({"_id": reduced})["amount_fen"] == 3500
+
+    assert review(withheld, {"action": "withhold", "reason": "客户不满意，返修"},
+                  supervisor)["state"] == "withheld"
+
+    pool = eventlet.GreenPool()
+    racing = [pool.spawn(review, raced, {"action": action, "reason": "并发"}, who)
+              for action, who in (("release", finance), ("withhold", supervisor))]
+    pool.waitall()
+    outcomes = sorted(r.wait() if isinstance(r.wait(), str) else r.wait()["state"]
+                      for r in racing)
+    assert outcomes in (["Conflict", "released"], ["Conflict", "withheld"])
+    decided = db.earnings.find_one({"_id": raced})
+    assert decided["decision"]["action"] in ("release", "withhold")
+
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        assert rpc.billing.list_earnings({"held": "true"}, SH)["total"] == 0
+    month = datetime.now(UTC).astimezone(LOCAL_TZ).strftime("%Y-%m")
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        statements = rpc.billing.run_settlement({"month": month}, SH)["items"]
+    expected = 3500 + (7000 if decided["state"] == "released" else 0)
+    assert [s["total_fen"] for s in statements] == [expected]
+    assert db.earnings.find_one({"_id": withheld})["state"] == "withheld"
+    metrics = requests.get(f"http://{settings['WEB_SERVER_ADDRESS']}/metrics", timeout=5).text
+    assert 'aftersales_settlement_amount_fen_total{branch="SH",state="withheld"}' in metrics

@@ -77,7 +77,7 @@ def test_the_queue_narrowed_to_a_zone():
 def test_each_back_office_role_reads_the_lists_the_api_lets_it():
     permissions = GatewayService.permissions
     assert [w.key for w in worklists.readable("finance", "finance", permissions)] == [
-        "bills", "anomalies", "statements"]
+        "bills", "anomalies", "held", "statements"]
     assert [w.key for w in worklists.readable("audit", "hq_auditor", permissions)] == [
         "anomalies", "complaints", "callbacks"]
     assert worklists.has_screen("warehouse", "warehouse", permissions)
@@ -112,7 +112,7 @@ def test_money_typed_in_yuan_goes_to_the_api_in_fen():
 def test_each_action_is_offered_to_the_roles_the_api_lets_take_it():
     permissions = GatewayService.permissions
     assert worklists.actions_of("warehouse", "warehouse", permissions) == ("receipt",)
-    assert worklists.actions_of("finance", "finance", permissions) == ("payment",)
+    assert worklists.actions_of("finance", "finance", permissions) == ("payment", "review")
     assert worklists.actions_of("finance", "hq_auditor", permissions) == ()
 
 
@@ -196,3 +196,20 @@ def test_an_order_forecast_late_is_marked_on_the_queue_with_its_time_and_jobs_ah
                                           ).get_data(as_text=True)
     assert page.count("data-forecast-late") == 1
     assert "预计晚到" in page and "前面工单 2" in page and "16:10" in page
+
+
+def test_a_held_earnings_decision_goes_to_the_api_as_the_finance_user():
+    gateway, session_id, csrf = _signed_in("demo-finance-sh", "finance")
+    review = gateway.billing.review_earning.call_async.return_value.result
+    review.return_value = {"order_id": "SH-20261202-000701", "state": "released"}
+    response = gateway.console_work_action(_post(
+        "/console/work/finance/review", session_id,
+        {"csrf": csrf, "order_id": "SH-20261202-000701", "action": "reduce",
+         "amount": "35.00", "reason": " 照片只显示清洁 "}), screen="finance", name="review")
+    assert response.status_code == 303
+    order_id, body = gateway.billing.review_earning.call_async.call_args.args[:2]
+    assert (order_id, body) == ("SH-20261202-000701", {
+        "action": "reduce", "reason": "照片只显示清洁", "amount_fen": 3500})
+    assert worklists.review_body(MultiDict({"action": "withhold", "reason": "返修",
+                                            "amount": ""})) == {"action": "withhold",
+                                                                "reason": "返修"}

@@ -118,3 +118,26 @@ def test_lists_leave_out_the_completions_images():
                                            "photos": [{"kind": "old_part", "image": "/9j"}]}}]})
     page = _json(gateway.list_orders(_request("GET", "/api/v1/orders", "demo-dispatcher-sh")))
     assert page["items"][0]["completion"] == {"fault_code": "E1"}
+
+
+def test_finance_and_supervisors_review_held_earnings_others_are_refused():
+    path = f"/api/v1/settlement/earnings/{ORDER}/review"
+    body = {"action": "withhold", "reason": "返修未修好"}
+    for token in ("demo-tech-sh-01", "demo-agent-sh", "demo-dispatcher-sh"):
+        gateway = _gateway()
+        response = gateway.review_earning(_request("POST", path, token, body), order_id=ORDER)
+        assert response.status_code == 403, token
+        gateway.billing.review_earning.call_async.assert_not_called()
+    for token, role in (("demo-finance-sh", "finance"), ("demo-supervisor-sh", "supervisor")):
+        gateway = _gateway()
+        _answers(gateway.billing.review_earning, {"order_id": ORDER, "state": "withheld"})
+        response = gateway.review_earning(_request("POST", path, token, body), order_id=ORDER)
+        assert response.status_code == 200 and _json(response)["state"] == "withheld"
+        args = gateway.billing.review_earning.call_async.call_args.args
+        assert args[:3] == (ORDER, body, "SH") and args[3]["role"] == role
+    gateway = _gateway()
+    _fails(gateway.billing.review_earning, "Conflict", json.dumps({
+        "code": "conflict", "message": "earning was decided meanwhile: release", "fields": {}}))
+    response = gateway.review_earning(_request("POST", path, "demo-finance-sh", body, "en"),
+                                      order_id=ORDER)
+    assert response.status_code == 409 and "decided meanwhile" in _json(response)["message"]

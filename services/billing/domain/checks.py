@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from services.billing.domain.pricing import CUSTOMER
+from services.common.domain.coverage import CUSTOMER
 
 RULES = ("charge_on_covered", "off_schedule", "parts_not_consumed", "consumed_not_billed",
          "no_approval", "duplicate_bill", "paid_differs")

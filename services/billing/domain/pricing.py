@@ -2,7 +2,10 @@
 
 Prices come only from the schedule and the catalogue; nothing a client sends is a price.
 Coverage per line: ``customer`` (charged), ``warranty`` (free to the customer, claimed
-from the manufacturer) or ``repeat`` (labour of a repeat visit for the same fault: free).
+from the manufacturer) or ``repeat`` (labour of a repeat visit for the same fault: free),
+decided by the one rule of services.common.domain.coverage. A part the customer pays
+costs what the version says (cost price from 2026.2); a covered part is claimed at its
+list price.
 """
 
 from __future__ import annotations
@@ -10,12 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
-from services.billing.domain.schedule import FeeSchedule, Version
+from services.billing.domain.schedule import LIST, FeeSchedule, Version
+from services.common.domain.coverage import CUSTOMER, WARRANTY, who_pays
 from services.common.domain.money import times
-
-CUSTOMER, WARRANTY, REPEAT = "customer", "warranty", "repeat"
-IN_WARRANTY, MAIN_PARTS_ONLY, OUT_OF_WARRANTY = "in_warranty", "main_parts_only", \
-    "out_of_warranty"
 
 
 class PricingError(ValueError):
@@ -50,6 +50,7 @@ class Line:
     amount_fen: int
     coverage: str
     main_part: bool = False
+    basis: str = ""          # a part's price: "cost" (成本价) or "list" (零售价)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -101,10 +102,10 @@ def price(job: Job, schedule: FeeSchedule, version: Version) -> Priced:
         spec = version.labour[code]
         if tier not in spec:
             raise PricingError(f"repair code {code} has no price for {tier}", "repair_code")
-        lines.append(_line(job, schedule, "labour", code, spec["name"], 1, spec[tier]))
+        lines.append(_line(job, "labour", code, spec["name"], 1, spec[tier]))
     else:
-        lines.append(_line(job, schedule, "visit", "visit", "上门费 visit", 1, version.visit_fen))
-        lines.append(_line(job, schedule, "inspection", "inspection", "检测费 inspection", 1,
+        lines.append(_line(job, "visit", "visit", "上门费 visit", 1, version.visit_fen))
+        lines.append(_line(job, "inspection", "inspection", "检测费 inspection", 1,
                            version.inspection_fen))
     for sku, quantity in _merged(job.parts):
         part = schedule.parts.get(sku)
@@ -112,33 +113,28 @@ def price(job: Job, schedule: FeeSchedule, version: Version) -> Priced:
             raise PricingError(f"unknown SKU {sku}", "parts")
         if job.category not in part.compatible_categories:
             raise PricingError(f"{sku} does not fit a {job.category}", "parts")
-        lines.append(_line(job, schedule, "part", sku, part.name, quantity, part.list_price_fen,
-                           main_part=part.main_part))
+        basis = (version.customer_parts_at
+                 if line_coverage(job, "part", part.main_part) == CUSTOMER else LIST)
+        lines.append(_line(job, "part", sku, part.name, quantity,
+                           version.part_prices[sku].at(basis), main_part=part.main_part,
+                           basis=basis))
     beyond = job.distance_km - version.free_radius_km
     if beyond > 0:
-        lines.append(_line(job, schedule, "remote", "remote",
+        lines.append(_line(job, "remote", "remote",
                            f"远程费 {beyond} km beyond {version.free_radius_km} km",
                            beyond, version.per_km_fen))
     return Priced(version.version, tier, tuple(lines))
 
 
-def line_coverage(job: Job, schedule: FeeSchedule, item: str, main_part: bool) -> str:
-    rules = schedule.coverage
-    if item == "labour" and job.repeat_same_fault:
-        return REPEAT
-    if job.cause in rules.customer_causes or job.cause not in rules.covered_causes:
-        return CUSTOMER
-    if job.warranty == IN_WARRANTY:
-        return WARRANTY
-    if job.warranty == MAIN_PARTS_ONLY and item == "part" and main_part:
-        return WARRANTY
-    return CUSTOMER
+def line_coverage(job: Job, item: str, main_part: bool) -> str:
+    """Who pays this line of the job (the one rule, shared with inventory's write-offs)."""
+    return who_pays(job.warranty, job.cause, item, main_part, job.repeat_same_fault)
 
 
-def _line(job: Job, schedule: FeeSchedule, item: str, code: str, name: str,
-          quantity: Decimal | int, unit_fen: int, main_part: bool = False) -> Line:
+def _line(job: Job, item: str, code: str, name: str, quantity: Decimal | int,
+          unit_fen: int, main_part: bool = False, basis: str = "") -> Line:
     return Line(item, code, name, str(quantity), unit_fen, times(unit_fen, quantity),
-                line_coverage(job, schedule, item, main_part), main_part)
+                line_coverage(job, item, main_part), main_part, basis)
 
 
 def _merged(parts: tuple[tuple[str, int], ...]) -> list[tuple[str, int]]:
