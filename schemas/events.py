@@ -104,6 +104,8 @@ class PartsLinesData(OrderRefData):
     shortage_id = fields.String(load_default=None)
     eta = fields.AwareDateTime(load_default=None)
     parts = fields.List(fields.Dict(), load_default=list)
+    # parts_short: the slowest line's source (a location id, or "supplier")
+    awaited_from = fields.String(load_default=None, allow_none=True)
 
 
 class PartsConsumedData(OrderRefData):

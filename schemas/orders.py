@@ -135,6 +135,8 @@ class MilestoneOut(Schema):
     at = LocalDateTime(allow_none=True)
     outcome = fields.String(allow_none=True)
     ledger = fields.Dict(keys=fields.String(), values=fields.Float())  # seconds by cause
+    # the parts time by who was awaited: a location id (warehouse, centre) or "supplier"
+    parts_from = fields.Dict(keys=fields.String(), values=fields.Float())
 
 
 class ForecastOut(Schema):

@@ -86,20 +86,28 @@ class DispatcherBase:
                                                order["request_type"], order["priority"],
                                                milestone)
 
-    def _ledger(self, order: dict, milestone: str, rule: MilestoneRule) -> dict[str, float]:
-        """Where the time to ``milestone`` went, reached now, by cause (domain/ledger.py);
-        counted once the write that records it is in."""
+    def _ledger(self, order: dict, milestone: str, rule: MilestoneRule) -> dict[str, Any]:
+        """Where the time to ``milestone`` went, reached now, by cause (domain/ledger.py),
+        and the parts time by who was awaited; counted once the write that records it
+        is in."""
         centres = {tech.technician_id for tech in self.store.technicians_of(order["branch"])
                    if tech.service_centre}
-        spent = ledger.ledger(
+        detailed = ledger.detailed(
             as_utc(order["received_at"]), self.now,
             ledger.changes(order.get("timeline") or [], self.reference.pause_causes, centres),
             rule.calendar, sla.before_delay(order, milestone))
+        spent, parts_from = ledger.folded(detailed), ledger.parts_sources(detailed)
+        branch = order["branch"]
         for cause, seconds in spent.items():
             if seconds:
-                self._reaching.count("delay_seconds", order["branch"], milestone, cause,
-                                     amount=seconds)
-        return {cause: round(seconds, 3) for cause, seconds in spent.items() if seconds}
+                self._reaching.count("delay_seconds", branch, milestone, cause, amount=seconds)
+        for source, seconds in parts_from.items():
+            self._reaching.count("parts_wait_seconds", branch, milestone, source,
+                                 amount=seconds)
+        facts: dict[str, Any] = {f"milestones.{milestone}.ledger": _rounded(spent)}
+        if parts_from:
+            facts[f"milestones.{milestone}.parts_from"] = _rounded(parts_from)
+        return facts
 
     def _pause_facts(self, order: dict, reason: str) -> dict[str, Any]:
         """The clocks ``reason`` stops: the unreached milestones whose commitment names it
@@ -147,3 +155,7 @@ class DispatcherBase:
                 as_utc(order["received_at"]), resumed.deadline, self.at_risk_share)
             paused[milestone] = resumed.paused_seconds
         return sets, paused
+
+
+def _rounded(seconds: dict[str, float]) -> dict[str, float]:
+    return {key: round(value, 3) for key, value in seconds.items() if value}

@@ -66,7 +66,8 @@ class InboundEvents(DispatcherBase):
         def build(order: dict) -> Change:
             change = make(order)
             change.entry = self._entry(step, "inventory", shortage_id=data.get("shortage_id"),
-                                       eta=data.get("eta"), applied=change.moves)
+                                       eta=data.get("eta"), applied=change.moves,
+                                       awaited_from=data.get("awaited_from"))
             return change
         return self._apply_once(event_id, data["order_id"], build, "a parts event")
 

@@ -47,6 +47,11 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
             "aftersales_milestone_delay_seconds", "Time from received to a milestone "
             "reached, in the milestone's calendar, by cause (the order's delay ledger)",
             ["branch", "milestone", "cause"], registry=registry),
+        "parts_wait_seconds": Counter(
+            "aftersales_milestone_parts_wait_seconds", "Of the delay ledger's parts time, "
+            "by who was awaited: a warehouse or service centre (its location id), the "
+            "supplier, or unknown (before inventory said)",
+            ["branch", "milestone", "source"], registry=registry),
         "reoffered": Counter(
             "aftersales_dispatch_reoffers_total", "Orders forecast late offered to a "
             "technician who would make it", ["branch"], registry=registry),

@@ -53,7 +53,7 @@ class Steps(DispatcherBase):
         fields: dict[str, Any] = {f"milestones.{milestone}.at": self.now}
         rule = self._rule(order, milestone)
         if rule is not None:  # where the time went, late or not
-            fields[f"milestones.{milestone}.ledger"] = self._ledger(order, milestone, rule)
+            fields.update(self._ledger(order, milestone, rule))
         if "outcome" in existing:
             return fields  # already breached by the sweeper: not counted again
         deadline = order["deadlines"].get(milestone)

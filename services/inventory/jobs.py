@@ -125,7 +125,8 @@ class JobParts(KeeperBase):
         eta = sourcing.shortage_eta(waiting)
         parts = [{"sku": line["sku"], "quantity": line["quantity"]} for line in waiting]
         events = self.uow.events(job["branch"], "parts_short", order_id=order_id,
-                              shortage_id=shortage_id, parts=parts, eta=eta.isoformat())
+                                 shortage_id=shortage_id, parts=parts, eta=eta.isoformat(),
+                                 awaited_from=sourcing.awaited_from(waiting))
         shortage = {"open": True, "eta": eta, "lines": sorted(mine), "opened_at": self.now}
         self._job_written(order_id, self.store.open_shortage(
             order_id, shortage_id, shortage, events, self.uow.claim_until), events)

@@ -5,6 +5,7 @@ pause, redeliveries and out-of-order news change nothing."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from schemas.orders import CompleteIn
 from services.common.clock import as_utc
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
@@ -44,7 +45,7 @@ def test_shortage_pauses_and_arrival_resumes_with_priority(mongo, db_prefix):
     order_id = _on_site_order(db)
     eta = START + timedelta(days=3)
     short = {"order_id": order_id, "shortage_id": "S-2", "eta": eta,
-             "parts": [{"sku": "AC-COMP-01", "quantity": 1}]}
+             "parts": [{"sku": "AC-COMP-01", "quantity": 1}], "awaited_from": "supplier"}
     # News of an earlier shortage whose parts came in first: nothing pauses.
     assert _dispatcher(db, START).parts_arrived(uuid.uuid4().hex, {**short,
                                                                    "shortage_id": "S-1"})
@@ -68,3 +69,15 @@ def test_shortage_pauses_and_arrival_resumes_with_priority(mongo, db_prefix):
     assert as_utc(order["deadlines"]["resolution"]) == START + timedelta(hours=24 + 30)
     assert order["paused_seconds"] == 30 * 3600
     assert [e["step"] for e in order["timeline"]].count("parts_short") == 2
+
+    # Completed an hour after the parts came in: the resolution's parts time is the
+    # supplier's (the shortage's slowest line was a backorder).
+    done = START + timedelta(hours=31)
+    for action, payload in (("check-in", {"confirmed_by_customer": True}),
+                            ("complete", CompleteIn().load({
+                                "diagnosis": "压缩机损坏", "fault_code": "E5",
+                                "repair_done": "更换压缩机", "warranty": "in_warranty"}))):
+        _dispatcher(db, done).step(order_id, action, payload, Actor("dispatcher", "SH"))
+    resolution = db.orders.find_one({"_id": order_id})["milestones"]["resolution"]
+    assert resolution["parts_from"] == {"supplier": 30 * 3600.0}
+    assert resolution["ledger"]["parts"] == 30 * 3600.0

@@ -22,7 +22,9 @@ from services.dispatch.domain.ledger import (
     SERVICE_CENTRE,
     TECHNICIAN,
     changes,
+    detailed,
     ledger,
+    parts_sources,
 )
 from services.ops.operator import format_report
 
@@ -133,6 +135,7 @@ def _timeline(drawn) -> list[dict]:
     entries = []
     for minutes, name, flag, start_in, reason in drawn:
         details = {"customer_requested": flag, "applied": flag, "reason": reason,
+                   "awaited_from": "SH-WH" if flag else None,
                    "cause": CUSTOMER if flag else "not_a_cause",
                    "technician_id": "T1" if flag else "T2",
                    "start": (RECEIVED + timedelta(minutes=minutes + start_in)).isoformat()}
@@ -156,6 +159,25 @@ def test_the_causes_add_up_to_the_calendar_elapsed_time(drawn, calendar, reached
     assert abs(sum(spent.values()) - total) < 1e-6
     if delay_from is None or delay_from >= reached:
         assert spent[APPROVED_DELAY] == 0
+    by_source = parts_sources(detailed(RECEIVED, reached, changes(
+        _timeline(drawn), PAUSES, centres), calendar, delay_from=delay_from))
+    assert abs(sum(by_source.values()) - spent[PARTS]) < 1e-6
+
+
+def test_the_parts_time_is_split_by_who_was_awaited():
+    """The technician's wait-parts step, then inventory's news: the warehouse a transfer
+    comes from; a later shortage that waits on the supplier takes over from there."""
+    timeline = [step(0, "created"), step(10, "accepted"), step(60, "checked_in"),
+                step(120, "waiting_parts"),
+                step(125, "parts_short", applied=True, awaited_from="SH-WH"),
+                step(6 * 60, "parts_short", applied=True, awaited_from="supplier"),
+                step(30 * 60, "parts_arrived", applied=True)]
+    reached = RECEIVED + timedelta(hours=31)
+    spent = detailed(RECEIVED, reached, changes(timeline, PAUSES), ALWAYS)
+    assert hours(parts_sources(spent)) == pytest.approx(
+        {"unknown": 5 / 60, "SH-WH": 6 - 125 / 60, "supplier": 24})
+    assert hours(ledger(RECEIVED, reached, changes(timeline, PAUSES), ALWAYS))[PARTS] == \
+        pytest.approx(28)
 
 
 def test_the_report_sums_the_ledgers_by_cause_all_and_late():

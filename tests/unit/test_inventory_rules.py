@@ -115,3 +115,7 @@ def test_use_is_taken_from_holds_first_then_the_rest_is_free_stock():
     lines = [{"state": "reserved"}, {"state": "in_transfer", "eta": 2},
              {"state": "backordered", "eta": 5}]
     assert sourcing.shortage_eta(lines) == 5 and not sourcing.all_in_hand(lines)
+    assert sourcing.awaited_from(lines) == "supplier"  # the slowest line: a backorder
+    lines[1] |= {"eta": 9, "location": "SH-WH"}
+    assert sourcing.awaited_from(lines) == "SH-WH"
+    assert sourcing.awaited_from([{"state": "reserved"}]) is None

@@ -84,7 +84,7 @@ def _apply(state: _State, entry: Mapping[str, Any], at: datetime,
     if step in PAUSE_ENDS:
         state.pause = None
     if step in ("waiting_parts", "parts_short"):
-        state.pause = PARTS
+        state.pause = parts_from(details.get("awaited_from"))
     elif step == "paused":
         state.pause = pause_causes.get(details.get("reason"), CUSTOMER)
     if step in ("scheduled", "rescheduled"):
@@ -94,6 +94,12 @@ def _apply(state: _State, entry: Mapping[str, Any], at: datetime,
     if step == "left":
         cause = details.get("cause")
         state.revisit = cause if cause in CAUSES else TECHNICIAN
+
+
+def parts_from(source: str | None) -> str:
+    """The parts cause with who is awaited (``parts:SH-WH``, ``parts:supplier``) once
+    inventory has said; plain ``parts`` until then."""
+    return f"{PARTS}:{source}" if source else PARTS
 
 
 def _later_slot(at: datetime, details: Mapping[str, Any]) -> datetime | None:
@@ -108,7 +114,33 @@ def ledger(received: datetime, reached: datetime, points: list[tuple[datetime, s
            calendar: Calendar, delay_from: datetime | None = None) -> dict[str, float]:
     """Seconds per cause between ``received`` and ``reached`` on ``calendar``; every
     cause present (0 where none). ``delay_from``: the deadline before an approved delay."""
+    return folded(detailed(received, reached, points, calendar, delay_from))
+
+
+def folded(spent: Mapping[str, float]) -> dict[str, float]:
+    """A detailed ledger by cause only (every cause present, 0 where none)."""
     seconds = dict.fromkeys(CAUSES, 0.0)
+    for cause, amount in spent.items():
+        seconds[cause.partition(":")[0]] += amount
+    return seconds
+
+
+def parts_sources(spent: Mapping[str, float]) -> dict[str, float]:
+    """Of a detailed ledger, the parts time by who was awaited: a warehouse or service
+    centre, the supplier, or ``unknown`` before inventory said."""
+    sources: dict[str, float] = {}
+    for cause, amount in spent.items():
+        kind, _, source = cause.partition(":")
+        if kind == PARTS and amount:
+            _add(sources, source or "unknown", amount)
+    return sources
+
+
+def detailed(received: datetime, reached: datetime, points: list[tuple[datetime, str]],
+             calendar: Calendar, delay_from: datetime | None = None) -> dict[str, float]:
+    """As ``ledger``, with the parts time kept by source (``parts:<source>``); only the
+    causes that took time."""
+    seconds: dict[str, float] = {}
     cause, start = QUEUE, received
     for at, then in [*sorted(points, key=lambda point: point[0]), (reached, None)]:
         at = min(max(at, received), reached)
@@ -124,6 +156,10 @@ def _spend(seconds: dict[str, float], cause: str, start: datetime, end: datetime
     if end <= start:
         return
     ordinary_end = end if delay_from is None else min(end, max(start, delay_from))
-    seconds[cause] += calendar.elapsed(start, ordinary_end).total_seconds()
+    _add(seconds, cause, calendar.elapsed(start, ordinary_end).total_seconds())
     if ordinary_end < end:
-        seconds[APPROVED_DELAY] += calendar.elapsed(ordinary_end, end).total_seconds()
+        _add(seconds, APPROVED_DELAY, calendar.elapsed(ordinary_end, end).total_seconds())
+
+
+def _add(seconds: dict[str, float], cause: str, amount: float) -> None:
+    seconds[cause] = seconds.get(cause, 0.0) + amount

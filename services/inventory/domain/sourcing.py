@@ -53,6 +53,19 @@ def shortage_eta(lines: Iterable[dict]) -> datetime | None:
     return max(etas) if etas else None
 
 
+SUPPLIER = "supplier"
+
+
+def awaited_from(lines: Iterable[dict]) -> str | None:
+    """Who the shortage waits for: the source of its slowest line — the warehouse or
+    service centre a transfer comes from, or the supplier for a backorder."""
+    waiting = [line for line in lines if line["state"] in WAITING and line.get("eta")]
+    if not waiting:
+        return None
+    slowest = max(waiting, key=lambda line: line["eta"])
+    return SUPPLIER if slowest["state"] == BACKORDERED else slowest.get("location")
+
+
 def all_in_hand(lines: Iterable[dict]) -> bool:
     return all(line["state"] not in (SOURCING, *WAITING) for line in lines)
 
