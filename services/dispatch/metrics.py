@@ -64,6 +64,8 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
         for milestone in DISPATCH_MILESTONES:
             for cause in CAUSES:
                 definitions["delay_seconds"].labels(branch, milestone, cause)
+            for source in ("supplier", "unknown"):  # locations appear with their first wait
+                definitions["parts_wait_seconds"].labels(branch, milestone, source)
         definitions["offers"].labels(branch)
         definitions["reoffered"].labels(branch)
         definitions["forecast_late"].labels(branch)
