@@ -16,7 +16,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from werkzeug.wrappers import Response
 
 from gateway.auth import Caller, authenticate, authorize, load_tokens
-from gateway.language import DEFAULT, localized, negotiate
+from gateway.language import DEFAULT, localized, localized_fields, negotiate
 from gateway.observed import http_metrics
 from schemas.fields import unicode_errors
 from services.common.base import ConfigProvider
@@ -56,7 +56,8 @@ def _error_response(status: int, body: dict, language: str) -> Response:
 def _error(exc: AppError, language: str = DEFAULT) -> Response:
     message = localized(exc.code, exc.message, language)
     return _error_response(exc.status, {"error": exc.code, "message": message,
-                                        "fields": exc.fields}, language)
+                                        "fields": localized_fields(exc.fields, language)},
+                           language)
 
 
 def _remote(exc: RemoteError, language: str = DEFAULT) -> Response:

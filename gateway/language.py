@@ -79,3 +79,68 @@ def localized(code: str, message: str, language: str) -> str:
     detail = english or chinese
     separator = "：" if language == CHINESE else ": "
     return f"{title}{separator}{detail}" if detail else title
+
+
+# The validation library's own messages (English), as a Chinese caller reads them. A
+# project message written in both languages is split instead; one in neither list is
+# given as written.
+_FIELD_MESSAGES: list[tuple[re.Pattern[str], str]] = [(re.compile(f"^{english}$"), chinese)
+                                                      for english, chinese in (
+    (r"Missing data for required field\.", "必填字段缺失。"),
+    (r"Field may not be null\.", "不能为空值。"),
+    (r"Unknown field\.", "未知字段。"),
+    (r"Invalid (?:input )?type\.", "类型不对。"),
+    (r"Invalid (?:value|input)\.", "取值无效。"),
+    (r"Not a valid string\.", "应为文本。"),
+    (r"Not a valid utf-8 string\.", "不是有效的 UTF-8 文本。"),
+    (r"Not a valid integer\.", "应为整数。"),
+    (r"Not a valid number\.", "应为数字。"),
+    (r"Number too large\.", "数值过大。"),
+    (r"Special numeric values \(nan or infinity\) are not permitted\.",
+     "不允许 NaN 或无穷大。"),
+    (r"Not a valid boolean\.", "应为 true 或 false。"),
+    (r"Not a valid (?:aware |naive )?datetime\.", "不是有效的日期时间（须带时区）。"),
+    (r"Not a valid date\.", "不是有效的日期（YYYY-MM-DD）。"),
+    (r"Not a valid list\.", "应为列表。"),
+    (r"Not a valid mapping type\.", "应为对象。"),
+    (r"Not a valid email address\.", "不是有效的电子邮件地址。"),
+    (r"Not a valid URL\.", "不是有效的网址。"),
+    (r"String does not match expected pattern\.", "格式不符合要求。"),
+    (r"Must be one of: (.+)\.", "只能是以下之一：\\1。"),
+    (r"Length must be between (\d+) and (\d+)\.", "长度须在 \\1 到 \\2 之间。"),
+    (r"Length must be (\d+)\.", "长度须为 \\1。"),
+    (r"Shorter than minimum length (\d+)\.", "长度不能少于 \\1。"),
+    (r"Longer than maximum length (\d+)\.", "长度不能超过 \\1。"),
+    (r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\.",
+     "须在 \\1 到 \\2 之间。"),
+    (r"Must be greater than or equal to (\S+)\.", "不能小于 \\1。"),
+    (r"Must be less than or equal to (\S+)\.", "不能大于 \\1。"),
+    (r"Must be greater than (\S+)\.", "须大于 \\1。"),
+    (r"Must be less than (\S+)\.", "须小于 \\1。"),
+)]
+
+
+def field_message(message: str, language: str) -> str:
+    """One field's message for a caller reading ``language``: the part in its language
+    of a message written in both; the library's English messages in Chinese."""
+    chinese, english = split_languages(message)
+    if language == ENGLISH:
+        return english or chinese
+    if chinese:
+        return chinese
+    for pattern, translation in _FIELD_MESSAGES:
+        if pattern.match(english):
+            return pattern.sub(translation, english)
+    return english
+
+
+def localized_fields(errors: object, language: str) -> object:
+    """The ``fields`` of an error body (nested mappings and lists of messages, as the
+    validation reports them), each message for the caller's language."""
+    if isinstance(errors, dict):
+        return {key: localized_fields(value, language) for key, value in errors.items()}
+    if isinstance(errors, list):
+        return [localized_fields(value, language) for value in errors]
+    if isinstance(errors, str):
+        return field_message(errors, language)
+    return errors

@@ -224,3 +224,17 @@ def test_openapi_and_health(api):
     assert spec["openapi"].startswith("3.")
     assert "/api/v1/requests" in spec["paths"]
     assert "ServiceRequest" in spec["components"]["schemas"]
+
+
+def test_field_messages_are_in_the_callers_language(api):
+    """The validation's own messages read in Chinese by default, as written in English
+    when English is asked for; nothing is created either way."""
+    body = request_body(customer__phone=None, channel="pigeon")
+    before = _order_count(api)
+    chinese = api.post("/api/v1/requests", body, "agent").json()["fields"]
+    assert chinese["customer"]["phone"] == ["必填字段缺失。"]
+    assert chinese["channel"][0].startswith("只能是以下之一：")
+    english = api.post("/api/v1/requests", body, "agent",
+                       headers={"Accept-Language": "en"}).json()["fields"]
+    assert english["customer"]["phone"] == ["Missing data for required field."]
+    assert _order_count(api) == before

@@ -12,7 +12,14 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from gateway.http import GatewayBase, endpoint
-from gateway.language import TITLES, localized, negotiate, split_languages
+from gateway.language import (
+    TITLES,
+    field_message,
+    localized,
+    localized_fields,
+    negotiate,
+    split_languages,
+)
 from services.common.errors import APP_ERRORS, GatewayTimeout, NotFound, TooLarge
 
 
@@ -88,3 +95,33 @@ def test_the_gateway_answers_in_the_callers_language_with_the_same_code(language
     response, body = _get(gateway.remote, language)
     assert (response.status_code, body["error"]) == (500, "internal")
     assert body["message"] == ("服务内部错误" if chinese else "Internal error")
+
+
+@pytest.mark.parametrize(("message", "chinese"), [
+    ("Missing data for required field.", "必填字段缺失。"),
+    ("Unknown field.", "未知字段。"),
+    ("Not a valid integer.", "应为整数。"),
+    ("Not a valid aware datetime.", "不是有效的日期时间（须带时区）。"),
+    ("Must be one of: hotline, web.", "只能是以下之一：hotline, web。"),
+    ("Length must be between 1 and 500.", "长度须在 1 到 500 之间。"),
+    ("Must be greater than or equal to 1 and less than or equal to 100.",
+     "须在 1 到 100 之间。"),
+    ("Must be greater than or equal to 0.", "不能小于 0。"),
+    ("改判优先级必须填写理由 / a reason is required", "改判优先级必须填写理由"),
+    ("A message of our own.", "A message of our own."),  # none known: as written
+])
+def test_field_messages_read_in_chinese_and_in_english_as_written(message, chinese):
+    assert field_message(message, "zh-CN") == chinese
+    english = split_languages(message)[1] or message
+    assert field_message(message, "en") == english
+
+
+def test_nested_field_errors_are_localised_where_they_stand():
+    errors = {"customer": {"phone": ["Missing data for required field."]},
+              "parts": {0: {"quantity": ["Must be greater than or equal to 1."]}},
+              "_schema": ["Give at least one field."]}
+    assert localized_fields(errors, "zh-CN") == {
+        "customer": {"phone": ["必填字段缺失。"]},
+        "parts": {0: {"quantity": ["不能小于 1。"]}},
+        "_schema": ["Give at least one field."]}
+    assert localized_fields(errors, "en") == errors
