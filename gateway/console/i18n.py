@@ -180,8 +180,11 @@ _UI: dict[str, tuple[str, str]] = {
     "schedule.show": ("查看", "Show"),
     "schedule.move": ("改到", "Move to"),
     "schedule.reassign": ("改派", "Reassign"),
-    "schedule.hint": ("改到：同一技师、同样时长的当天另一时段；改派后由新技师重新联系客户预约。",
-                      "Move to: another hour that day, same technician and length; after a "
+    "schedule.hint": ("拖动工单到本行另一时段即改到该时段，拖到另一技师一行即改派（也可用下拉框）。"
+                      "改到：同一技师、同样时长的当天另一时段；改派后由新技师重新联系客户预约。",
+                      "Drag a visit to another hour of its row to move it, or onto another "
+                      "technician's row to reassign it (or use the pickers). Move to: "
+                      "another hour that day, same technician and length; after a "
                       "reassignment the new technician contacts the customer to book again."),
     "delay.title": ("批准延期", "Approve a delay"),
     "delay.customer_informed": ("已告知客户", "The customer has been told"),

@@ -5,6 +5,7 @@ the customer's signature drawn on the page, kept with the order as a PNG."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -179,6 +180,21 @@ def _booked_tomorrow(api) -> tuple[str, str]:
     return order_id, day
 
 
+def _drag(tab: Tab, source: str, target: str) -> None:
+    """A drag and drop as the browser fires it (dragstart, dragover, drop), then the page
+    the form's answer loads."""
+    tab.eval("window.__stale = true")
+    tab.eval(f"""(() => {{
+      const data = new DataTransfer();
+      const fire = (selector, kind) => document.querySelector(selector).dispatchEvent(
+          new DragEvent(kind, {{bubbles: true, cancelable: true, dataTransfer: data}}));
+      fire({json.dumps(source)}, "dragstart");
+      fire({json.dumps(target)}, "dragover");
+      fire({json.dumps(target)}, "drop");
+    }})()""")
+    tab.wait("!window.__stale")
+
+
 def test_the_schedule_board_moves_a_visit_and_a_supervisor_approves_a_delay(
         api, browser, shots):
     _ensure_technician(api)
@@ -195,6 +211,10 @@ def test_the_schedule_board_moves_a_visit_and_a_supervisor_approves_a_delay(
     board.submit(f"[data-order='{order_id}'] .move button")
     assert api.order(order_id)["appointment"]["start"].startswith(f"{day}T14:00")
     assert board.eval(f"!!document.querySelector(\"{row} td[data-hour='14'] "
+                      f"[data-order='{order_id}']\")")
+    _drag(board, f"[data-order='{order_id}']", f"{row} td[data-hour='16']")
+    assert api.order(order_id)["appointment"]["start"].startswith(f"{day}T16:00")
+    assert board.eval(f"!!document.querySelector(\"{row} td[data-hour='16'] "
                       f"[data-order='{order_id}']\")")
 
     board.goto(f"{api.base}/console/dispatch?zone=remote")  # an intensive-zone order

@@ -94,7 +94,45 @@
       reader.readAsDataURL(field.files[0]);
     });
   }
+  // The schedule board: a visit (div.visit[draggable]) dropped on an hour of its own
+  // technician's row is moved there, on another technician's row reassigned to them —
+  // through the same forms as the pickers, so the API decides and the page reloads with
+  // its answer. A drop where neither form applies does nothing.
+  function schedule(board) {
+    var dragged = null;
+    board.addEventListener("dragstart", function (event) {
+      dragged = event.target.closest && event.target.closest(".visit[draggable]");
+      if (!dragged) { return; }
+      event.dataTransfer.setData("text/plain", dragged.getAttribute("data-order"));
+      event.dataTransfer.effectAllowed = "move";
+      dragged.classList.add("dragging");
+    });
+    board.addEventListener("dragend", function () {
+      if (dragged) { dragged.classList.remove("dragging"); }
+      dragged = null;
+    });
+    function target(event) {
+      var cell = event.target.closest && event.target.closest("td[data-hour]");
+      return dragged && cell ? cell : null;
+    }
+    board.addEventListener("dragover", function (event) {
+      if (target(event)) { event.preventDefault(); event.dataTransfer.dropEffect = "move"; }
+    });
+    board.addEventListener("drop", function (event) {
+      var cell = target(event);
+      if (!cell) { return; }
+      event.preventDefault();
+      var own = dragged.closest("tr").getAttribute("data-technician");
+      var to = cell.closest("tr").getAttribute("data-technician");
+      var form = dragged.querySelector(to === own ? "form.move" : "form.reassign");
+      if (!form) { return; }
+      var field = form.querySelector(to === own ? "select[name=hour]" : "select[name=technician_id]");
+      field.value = to === own ? cell.getAttribute("data-hour") : to;
+      if (field.value && form.requestSubmit) { form.requestSubmit(); } else if (field.value) { form.submit(); }
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("table.schedule"), schedule);
     Array.prototype.forEach.call(document.querySelectorAll("input[data-photo]"), photo);
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
     Array.prototype.forEach.call(document.querySelectorAll("canvas[data-signature]"), signature);
