@@ -107,6 +107,7 @@ class _Page(StrictSchema):
 
 class StockQuery(_Page):
     location = fields.String(load_default=None, validate=LOCATION_ID)
+    technician_id = fields.String(load_default=None, validate=SAFE_ID)  # their van's
     sku = fields.String(load_default=None, validate=SKU)
     below = fields.String(load_default=None, validate=validate.OneOf(("reorder", "safety")))
 

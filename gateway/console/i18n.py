@@ -205,6 +205,9 @@ _UI: dict[str, tuple[str, str]] = {
     "tech.repair_done": ("维修内容", "Repair done"),
     "tech.done": ("已提交", "Done"),
     "tech.open": ("办理", "Work on it"),
+    "tech.van": ("车载库存", "Parts in my van"),
+    "tech.van_empty": ("车上暂无备件。", "No parts in the van."),
+    "tech.van_low": ("低于补货点", "Below reorder point"),
     # -- a technician's job --------------------------------------------------------
     "job.call": ("拨打客户电话", "Call the customer"),
     "job.contact": ("联系客户", "Contact the customer"),

@@ -101,7 +101,11 @@ class ConsoleRoutes(TechJobRoutes, ScheduleRoutes, WorkRoutes, SignInRoutes):
                                                 "order": "work"})
         orders = [order for order in (reply.body["items"] if reply.ok else [])
                   if order["status"] in screens.open_statuses()]
-        return view.render("tech.html", rows=screens.rows(orders), steps_for=screens.steps_for)
+        van = view.api.get("/api/v1/stock", {"technician_id": view.session.technician_id,
+                                             "page_size": 100}
+                           ) if view.session.technician_id else None
+        return view.render("tech.html", rows=screens.rows(orders), steps_for=screens.steps_for,
+                           van=van.body["items"] if van is not None and van.ok else None)
 
     @http("POST", "/console/orders/<string:order_id>/step/<string:action>")
     @console_page()

@@ -29,6 +29,7 @@ class Session:
     branch: str
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     seen: float = 0.0
+    technician_id: str | None = None  # a technician's own (their jobs, their van)
 
 
 class SessionStore:
@@ -40,12 +41,14 @@ class SessionStore:
         self._idle = idle_seconds
         self._limit = limit
 
-    def open(self, token: str, role: str, branch: str) -> str:
+    def open(self, token: str, role: str, branch: str, technician_id: str | None = None
+             ) -> str:
         session_id = secrets.token_urlsafe(32)
         with self._lock:
             while len(self._sessions) >= self._limit:
                 self._sessions.pop(next(iter(self._sessions)))
-            self._sessions[session_id] = Session(token, role, branch, seen=self._clock())
+            self._sessions[session_id] = Session(token, role, branch, seen=self._clock(),
+                                                 technician_id=technician_id)
         return session_id
 
     def get(self, session_id: str | None) -> Session | None:

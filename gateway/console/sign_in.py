@@ -53,7 +53,8 @@ class SignInRoutes(ConsoleBase):
         if caller.branch not in self.config["branches"]:
             return self._login_form(request, 403, "login.branch")
         response = pages.redirect(pages.safe_next(request.args.get("next")))
-        response.set_cookie(SESSION_COOKIE, SESSIONS.open(token, caller.role, caller.branch),
+        response.set_cookie(SESSION_COOKIE, SESSIONS.open(token, caller.role, caller.branch,
+                                                         caller.technician_id),
                             **cookie_options(request.is_secure))
         response.delete_cookie(LOGIN_COOKIE, path=pages.HOME)
         return response

@@ -36,6 +36,11 @@ def stock(keeper: Keeper, query: dict, branch: str) -> dict:
     """Stock per location and part; ``below`` keeps those under reorder point / safety."""
     if query["location"]:
         keeper.location(query["location"], branch)  # another branch's: 404
+    if query["technician_id"]:  # their van (none: nothing on board)
+        van = keeper.catalogue.van_of(query["technician_id"], branch)
+        if van is None:
+            return _page([], query["page"], query["page_size"])
+        query = {**query, "location": van.location_id}
     filters: dict[str, Any] = {"branch": branch}
     for key in ("location", "sku"):
         if query[key]:

@@ -301,6 +301,9 @@ def test_back_office_roles_work_their_lists(api, browser, shots):
     assert "THERM-01" in keeper.text("[data-list=stock]")
     assert "THERM-01" in keeper.text("[data-list=movements]")
     keeper.close()
+    tech = _sign_in(browser, api.base, "tech2", "/console/tech", **PHONE)  # SH-VAN-T02's
+    assert tech.eval("!!document.querySelector('[data-list=van] tr[data-sku=THERM-01]')")
+    tech.close()
 
     for token, screen, lists in (
             ("demo-warehouse-sh", "warehouse", ["stock", "movements"]),
