@@ -7,10 +7,14 @@ each state allows come from the API's answer and the declared lifecycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas.complaints import STEP_SCHEMAS
+from services.complaints.domain.rules import RESOLUTIONS, RESPONSIBILITIES
+from services.complaints.domain.rules import TRANSITIONS as COMPLAINT_TRANSITIONS
 from services.dispatch.domain.lifecycle import OPEN_STATES, TRANSITIONS
 
 TECHNICIAN_STEPS = ("accept", "reject", "contact", "check-in", "complete")
@@ -183,3 +187,27 @@ def schedule(technicians: list[dict], orders: list[dict], day: str
 def zone_of(rows: list[QueueRow], zone: str) -> list[QueueRow]:
     """The queue narrowed to one zone (the list API has no zone filter)."""
     return [row for row in rows if not zone or row.order.get("zone") == zone]
+
+
+# -- complaints ---------------------------------------------------------------------------
+COMPLAINT_STEPS = tuple(STEP_SCHEMAS)
+COMPLAINT_CHOICES = {"responsibility": RESPONSIBILITIES, "kind": RESOLUTIONS}
+# Form fields that are yes/no (a select with "true"/"false").
+_YES_NO = {"satisfied"}
+
+
+def complaint_steps(status: str) -> list[str]:
+    """The steps the complaint's lifecycle allows from ``status``."""
+    return [step for step, (sources, _) in COMPLAINT_TRANSITIONS.items() if status in sources]
+
+
+def complaint_body(action: str, form: Mapping[str, str]) -> dict[str, Any]:
+    """The API's body for a complaint step from its form: blank fields left out (the API
+    says which are required), yes/no as booleans."""
+    fields = STEP_SCHEMAS[action]().fields
+    body: dict[str, Any] = {}
+    for name in fields:
+        value = (form.get(name) or "").strip()
+        if value:
+            body[name] = value == "true" if name in _YES_NO else value
+    return body

@@ -8,6 +8,12 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from gateway.console import pages, worklists
+from gateway.console.screens import (
+    COMPLAINT_CHOICES,
+    COMPLAINT_STEPS,
+    complaint_body,
+    complaint_steps,
+)
 from gateway.console.web import View, console_page
 from gateway.observed import http
 
@@ -79,18 +85,21 @@ class WorkRoutes:
         reply = view.api.get(f"/api/v1/complaints/{complaint_id}")
         if not reply.ok:
             return view.error(reply.status, reply.message)
-        may_acknowledge = view.session.role in self.permissions.get(
-            "complaint_acknowledge", ())
-        return view.render("complaint.html", complaint=reply.body,
-                           may_acknowledge=may_acknowledge and reply.body["status"] == "open")
+        steps = [step for step in complaint_steps(reply.body["status"])
+                 if view.session.role in self.permissions.get(f"complaint_{step}", ())]
+        return view.render("complaint.html", complaint=reply.body, steps=steps,
+                           choices=COMPLAINT_CHOICES)
 
-    @http("POST", "/console/work/complaints/<string:complaint_id>/acknowledge")
+    @http("POST", "/console/work/complaints/<string:complaint_id>/<string:action>")
     @console_page()
-    def console_complaint_acknowledge(self, request: Request, view: View,
-                                      complaint_id: str) -> Response:
-        note = (request.form.get("note") or "").strip()
-        reply = view.api.post(f"/api/v1/complaints/{complaint_id}/acknowledge",
-                              {"note": note} if note else {})
+    def console_complaint_step(self, request: Request, view: View, complaint_id: str,
+                               action: str) -> Response:
+        """A handler's step (acknowledge, conclude, resolve, confirm, reopen); the API
+        decides who may take it and from which state."""
+        if action not in COMPLAINT_STEPS:
+            return view.error(404)
+        reply = view.api.post(f"/api/v1/complaints/{complaint_id}/{action}",
+                              complaint_body(action, request.form))
         if not reply.ok:
             return view.error(reply.status, reply.message)
         return pages.redirect(f"/console/work/complaints/{complaint_id}")

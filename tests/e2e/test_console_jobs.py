@@ -280,6 +280,22 @@ def test_back_office_roles_work_their_lists(api, browser, shots):
         "status"] == "acknowledged"
     assert "acknowledged" in handler.eval(
         "[...document.querySelectorAll('[data-step]')].map(e => e.dataset.step)")
+    # The case through to its close, each step's form offered only where the state allows.
+    assert handler.eval("[...document.querySelectorAll('form[class*=step-]')]"
+                        ".map(f => f.className)") == ["card step-conclude"]
+    assert handler.eval("document.querySelector('#c-findings').required")
+    handler.fill("#c-findings", "师傅当日赶时间，语气生硬")
+    handler.select("#c-responsibility", "technician")
+    handler.submit(".step-conclude button")
+    handler.select("#c-kind", "compensation")
+    handler.fill("#c-amount", "50")
+    handler.fill("#c-explanation", "致歉并补偿 50 元")
+    handler.submit(".step-resolve button")
+    handler.select("#c-satisfied", "true")
+    handler.submit(".step-confirm button")
+    closed = api.get(f"/api/v1/complaints/{complaint_id}", "demo-complaints-sh").json()
+    assert closed["status"] == "closed", closed
+    assert handler.eval("!!document.querySelector('.step-reopen')")
 
     task_id = f"CB-{_completed_in_warranty(api)}"
     _wait_task(api, task_id)
