@@ -32,10 +32,13 @@ class WorkRoutes:
             return view.error(403)
         tables = []
         for work_list in worklists.readable(screen, view.session.role, self.permissions):
-            reply = view.api.get(work_list.api, work_list.query)
-            tables.append((work_list, reply.body.get("items", []) if reply.ok else None))
+            query = work_list.request(request.args)
+            reply = view.api.get(work_list.api, query)
+            tables.append((work_list, reply.body.get("items", []) if reply.ok else None,
+                           worklists.page_of(work_list, query, reply.body) if reply.ok
+                           else None))
         return view.render("work.html", screen=screen, title=worklists.SCREENS[screen][0],
-                           tables=tables, value=worklists.value,
+                           tables=tables, value=worklists.value, args=request.args,
                            actions=worklists.actions_of(screen, view.session.role,
                                                         self.permissions))
 

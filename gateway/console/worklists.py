@@ -14,12 +14,25 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from schemas.billing import BILL_STATES as BILL_STATUSES
+from schemas.callbacks import TASK_STATES as TASK_STATUSES
+from services.complaints.domain.rules import SEVERITIES
+from services.complaints.domain.rules import STATUSES as COMPLAINT_STATUSES
+
 
 @dataclass(frozen=True)
 class Column:
     label: str  # catalogue key
     path: str  # dotted key in an item
     kind: str = "text"  # text | time | money | code:<vocabulary>
+
+
+@dataclass(frozen=True)
+class Filter:
+    param: str  # the API's query parameter
+    label: str  # catalogue key
+    choices: tuple[str, ...] = ()  # codes of ``vocabulary`` (a select); none: free text
+    vocabulary: str = ""
 
 
 @dataclass(frozen=True)
@@ -30,23 +43,59 @@ class WorkList:
     columns: tuple[Column, ...]
     query: dict = field(default_factory=dict)
     link: str | None = None  # a row's page: a format with the item's keys
+    filters: tuple[Filter, ...] = ()
+
+    def request(self, args: Any) -> dict:
+        """The API query for this list from the page's query string: its own filters and
+        page (``<list>.<param>``, so two lists on one screen keep theirs apart)."""
+        query = dict(self.query)
+        for wanted in self.filters:
+            typed = (args.get(f"{self.key}.{wanted.param}") or "").strip()
+            if typed:
+                query[wanted.param] = typed
+        page = (args.get(f"{self.key}.page") or "").strip()
+        if page.isdigit() and int(page) > 1:
+            query["page"] = int(page)
+        return query
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a list shows of its paging: where it is and whether there is more."""
+
+    number: int
+    total: int | None
+    more: bool
+
+
+def page_of(work_list: WorkList, query: dict, body: dict) -> Page:
+    number = int(query.get("page", 1))
+    size = int(query.get("page_size", body.get("page_size") or 20))
+    total = body.get("total")
+    shown = len(body.get("items", []))
+    more = total > number * size if isinstance(total, int) else shown >= size
+    return Page(number, total if isinstance(total, int) else None, more)
 
 
 _ORDER = Column("order.id", "order_id")
+_LOCATION, _SKU = Filter("location", "work.location"), Filter("sku", "job.sku")
 LISTS = {
     "stock": WorkList("stock", "/api/v1/stock", "read_stock", (
         Column("work.location", "location"), Column("job.sku", "sku"),
         Column("work.part", "name"), Column("work.on_hand", "on_hand"),
         Column("work.reserved", "reserved"), Column("work.available", "available")),
-        {"page_size": 100}),
+        {"page_size": 100}, filters=(_LOCATION, _SKU, Filter(
+            "below", "work.below", ("reorder", "safety"), "below"))),
     "movements": WorkList("movements", "/api/v1/stock/movements", "read_stock", (
         Column("work.at", "at", "time"), Column("work.location", "location"),
         Column("job.sku", "sku"), Column("work.kind", "kind", "code:movement"),
-        Column("job.quantity", "quantity"), _ORDER), {"page_size": 50}),
+        Column("job.quantity", "quantity"), _ORDER), {"page_size": 50},
+        filters=(_LOCATION, _SKU, Filter("order_id", "order.id"))),
     "bills": WorkList("bills", "/api/v1/bills", "list_bills", (
         Column("work.bill", "bill_id"), _ORDER, Column("order.status", "status", "code:bill"),
         Column("job.total", "total_fen", "money"), Column("work.at", "completed_at", "time")),
-        {"page_size": 50}),
+        {"page_size": 50}, filters=(Filter("status", "order.status", BILL_STATUSES, "bill"),
+                                    Filter("order_id", "order.id"))),
     "anomalies": WorkList("anomalies", "/api/v1/charge-anomalies", "read_anomalies", (
         Column("work.at", "detected_at", "time"), _ORDER, Column("work.rule", "rule")),
         {"page_size": 50}),
@@ -64,7 +113,8 @@ LISTS = {
         Column("order.status", "status", "code:task_status"), _ORDER,
         Column("order.customer", "customer.name"), Column("field.phone", "customer.phone"),
         Column("work.due", "due_at", "time")), {"status": "open", "page_size": 50},
-        "/console/work/callbacks/{task_id}"),
+        "/console/work/callbacks/{task_id}",
+        (Filter("status", "order.status", TASK_STATUSES, "task_status"),)),
     "complaints": WorkList("complaints", "/api/v1/complaints", "read_complaints", (
         Column("work.complaint", "complaint_id"),
         Column("order.status", "status", "code:complaint_status"),
@@ -74,7 +124,10 @@ LISTS = {
         Column("order.customer", "customer.name"), Column("field.phone", "customer.phone"),
         Column("work.ack_by", "deadlines.complaint_ack", "time"),
         Column("work.investigate_by", "deadlines.complaint_investigation", "time")),
-        {"page_size": 50}, "/console/work/complaints/{complaint_id}"),
+        {"page_size": 50}, "/console/work/complaints/{complaint_id}",
+        (Filter("status", "order.status", COMPLAINT_STATUSES, "complaint_status"),
+         Filter("severity", "work.severity", SEVERITIES, "severity"),
+         Filter("overdue", "work.overdue", ("true",), "yes_only"))),
 }
 # The screens: (path word, nav label, lists shown in order).
 SCREENS = {

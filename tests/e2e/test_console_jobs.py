@@ -316,6 +316,12 @@ def test_back_office_roles_work_their_lists(api, browser, shots):
     keeper.submit(".action-receipt button")
     assert "THERM-01" in keeper.text("[data-list=stock]")
     assert "THERM-01" in keeper.text("[data-list=movements]")
+    keeper.fill("#stock-sku", "THERM-01")  # the stock list filtered to one part
+    keeper.submit("[data-list=stock] .list-filters button")
+    skus = keeper.eval("[...document.querySelectorAll('[data-list=stock] tbody tr')]"
+                       ".map(r => r.cells[1].innerText)")
+    assert skus and set(skus) == {"THERM-01"}
+    assert keeper.eval("document.querySelector('#stock-sku').value") == "THERM-01"
     keeper.close()
     tech = _sign_in(browser, api.base, "tech2", "/console/tech", **PHONE)  # SH-VAN-T02's
     assert tech.eval("!!document.querySelector('[data-list=van] tr[data-sku=THERM-01]')")

@@ -213,3 +213,31 @@ def test_a_held_earnings_decision_goes_to_the_api_as_the_finance_user():
     assert worklists.review_body(MultiDict({"action": "withhold", "reason": "返修",
                                             "amount": ""})) == {"action": "withhold",
                                                                 "reason": "返修"}
+
+
+def test_a_work_list_reads_its_own_filters_and_page_from_the_query_string():
+    stock, complaints = worklists.LISTS["stock"], worklists.LISTS["complaints"]
+    args = MultiDict({"stock.sku": " THERM-01 ", "stock.page": "3", "stock.unknown": "x",
+                      "complaints.status": "open", "stock.below": ""})
+    assert stock.request(args) == {"page_size": 100, "sku": "THERM-01", "page": 3}
+    assert complaints.request(args) == {"page_size": 50, "status": "open"}
+    assert stock.request(MultiDict({"stock.page": "-2"})) == {"page_size": 100}
+
+
+@pytest.mark.parametrize(("query", "body", "page"), [
+    ({"page_size": 50}, {"total": 120, "items": [{}] * 50}, worklists.Page(1, 120, True)),
+    ({"page_size": 50, "page": 3}, {"total": 120, "items": [{}] * 20},
+     worklists.Page(3, 120, False)),
+    ({"page_size": 2}, {"items": [{}, {}]}, worklists.Page(1, None, True)),  # no total
+    ({"page_size": 2}, {"items": [{}]}, worklists.Page(1, None, False)),
+])
+def test_a_work_list_knows_whether_there_is_a_next_page(query, body, page):
+    assert worklists.page_of(worklists.LISTS["bills"], query, body) == page
+
+
+def test_every_filter_choice_has_words_in_both_languages():
+    for work_list in worklists.LISTS.values():
+        for wanted in work_list.filters:
+            for code in wanted.choices:
+                key = f"{wanted.vocabulary}.{code}"
+                assert key in i18n.MESSAGES, key
