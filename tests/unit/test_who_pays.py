@@ -11,26 +11,15 @@ from hypothesis import strategies as st
 
 from services.billing.domain.pricing import Job, price
 from services.billing.domain.schedule import FeeSchedule, ScheduleError
-from services.billing.service import load_schedule
 from services.common.config import read_yaml
 from services.dispatch.facts import billing_facts
 from services.inventory.completion import Completion
 from services.inventory.settings import load_catalogue
+from tests.unit.test_billing_rules import GWH_PARTS, SCHEDULE, job
 
-SCHEDULE = load_schedule("deploy/config/fee_schedule.yaml", "deploy/config/parts_catalogue.yaml")
 V2026_1 = SCHEDULE.version("2026.1")
 COST_RULES = SCHEDULE.version_at(datetime(2026, 12, 2, tzinfo=UTC))
 CATALOGUE = load_catalogue({})
-GWH_PARTS = ("GWH-HEX-01", "GWH-IGN-01", "GWH-VLV-01", "THERM-01")
-
-
-def job(**overrides) -> Job:
-    fields = {"category": "gas_water_heater", "region_code": "310101",
-              "warranty": "in_warranty", "cause": "quality_failure", "repaired": True,
-              "repair_code": "IGN", "parts": (("GWH-IGN-01", 1),),
-              "distance_km": Decimal("0"), "repeat_same_fault": False}
-    fields.update(overrides)
-    return Job(**fields)
 
 
 def by_item(priced) -> dict:
