@@ -144,6 +144,14 @@ class ForecastOut(Schema):
     at = LocalDateTime()
 
 
+class UnqualifiedOut(Schema):
+    """Why no technician of the branch could ever take the order (无合格技师)."""
+    missing = fields.List(fields.String())  # certificates the best-placed one lacks
+    zone = fields.String()
+    zone_covered = fields.Boolean()  # False: nobody covers the order's zone
+    since = LocalDateTime()
+
+
 class TimelineEntryOut(Schema):
     at = LocalDateTime()
     step = fields.String()
@@ -203,6 +211,8 @@ class OrderOut(Schema):
     timeline = fields.List(fields.Nested(TimelineEntryOut))
     visits = fields.List(fields.Nested(VisitOut))
     escalation = fields.Dict(allow_none=True)  # open for the dispatcher (cannot_fix...)
+    # Nobody on the roster is qualified (certificates, zone): what is missing, since when.
+    unqualified = fields.Nested(UnqualifiedOut, allow_none=True)
     created = fields.Boolean()
 
 
@@ -212,6 +222,8 @@ class OrderQuery(StrictSchema):
     overdue = fields.Boolean(load_default=None)
     # Orders with an escalation open for the dispatcher (cannot_fix's exchange or refund).
     escalation = fields.String(load_default=None, validate=validate.OneOf(("open",)))
+    # Orders no technician of the branch is qualified for (true), or the others (false).
+    unqualified = fields.Boolean(load_default=None)
     technician_id = fields.String(load_default=None, validate=SAFE_ID)
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))

@@ -221,7 +221,7 @@ class DispatchService(ServiceBase):
             store.insert_technician(doc)
         except DuplicateKeyError:
             raise Conflict(f"technician {doc['_id']} exists already") from None
-        self._drain(branch)
+        self._roster_changed(branch)
         return self._tech_out(doc)
 
     @branch_rpc
@@ -235,7 +235,7 @@ class DispatchService(ServiceBase):
         self._check_centre(store, changes.get("service_centre_id"), branch)
         if not store.update_technician(technician_id, branch, changes):
             raise NotFound(f"technician {technician_id} not found")
-        self._drain(branch)
+        self._roster_changed(branch)
         return self._tech_out(store.technician(technician_id))
 
     @staticmethod
@@ -285,6 +285,13 @@ class DispatchService(ServiceBase):
     # -- timers ----------------------------------------------------------------------
     def _drain(self, branch: str) -> None:
         with self._dispatcher() as dispatcher:
+            dispatcher.drain_queue(branch)
+
+    def _roster_changed(self, branch: str) -> None:
+        """A technician registered or updated: the orders nobody was qualified for that
+        they can take are offered at once (however deep in the queue), then the queue."""
+        with self._dispatcher() as dispatcher:
+            dispatcher.offer_unqualified(branch)
             dispatcher.drain_queue(branch)
 
     @timer(interval=1)
@@ -345,6 +352,7 @@ class DispatchService(ServiceBase):
         store = DispatchStore(self.db)
         for branch in self.config["branches"]:
             self.metrics.queued.labels(branch).set(store.queue_length(branch))
+            self.metrics.unqualified.labels(branch).set(store.unqualified_count(branch))
         late = (store.job_figures("forecast_arrivals") or {}).get("late") or {}
         for branch in self.config["branches"]:
             self.metrics.forecast_late.labels(branch).set(late.get(branch, 0))

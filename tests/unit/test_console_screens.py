@@ -196,3 +196,29 @@ def test_an_order_forecast_late_is_marked_on_the_queue_with_its_time_and_jobs_ah
                                           ).get_data(as_text=True)
     assert page.count("data-forecast-late") == 1
     assert "预计晚到" in page and "前面工单 2" in page and "16:10" in page
+
+
+def test_an_order_nobody_is_qualified_for_is_marked_on_the_queue_with_what_is_missing():
+    gateway, session_id, _ = _signed_in("demo-dispatcher-sh", "dispatcher")
+    stuck = {"order_id": "SH-20261203-000005", "status": "new", "priority": "normal",
+             "zone": "remote", "customer": {"name": "钱", "phone": "136****3333"},
+             "unqualified": {"missing": ["gas"], "zone": "remote", "zone_covered": True,
+                             "since": "2026-12-03T10:00:00+08:00"}}
+    uncovered = {**stuck, "order_id": "SH-20261203-000006",
+                 "unqualified": {**stuck["unqualified"], "missing": [],
+                                 "zone_covered": False}}
+    plain_order = {**stuck, "order_id": "SH-20261203-000007", "unqualified": None}
+
+    def page_of(params, *rest):
+        items = [o for o in (stuck, uncovered, plain_order)
+                 if o["status"] == params.get("status")]
+        return Mock(result=Mock(return_value={"total": len(items), "page": 1,
+                                              "page_size": 100, "items": items}))
+
+    gateway.dispatch.list_orders.call_async.side_effect = page_of
+    gateway.dispatch.list_technicians.call_async.return_value.result.return_value = []
+    page = gateway.console_dispatch_queue(_get("/console/dispatch/queue", session_id)
+                                          ).get_data(as_text=True)
+    assert page.count("data-unqualified") == 2
+    assert "无合格技师：缺 gas 证" in page
+    assert "无合格技师：无人覆盖 " in page
