@@ -247,6 +247,8 @@ class AppointmentIn(StrictSchema):
     start = fields.AwareDateTime(required=True)
     end = fields.AwareDateTime(required=True)
     customer_requested = fields.Boolean(load_default=False)
+    # A change the customer asked for stands only once the customer confirmed the new time.
+    customer_confirmed = fields.Boolean(load_default=False)
     reason = Text(load_default=None, validate=validate.Length(max=500))
 
     @validates_schema
@@ -255,6 +257,9 @@ class AppointmentIn(StrictSchema):
             raise ValidationError("The slot must end after it starts.", "end")
         if data.get("customer_requested") and not data.get("reason"):
             raise ValidationError("Give the customer's reason for a later slot.", "reason")
+        if data.get("customer_requested") and not data.get("customer_confirmed"):
+            raise ValidationError("客户要求的改约须经客户确认 / The customer must confirm "
+                                  "the time they asked for.", "customer_confirmed")
 
 
 class CheckInIn(StrictSchema):

@@ -207,6 +207,7 @@ _UI: dict[str, tuple[str, str]] = {
     "job.appointment": ("预约上门", "Book a visit"),
     "job.day": ("日期", "Day"),
     "job.customer_requested": ("客户要求改期", "The customer asked for this time"),
+    "job.customer_confirmed": ("客户已确认新时间", "The customer confirmed the new time"),
     "job.book": ("保存预约", "Book"),
     "job.parts": ("备件", "Parts"),
     "job.sku": ("备件编码", "Part number"),

@@ -12,7 +12,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.unit_of_work import Reached
 from services.contracts import plain
 from services.dispatch.base import MAX_RACE_RETRIES, Actor, DispatcherBase
-from services.dispatch.domain import lifecycle, sla, visits
+from services.dispatch.domain import booking, lifecycle, sla, visits
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import billing_facts, callback_facts, milestone_labels
 
@@ -95,9 +95,12 @@ class Steps(DispatcherBase):
         start, end = payload["start"], payload["end"]
         if end < self.now:
             raise InvalidInput("the slot is in the past", {"end": ["Must be in the future."]})
+        self._check_slot_free(order, start, end)
         sets: dict[str, Any] = {"appointment": {
             "start": start, "end": end, "customer_requested": payload["customer_requested"],
-            "reason": payload.get("reason")}}
+            "customer_confirmed": payload["customer_confirmed"],
+            "reason": payload.get("reason"), "booked_at": self.now},
+            "remind_at": booking.reminder_due(start, self.now)}
         resumed, paused = self._pause_ends(order)  # the slot is judged on the moved clock
         arrival = sla.as_resumed(order, resumed, paused)["deadlines"].get("arrival")
         if (payload["customer_requested"] and arrival and as_utc(arrival) < end
@@ -114,7 +117,20 @@ class Steps(DispatcherBase):
             events=self._events(order, "order_scheduled"),
             entry=self._entry(step, actor.label, start=start.isoformat(), end=end.isoformat(),
                               customer_requested=payload["customer_requested"],
+                              customer_confirmed=payload["customer_confirmed"],
                               reason=payload.get("reason"))))
+
+    def _check_slot_free(self, order: dict, start, end) -> None:
+        """An appointment must not overlap the technician's other bookings on open
+        orders: a clash is a 409 naming the other order and its time."""
+        taken = booking.clash(start, end, self.store.bookings_of(order["technician_id"],
+                                                                 but=order["_id"]))
+        if taken is not None:
+            raise Conflict(
+                f"预约时段冲突：技师已约 {taken.describe()} / the technician is booked "
+                f"for {taken.order_id} then", {"start": [
+                    f"与工单 {taken.describe()} 的预约重叠 / Overlaps the booking of "
+                    f"{taken.order_id}."]})
 
     def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         resumed, paused = self._pause_ends(order)
