@@ -13,13 +13,11 @@ from nameko.testing.services import entrypoint_hook
 
 from services.common.base import ClockProvider
 from services.common.clock import FixedClock
-from services.common.messaging import event_exchange
-from services.common.outbox import new_event
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Dispatcher
 from services.dispatch.service import DispatchService
-from tests.integration.conftest import order_created_data, wait_for
+from tests.integration.conftest import publish_order_created, technician, wait_for
 
 FIRST, SECOND = "SH-20261203-000051", "SH-20261203-000052"
 TECH = {"role": "technician", "branch": "SH", "technician_id": "IT-B1"}
@@ -32,15 +30,9 @@ def _contacted(start_service, settings, broker, mongo, *order_ids, replicas: int
     orders = mongo[f"{settings['db_prefix']}_dispatch"].orders
     now = datetime.now(UTC)
     with ClusterRpcProxy(settings, timeout=15) as rpc:
-        rpc.dispatch.create_technician({
-            "technician_id": "IT-B1", "name": "李工", "certificates": ["electrical"],
-            "zones": ["standard"], "lat": 31.22, "lon": 121.54, "shift": "always",
-            "cap": 5}, "SH")
-        producer = broker.Producer(serializer="json")
+        rpc.dispatch.create_technician(technician("IT-B1", name="李工"), "SH")
         for order_id in order_ids:
-            producer.publish(new_event("order_created", "intake", "SH",
-                                       order_created_data(order_id, now), now),
-                             exchange=event_exchange("intake"), routing_key="order_created")
+            publish_order_created(broker, order_id, now)
         for order_id in order_ids:
             wait_for(lambda oid=order_id: orders.find_one({"_id": oid, "status": "offered"}))
             for action in ("accept", "contact"):
