@@ -127,10 +127,10 @@ class Steps(DispatcherBase):
                                                                  but=order["_id"]))
         if taken is not None:
             raise Conflict(
-                f"预约时段冲突：技师已约 {taken.describe()} / the technician is booked "
-                f"for {taken.order_id} then", {"start": [
-                    f"与工单 {taken.describe()} 的预约重叠 / Overlaps the booking of "
-                    f"{taken.order_id}."]})
+                f"预约时段冲突：技师已约 {taken.describe()} / the slot clashes with the "
+                f"technician's booking {taken.describe()}", {"start": [
+                    f"与工单 {taken.describe()} 的预约重叠 / Overlaps the booking "
+                    f"{taken.describe()}."]})
 
     def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         resumed, paused = self._pause_ends(order)
