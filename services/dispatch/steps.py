@@ -242,6 +242,10 @@ class Steps(DispatcherBase):
         previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
         if previous == tech_id:
             raise Conflict("the order is already with this technician")
+        slot = order.get("appointment")
+        if slot and order["status"] == "scheduled":  # the booked slot goes with the order
+            self._check_slot_free({**order, "technician_id": tech_id},
+                                  as_utc(slot["start"]), as_utc(slot["end"]))
         # The dispatcher may exceed the cap. A slot this call did not take (a repeat of the
         # same assignment holds it already) is not this call's to give back.
         took = self.store.take_capacity(tech_id, order["_id"], force=True)

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from schemas.orders import AppointmentIn
 from services.common.errors import Conflict
 from services.common.unit_of_work import UnitOfWork
-from services.dispatch.dispatcher import Dispatcher
+from services.dispatch.dispatcher import Actor, Dispatcher
 from services.dispatch.domain.booking import Booking, clash, reminder_due, still_ahead
 from tests.unit.test_dispatcher_steps import NOW, REFERENCE, TECH, MemoryStore, _order
 
@@ -120,6 +120,18 @@ def test_another_technicians_booking_or_a_closed_orders_does_not_clash(other):
     store = _store_with_a_booking()
     store.orders[OTHER].update(other)
     assert _book(store, TOMORROW_9)["status"] == "scheduled"
+
+
+def test_reassigning_a_booked_order_to_a_technician_booked_then_is_a_409():
+    store = _store_with_a_booking()
+    store.orders[OTHER]["technician_id"] = "SH-T02"
+    _book(store, TOMORROW_9)  # SH-T01's slot, the same hours as SH-T02's other order
+    before = copy.deepcopy(store.orders)
+    dispatcher = _dispatcher(store)
+    with pytest.raises(Conflict) as refused:
+        dispatcher.step("SH-20261120-000001", "assign", {"technician_id": "SH-T02"},
+                        Actor("dispatcher", "SH"))
+    assert OTHER in refused.value.message and store.orders == before
 
 
 def test_a_customer_requested_change_is_recorded_as_confirmed_by_them():
