@@ -92,10 +92,16 @@ class Steps(DispatcherBase):
 
     def _do_appointment(self, order: dict, payload: dict, actor: Actor,
                         status: str | None) -> bool:
-        start, end = payload["start"], payload["end"]
-        if end < self.now:
+        """The slot is checked against the technician's other bookings and written while
+        their bookings are held (a lease), so two replicas never book overlapping slots."""
+        if payload["end"] < self.now:
             raise InvalidInput("the slot is in the past", {"end": ["Must be in the future."]})
-        self._check_slot_free(order, start, end)
+        with self._bookings_held(order["technician_id"]):
+            self._check_slot_free(order, payload["start"], payload["end"])
+            return self._book(order, payload, actor, status)
+
+    def _book(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        start, end = payload["start"], payload["end"]
         sets: dict[str, Any] = {"appointment": {
             "start": start, "end": end, "customer_requested": payload["customer_requested"],
             "customer_confirmed": payload["customer_confirmed"],

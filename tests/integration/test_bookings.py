@@ -1,6 +1,7 @@
 """Bookable time on the real broker and store: an appointment that clashes with the
 technician's other booking is a 409 naming it and changes nothing; the day-before reminder
-is due once per appointment, whichever replica's timer runs and however often."""
+is due once per appointment, whichever replica's timer runs and however often; two
+replicas booking overlapping slots at once book one."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,29 @@ def test_a_clashing_appointment_is_a_409_naming_the_other_order_and_changes_noth
         assert refused.value.exc_type == "Conflict"
         assert orders.find_one({"_id": FIRST})["appointment"]["end"] == datetime(
             2099, 1, 1, 4, 0, tzinfo=UTC)
+
+
+def test_two_overlapping_appointments_booked_at_once_one_is_refused(
+        start_service, settings, broker, mongo):
+    orders, _ = _contacted(start_service, settings, broker, mongo, FIRST, SECOND, replicas=2)
+
+    def book(order_id: str) -> str:
+        with ClusterRpcProxy(settings, timeout=15) as rpc:
+            try:
+                rpc.dispatch.step(order_id, "appointment", {
+                    "start": "2099-02-01T10:00:00+08:00", "end": "2099-02-01T12:00:00+08:00"},
+                    TECH)
+            except RemoteError as refused:
+                return refused.exc_type
+        return "booked"
+
+    pool = eventlet.GreenPool()
+    outcomes = sorted(pool.imap(book, (FIRST, SECOND)))
+    assert outcomes == ["Conflict", "booked"]
+    assert orders.count_documents({"_id": {"$in": [FIRST, SECOND]},
+                                   "appointment.start": {"$exists": True}}) == 1
+    assert "booking_lease" not in mongo[f"{settings['db_prefix']}_dispatch"].technicians.find_one(
+        {"_id": "IT-B1"})  # given back
 
 
 def _remind(container) -> None:

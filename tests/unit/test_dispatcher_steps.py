@@ -68,6 +68,12 @@ class MemoryStore:
     def release_capacity(self, technician_id: str | None, order_id: str) -> None:
         self.released.append(technician_id)
 
+    def hold_bookings(self, technician_id: str, holder: str, now, until) -> bool:
+        return True
+
+    def free_bookings(self, technician_id: str, holder: str) -> None:
+        pass
+
     def bookings_of(self, technician_id: str, but: str) -> list[Booking]:
         return [Booking(o["_id"], o["appointment"]["start"], o["appointment"]["end"])
                 for o in self.orders.values()
