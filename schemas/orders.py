@@ -147,6 +147,14 @@ class ForecastOut(Schema):
     at = LocalDateTime()
 
 
+class UnqualifiedOut(Schema):
+    """Why no technician of the branch could ever take the order (无合格技师)."""
+    missing = fields.List(fields.String())  # certificates the best-placed one lacks
+    zone = fields.String()
+    zone_covered = fields.Boolean()  # False: nobody covers the order's zone
+    since = LocalDateTime()
+
+
 class TimelineEntryOut(Schema):
     at = LocalDateTime()
     step = fields.String()
@@ -206,6 +214,8 @@ class OrderOut(Schema):
     timeline = fields.List(fields.Nested(TimelineEntryOut))
     visits = fields.List(fields.Nested(VisitOut))
     escalation = fields.Dict(allow_none=True)  # open for the dispatcher (cannot_fix...)
+    # Nobody on the roster is qualified (certificates, zone): what is missing, since when.
+    unqualified = fields.Nested(UnqualifiedOut, allow_none=True)
     created = fields.Boolean()
 
 
@@ -215,6 +225,8 @@ class OrderQuery(StrictSchema):
     overdue = fields.Boolean(load_default=None)
     # Orders with an escalation open for the dispatcher (cannot_fix's exchange or refund).
     escalation = fields.String(load_default=None, validate=validate.OneOf(("open",)))
+    # Orders no technician of the branch is qualified for (true), or the others (false).
+    unqualified = fields.Boolean(load_default=None)
     technician_id = fields.String(load_default=None, validate=SAFE_ID)
     # newest: newest received first. work: one technician's jobs in hand, in the order
     # they work them (emergencies first, then by place: services/dispatch/domain/queueing.py).
@@ -241,6 +253,8 @@ class AppointmentIn(StrictSchema):
     start = fields.AwareDateTime(required=True)
     end = fields.AwareDateTime(required=True)
     customer_requested = fields.Boolean(load_default=False)
+    # A change the customer asked for stands only once the customer confirmed the new time.
+    customer_confirmed = fields.Boolean(load_default=False)
     reason = Text(load_default=None, validate=validate.Length(max=500))
 
     @validates_schema
@@ -249,6 +263,9 @@ class AppointmentIn(StrictSchema):
             raise ValidationError("The slot must end after it starts.", "end")
         if data.get("customer_requested") and not data.get("reason"):
             raise ValidationError("Give the customer's reason for a later slot.", "reason")
+        if data.get("customer_requested") and not data.get("customer_confirmed"):
+            raise ValidationError("客户要求的改约须经客户确认 / The customer must confirm "
+                                  "the time they asked for.", "customer_confirmed")
 
 
 class CheckInIn(StrictSchema):

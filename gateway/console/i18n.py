@@ -207,6 +207,11 @@ _UI: dict[str, tuple[str, str]] = {
     "mark.at_risk": ("即将超时", "At risk"),
     "mark.forecast_late": ("预计晚到", "Forecast late"),
     "mark.jobs_ahead": ("前面工单", "jobs ahead"),
+    # Nobody on the roster qualified: "无合格技师：缺 gas 证" (certificates, zone coverage).
+    "mark.unqualified": ("无合格技师", "No qualified technician"),
+    "mark.missing": ("缺", "missing"),
+    "mark.certificate": ("证", "certificate"),
+    "mark.zone_uncovered": ("无人覆盖", "nobody covers"),
     # -- technician ----------------------------------------------------------------
     "tech.title": ("我的工单", "My jobs"),
     "tech.accept": ("接单", "Accept"),
@@ -229,6 +234,7 @@ _UI: dict[str, tuple[str, str]] = {
     "job.appointment": ("预约上门", "Book a visit"),
     "job.day": ("日期", "Day"),
     "job.customer_requested": ("客户要求改期", "The customer asked for this time"),
+    "job.customer_confirmed": ("客户已确认新时间", "The customer confirmed the new time"),
     "job.book": ("保存预约", "Book"),
     "job.parts": ("备件", "Parts"),
     "job.sku": ("备件编码", "Part number"),

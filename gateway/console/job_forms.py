@@ -39,6 +39,7 @@ def appointment_body(form: Any) -> dict:
     body = {"start": local_moment(day, _text(form, "start")),
             "end": local_moment(day, _text(form, "end")),
             "customer_requested": form.get("customer_requested") == "on",
+            "customer_confirmed": form.get("customer_confirmed") == "on",
             "reason": _text(form, "reason")}
     return _optional(body)
 

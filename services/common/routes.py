@@ -83,6 +83,7 @@ NOTIFICATIONS: frozenset[tuple[str, str]] = frozenset({
     ("dispatch", "order_accepted"),
     ("dispatch", "order_contacted"),
     ("dispatch", "order_scheduled"),
+    ("dispatch", "appointment_reminder_due"),  # the day before: remind, ask to reconfirm
     ("dispatch", "order_arrived"),
     ("dispatch", "order_left"),
     ("dispatch", "order_waiting_parts"),

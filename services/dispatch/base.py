@@ -3,12 +3,17 @@ unit of work, and the one way an order is written (``_write``)."""
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from services.common.clock import as_utc
 from services.common.domain.commitments import MilestoneRule
+from services.common.errors import Conflict
 from services.common.reference import Reference
 from services.common.unit_of_work import Outcomes, UnitOfWork
 from services.dispatch.domain import ledger, lifecycle, sla, visits
@@ -20,6 +25,8 @@ from services.dispatch.domain.work_order import Change
 from services.dispatch.store import ORDERS, DispatchStore
 
 MAX_RACE_RETRIES = 5
+BOOKING_LEASE = timedelta(seconds=10)  # a booking's hold on its technician's slots
+BOOKING_WAIT = (0.05, 40)  # seconds between tries, tries: another booking's write is short
 EMERGENCY_OFFER_TIMEOUT = timedelta(minutes=3)  # services.yaml: emergency_offer_timeout_seconds
 
 
@@ -79,6 +86,25 @@ class DispatcherBase:
     def _moved(order: dict, action: str) -> str | None:
         """The state ``action`` leads the order to, as the lifecycle declares it."""
         return lifecycle.check(action, order["status"]).target
+
+    @contextmanager
+    def _bookings_held(self, technician_id: str) -> Iterator[None]:
+        """The technician's bookings held by this call (a lease on the technician, given
+        back at the end; a holder that died loses it after ``BOOKING_LEASE``): one slot is
+        checked and written at a time, across replicas."""
+        holder, (pause, tries) = uuid.uuid4().hex, BOOKING_WAIT
+        for _ in range(tries):
+            if self.store.hold_bookings(technician_id, holder, self.now,
+                                        self.now + BOOKING_LEASE):
+                break
+            time.sleep(pause)
+        else:
+            raise Conflict("技师的预约正在变更，请稍后重试 / the technician's bookings are "
+                           "being changed; try again")
+        try:
+            yield
+        finally:
+            self.store.free_bookings(technician_id, holder)
 
     # -- the milestones' clocks ------------------------------------------------------
     def _rule(self, order: dict, milestone: str) -> MilestoneRule | None:

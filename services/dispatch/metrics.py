@@ -43,6 +43,10 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
             "aftersales_dispatch_unaccepted_emergencies", "Emergencies nobody has accepted "
             "by their first-contact deadline (new, offered or escalated): a supervisor is "
             "paged", ["branch"], registry=registry),
+        "unqualified": Gauge(
+            "aftersales_dispatch_unqualified_orders", "Queued orders no technician of the "
+            "branch is qualified for (certificates, zone; load and shift aside): they wait "
+            "until one is registered or updated", ["branch"], registry=registry),
         "delay_seconds": Counter(
             "aftersales_milestone_delay_seconds", "Time from received to a milestone "
             "reached, in the milestone's calendar, by cause (the order's delay ledger)",
@@ -70,6 +74,7 @@ def sla_metric_definitions(registry: CollectorRegistry, settings: dict) -> dict:
         definitions["reoffered"].labels(branch)
         definitions["forecast_late"].labels(branch)
         definitions["unaccepted_emergencies"].labels(branch)
+        definitions["unqualified"].labels(branch)
     return definitions
 
 

@@ -20,6 +20,8 @@ from services.dispatch.domain.forecast import (
 )
 from services.dispatch.domain.matching import (
     Technician,
+    is_qualified,
+    qualification_gap,
     rank_candidates,
     required_certificates,
 )
@@ -70,7 +72,8 @@ class Offering(DispatcherBase):
                 "details": {"priority": override["priority"], "reason": override["reason"],
                             "decided": override["decided"]["priority"]}})
         # Offered in the same write that creates it, when someone is free.
-        tech = self._reserve_best(order, self.store.technicians_of(order["branch"]))
+        technicians = self.store.technicians_of(order["branch"])
+        tech = self._reserve_best(order, technicians)
         events = []
         if tech is not None:
             offer, entry = self._offer_fields(order, tech.technician_id)
@@ -78,6 +81,11 @@ class Offering(DispatcherBase):
                          tried=[tech.technician_id])
             order["timeline"].append(entry)
             events = self._events(order, "order_offered", technician_id=tech.technician_id)
+        else:  # nobody on the roster could ever take it: flagged for the dispatcher
+            flag = self._unqualified_flag(order, technicians)
+            if flag is not None:
+                order["unqualified"] = flag
+                order["timeline"].append(self._entry("unqualified", "dispatch", **flag))
         order["version"] = 1
         if not self.store.insert_order(order, events, self.uow.claim_until):
             if tech is not None:
@@ -121,7 +129,40 @@ class Offering(DispatcherBase):
         needed = set(order.get("needed_certificates", []))
         if order["tried"] and not self._anyone_left(order, technicians, needed):
             self._escalate(order, "every qualified technician declined or let the offer lapse")
-        return False
+            return False
+        return False if self._flag_unqualified(order, technicians) else None
+
+    # -- orders nobody is qualified for (无合格技师) --------------------------------------
+    def _unqualified_flag(self, order: dict, technicians) -> dict | None:
+        """The flag an order gets when nobody on the roster could ever take it, with
+        what is missing (certificates, the zone's coverage); None when someone could."""
+        gap = qualification_gap(technicians, set(order.get("needed_certificates", [])),
+                                order["zone"])
+        return None if gap is None else {**gap.as_facts(), "since": self.now}
+
+    def _flag_unqualified(self, order: dict, technicians) -> bool:
+        """The order's flag brought up to date with the roster (set, changed or cleared);
+        False when the write lost a race."""
+        flag, current = self._unqualified_flag(order, technicians), order.get("unqualified")
+        if flag is None and not current:
+            return True
+        if flag is not None and current and _without_since(current) == _without_since(flag):
+            return True
+        entry = (self._entry("unqualified", "dispatch", **flag) if flag is not None
+                 else self._entry("qualified", "dispatch"))
+        return self._write(order, Change(facts={"unqualified": flag}, entry=entry))
+
+    def offer_unqualified(self, branch: str) -> int:
+        """After the roster changed (a technician registered or updated): every flagged
+        order someone could now take is offered, or its flag cleared to wait in the
+        queue like any other. Returns how many were offered."""
+        offered = 0
+        technicians = self.store.technicians_of(branch)
+        for order in self.store.unqualified(branch):
+            needed = set(order.get("needed_certificates", []))
+            if any(is_qualified(t, needed, order["zone"]) for t in technicians):
+                offered += self.offer(order["_id"])
+        return offered
 
     def _reserve_best(self, order: dict, technicians) -> Technician | None:
         """Take a unit of capacity from the best eligible technician not yet tried."""
@@ -153,7 +194,7 @@ class Offering(DispatcherBase):
         self.uow.count("offers", order["branch"])
 
     def _anyone_left(self, order: dict, technicians, needed: set[str]) -> bool:
-        return any(t.active and needed <= t.certificates and order["zone"] in t.zones
+        return any(is_qualified(t, needed, order["zone"])
                    and t.technician_id not in order["tried"] for t in technicians)
 
     def _escalate(self, order: dict, reason: str) -> None:
@@ -254,6 +295,10 @@ class Offering(DispatcherBase):
             return False
         self.store.release_capacity(previous, order["_id"])
         return True
+
+
+def _without_since(flag: dict) -> dict:
+    return {key: value for key, value in flag.items() if key != "since"}
 
 
 def _reoffers(order: dict) -> int:

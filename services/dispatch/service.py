@@ -38,10 +38,25 @@ from services.dispatch.store import ORDERS, DispatchStore, ensure_indexes, rekey
 
 RECONCILE_TICK_SECONDS = 10  # how often each replica asks whether reconciliation is due
 FORECAST_EVERY = timedelta(minutes=1)  # the held orders' arrival forecast, in one replica
+REMIND_EVERY = timedelta(minutes=1)  # appointment reminders looked for, in one replica
 
 _QUERY = OrderQuery()
 _PERIOD = ReportPeriod()
 _TECH_IN, _TECH_PATCH, _TECH_OUT = TechnicianIn(), TechnicianPatch(), TechnicianOut()
+
+
+def _check_centre(store: DispatchStore, centre_id: str | None, branch: str) -> None:
+    """A service centre (网点) is known by its technicians: one whose technicians work for
+    another branch is not this branch's to staff."""
+    if centre_id and not staff.centre_is_branchs(
+            store.centre_branches([centre_id]).get(centre_id, set()), branch):
+        raise InvalidInput("网点不属于本分支 / the service centre is not this branch's", {
+            "service_centre_id": [f"本分支({branch})的网点 / A service centre of "
+                                  f"{branch}."]})
+
+
+def _tech_out(doc: dict) -> dict:
+    return _TECH_OUT.dump({**doc, "technician_id": doc["_id"]})
 
 
 class RosterProvider(DependencyProvider):
@@ -234,13 +249,13 @@ class DispatchService(ServiceBase):
         self._check_shift(tech["shift"])
         doc = {"_id": tech.pop("technician_id"), "branch": branch, **tech}
         store = DispatchStore(self.db, self.roster)
-        self._check_centre(store, tech.get("service_centre_id"), branch)
+        _check_centre(store, tech.get("service_centre_id"), branch)
         try:
             store.insert_technician(doc)
         except DuplicateKeyError:
             raise Conflict(f"technician {doc['_id']} exists already") from None
-        self._drain(branch)
-        return self._tech_out(doc)
+        self._roster_changed(branch)
+        return _tech_out(doc)
 
     @branch_rpc
     def update_technician(self, technician_id: str, payload: dict, branch: str) -> dict:
@@ -250,21 +265,11 @@ class DispatchService(ServiceBase):
         if "shift" in changes:
             self._check_shift(changes["shift"])
         store = DispatchStore(self.db, self.roster)
-        self._check_centre(store, changes.get("service_centre_id"), branch)
+        _check_centre(store, changes.get("service_centre_id"), branch)
         if not store.update_technician(technician_id, branch, changes):
             raise NotFound(f"technician {technician_id} not found")
-        self._drain(branch)
-        return self._tech_out(store.technician(technician_id))
-
-    @staticmethod
-    def _check_centre(store: DispatchStore, centre_id: str | None, branch: str) -> None:
-        """A service centre (网点) is known by its technicians: one whose technicians work
-        for another branch is not this branch's to staff."""
-        if centre_id and not staff.centre_is_branchs(
-                store.centre_branches([centre_id]).get(centre_id, set()), branch):
-            raise InvalidInput("网点不属于本分支 / the service centre is not this branch's", {
-                "service_centre_id": [f"本分支({branch})的网点 / A service centre of "
-                                      f"{branch}."]})
+        self._roster_changed(branch)
+        return _tech_out(store.technician(technician_id))
 
     @branch_rpc
     def foreign_staff(self, technician_ids: list[str], centre_ids: list[str],
@@ -285,24 +290,27 @@ class DispatchService(ServiceBase):
         doc = DispatchStore(self.db).technician(technician_id, branch)
         if doc is None:
             raise NotFound(f"technician {technician_id} not found")
-        return self._tech_out(doc)
+        return _tech_out(doc)
 
     @branch_rpc
     def list_technicians(self, branch: str) -> list[dict]:
-        return [self._tech_out(doc) for doc in DispatchStore(self.db).technicians_in(branch)]
+        return [_tech_out(doc) for doc in DispatchStore(self.db).technicians_in(branch)]
 
     def _check_shift(self, shift: str) -> None:
         if shift not in self.reference.shifts:
             raise InvalidInput("unknown shift", {"shift": [
                 f"One of: {', '.join(sorted(self.reference.shifts))}."]})
 
-    @staticmethod
-    def _tech_out(doc: dict) -> dict:
-        return _TECH_OUT.dump({**doc, "technician_id": doc["_id"]})
-
     # -- timers ----------------------------------------------------------------------
     def _drain(self, branch: str) -> None:
         with self._dispatcher() as dispatcher:
+            dispatcher.drain_queue(branch)
+
+    def _roster_changed(self, branch: str) -> None:
+        """A technician registered or updated: the orders nobody was qualified for that
+        they can take are offered at once (however deep in the queue), then the queue."""
+        with self._dispatcher() as dispatcher:
+            dispatcher.offer_unqualified(branch)
             dispatcher.drain_queue(branch)
 
     @timer(interval=1)
@@ -350,6 +358,16 @@ class DispatchService(ServiceBase):
             # every replica's gauge shows the last pass, whichever replica made it
             dispatcher.store.note_job("forecast_arrivals", {"late": counts})
 
+    @timer(interval=RECONCILE_TICK_SECONDS)
+    def remind_appointments(self) -> None:
+        """Every minute, in one replica (a lease in the jobs collection): the customers
+        whose appointment is tomorrow are due a reminder (``appointment_reminder_due``,
+        once per appointment: each is a conditional write on the order)."""
+        with self._dispatcher() as dispatcher:
+            if dispatcher.store.claim_job("appointment_reminders", dispatcher.now,
+                                          REMIND_EVERY):
+                dispatcher.remind_appointments(self.config["branches"])
+
     @timer(interval=5)
     def refresh_gauges(self) -> None:
         with self._dispatcher() as dispatcher:
@@ -363,6 +381,7 @@ class DispatchService(ServiceBase):
         store = DispatchStore(self.db)
         for branch in self.config["branches"]:
             self.metrics.queued.labels(branch).set(store.queue_length(branch))
+            self.metrics.unqualified.labels(branch).set(store.unqualified_count(branch))
         late = (store.job_figures("forecast_arrivals") or {}).get("late") or {}
         for branch in self.config["branches"]:
             self.metrics.forecast_late.labels(branch).set(late.get(branch, 0))

@@ -150,6 +150,21 @@ class StaffStore:
                 return True
         raise RuntimeError("technician changed repeatedly while updating")
 
+    def hold_bookings(self, technician_id: str, holder: str, now: datetime,
+                      until: datetime) -> bool:
+        """Take the lease on the technician's bookings for ``holder`` (free, lapsed, or
+        the holder's own); False when another holds it."""
+        held = self.technicians.update_one(
+            {"_id": technician_id, "$or": [{"booking_lease": None},
+                                           {"booking_lease.until": {"$lte": now}},
+                                           {"booking_lease.by": holder}]},
+            {"$set": {"booking_lease": {"by": holder, "until": until}}})
+        return held.matched_count == 1
+
+    def free_bookings(self, technician_id: str, holder: str) -> None:
+        self.technicians.update_one({"_id": technician_id, "booking_lease.by": holder},
+                                    {"$unset": {"booking_lease": ""}})
+
     # -- capacity reconciliation (see domain.capacity) -------------------------------
     def claim_job(self, job: str, now: datetime, every: timedelta) -> bool:
         """True for the one caller that finds ``job`` due; it is then due again after

@@ -12,7 +12,7 @@ from services.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from services.common.unit_of_work import Reached
 from services.contracts import plain
 from services.dispatch.base import MAX_RACE_RETRIES, Actor, DispatcherBase
-from services.dispatch.domain import lifecycle, sla, visits
+from services.dispatch.domain import booking, lifecycle, sla, visits
 from services.dispatch.domain.work_order import Change
 from services.dispatch.facts import billing_facts, callback_facts, milestone_labels
 
@@ -92,12 +92,21 @@ class Steps(DispatcherBase):
 
     def _do_appointment(self, order: dict, payload: dict, actor: Actor,
                         status: str | None) -> bool:
-        start, end = payload["start"], payload["end"]
-        if end < self.now:
+        """The slot is checked against the technician's other bookings and written while
+        their bookings are held (a lease), so two replicas never book overlapping slots."""
+        if payload["end"] < self.now:
             raise InvalidInput("the slot is in the past", {"end": ["Must be in the future."]})
+        with self._bookings_held(order["technician_id"]):
+            self._check_slot_free(order, payload["start"], payload["end"])
+            return self._book(order, payload, actor, status)
+
+    def _book(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
+        start, end = payload["start"], payload["end"]
         sets: dict[str, Any] = {"appointment": {
             "start": start, "end": end, "customer_requested": payload["customer_requested"],
-            "reason": payload.get("reason")}}
+            "customer_confirmed": payload["customer_confirmed"],
+            "reason": payload.get("reason"), "booked_at": self.now},
+            "remind_at": booking.reminder_due(start, self.now)}
         resumed, paused = self._pause_ends(order)  # the slot is judged on the moved clock
         arrival = sla.as_resumed(order, resumed, paused)["deadlines"].get("arrival")
         if (payload["customer_requested"] and arrival and as_utc(arrival) < end
@@ -114,7 +123,20 @@ class Steps(DispatcherBase):
             events=self._events(order, "order_scheduled"),
             entry=self._entry(step, actor.label, start=start.isoformat(), end=end.isoformat(),
                               customer_requested=payload["customer_requested"],
+                              customer_confirmed=payload["customer_confirmed"],
                               reason=payload.get("reason"))))
+
+    def _check_slot_free(self, order: dict, start, end) -> None:
+        """An appointment must not overlap the technician's other bookings on open
+        orders: a clash is a 409 naming the other order and its time."""
+        taken = booking.clash(start, end, self.store.bookings_of(order["technician_id"],
+                                                                 but=order["_id"]))
+        if taken is not None:
+            raise Conflict(
+                f"预约时段冲突：技师已约 {taken.describe()} / the slot clashes with the "
+                f"technician's booking {taken.describe()}", {"start": [
+                    f"与工单 {taken.describe()} 的预约重叠 / Overlaps the booking "
+                    f"{taken.describe()}."]})
 
     def _do_check_in(self, order: dict, payload: dict, actor: Actor, status: str | None) -> bool:
         resumed, paused = self._pause_ends(order)
@@ -226,6 +248,10 @@ class Steps(DispatcherBase):
         previous = order["technician_id"] or (order.get("offer") or {}).get("technician_id")
         if previous == tech_id:
             raise Conflict("the order is already with this technician")
+        slot = order.get("appointment")
+        if slot and order["status"] == "scheduled":  # the booked slot goes with the order
+            self._check_slot_free({**order, "technician_id": tech_id},
+                                  as_utc(slot["start"]), as_utc(slot["end"]))
         # The dispatcher may exceed the cap. A slot this call did not take (a repeat of the
         # same assignment holds it already) is not this call's to give back.
         took = self.store.take_capacity(tech_id, order["_id"], force=True)

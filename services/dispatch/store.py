@@ -16,9 +16,11 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from services.common.clock import as_utc
 from services.common.domain.commitments import MILESTONES
 from services.common.mongo import earliest
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+from services.dispatch.domain.booking import Booking
 from services.dispatch.domain.lifecycle import HELD_STATES, OPEN_STATES
 from services.dispatch.domain.queueing import band, queue_place
 from services.dispatch.domain.work_order import Change
@@ -85,6 +87,10 @@ def watch_changes(order: dict[str, Any], sets: dict[str, Any]) -> tuple[dict, di
         more_sets["held_by"] = held_by
     elif not held_by and "held_by" in order:
         unsets["held_by"] = ""
+    if sets.get("remind_at", "") is None or (status in TERMINAL_STATES and "remind_at" in order):
+        unsets["remind_at"] = ""  # the appointment's reminder sent, moot or gone
+    if sets.get("unqualified", "") is None or (status != "new" and "unqualified" in order):
+        unsets["unqualified"] = ""  # someone qualified now, or offered, assigned, closed
     if "forecast" in order and (status in TERMINAL_STATES
                                 or "milestones.arrival.at" in sets):
         unsets["forecast"] = ""  # arrival is no longer ahead
@@ -146,6 +152,8 @@ def ensure_indexes(db: Database) -> None:
     orders.create_index([("branch", ASCENDING), ("status", ASCENDING)])  # wallboard counts
     orders.create_index([("held_by", ASCENDING)], sparse=True)
     orders.create_index([("escalation.status", ASCENDING)], sparse=True)
+    orders.create_index([("unqualified.since", ASCENDING)], sparse=True)
+    orders.create_index([("remind_at", ASCENDING)], sparse=True)  # appointment reminders
     ensure_outbox_index(orders)
     db[TECHNICIANS].create_index([("branch", ASCENDING)])
     _mark_held_orders(db)
@@ -273,6 +281,32 @@ class DispatchStore(StaffStore):
     def queue_length(self, branch: str) -> int:
         return self.orders.count_documents(self._queue_range(branch))
 
+    @staticmethod
+    def _unqualified_of(branch: str) -> dict[str, Any]:
+        return {"unqualified.since": {"$exists": True}, "branch": branch}
+
+    def unqualified(self, branch: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Queued orders flagged as nobody on the roster qualified for, longest first."""
+        return list(self.orders.find(self._unqualified_of(branch),
+                                     {"_id": 1, "zone": 1, "needed_certificates": 1},
+                                     sort=[("unqualified.since", ASCENDING)], limit=limit))
+
+    def bookings_of(self, technician_id: str, but: str) -> list[Booking]:
+        """The technician's booked slots on the open orders they hold, but one order."""
+        found = self.orders.find({"held_by": technician_id, "_id": {"$ne": but},
+                                  "appointment.start": {"$exists": True}},
+                                 {"appointment.start": 1, "appointment.end": 1})
+        return [Booking(doc["_id"], as_utc(doc["appointment"]["start"]),
+                        as_utc(doc["appointment"]["end"])) for doc in found]
+
+    def reminders_due(self, now: datetime, limit: int = 200) -> list[dict[str, Any]]:
+        """Orders whose appointment reminder is due (the sparse ``remind_at`` mark)."""
+        return list(self.orders.find({"remind_at": {"$lte": now}},
+                                     sort=[("remind_at", ASCENDING)], limit=limit))
+
+    def unqualified_count(self, branch: str) -> int:
+        return self.orders.count_documents(self._unqualified_of(branch))
+
     def expired_offers(self, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
         found = self.orders.find({"offer.expires_at": {"$lte": now}}, limit=limit)
         return [order for order in found if order["status"] == "offered"]
@@ -316,6 +350,8 @@ class DispatchStore(StaffStore):
                 query[key] = wanted[key]
         if wanted.get("escalation"):
             query["escalation.status"] = wanted["escalation"]
+        if wanted.get("unqualified") is not None:  # nobody on the roster qualified
+            query["unqualified.since"] = {"$exists": wanted["unqualified"]}
         if technician_id:  # held, or offered and awaiting the technician's answer
             query["$and"] = [{"$or": [{"technician_id": technician_id},
                                       {"offer.technician_id": technician_id}]}]

@@ -11,7 +11,7 @@ from services.common.clock import as_utc
 from services.common.domain.commitments import MILESTONES
 from services.common.unit_of_work import Reached
 from services.dispatch.base import DispatcherBase
-from services.dispatch.domain import sla
+from services.dispatch.domain import booking, sla
 from services.dispatch.domain.capacity import SlotCheck, judge, still_wrong
 from services.dispatch.domain.forecast import (
     Forecast,
@@ -72,6 +72,31 @@ class Upkeep(DispatcherBase):
                     self.uow.reach(Reached(milestone_labels(order, milestone), "breached", -1.0))
                     swept += 1
         return swept
+
+    # -- appointment reminders (提前一天提醒) --------------------------------------------
+    def remind_appointments(self, branches: list[str]) -> int:
+        """Each appointment whose reminder is due: ``appointment_reminder_due`` for a
+        notifier, once (the mark goes in the same conditional write as the event); a
+        reminder that is moot (checked in, cancelled, the slot begun) goes without one.
+        Returns how many were sent."""
+        sent = 0
+        for order in self.store.reminders_due(self.now):
+            if order["branch"] not in branches:
+                continue
+            slot = order["appointment"]
+            start = as_utc(slot["start"])
+            if not booking.still_ahead(order["status"], start, self.now):
+                self._write(order, Change(facts={"remind_at": None}))
+                continue
+            sent += self._write(order, Change(
+                facts={"remind_at": None, "appointment.reminded_at": self.now},
+                events=self._events(order, "appointment_reminder_due",
+                                    technician_id=order["technician_id"],
+                                    start=start.isoformat(),
+                                    end=as_utc(slot["end"]).isoformat(),
+                                    customer_confirmed=slot.get("customer_confirmed", False)),
+                entry=self._entry("reminder_due", "dispatch", start=start.isoformat())))
+        return sent
 
     # -- the arrival forecast --------------------------------------------------------
     def forecast_arrivals(self, branch: str) -> list[Forecast]:

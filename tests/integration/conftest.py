@@ -11,8 +11,9 @@ from kombu import Connection
 from nameko.containers import ServiceContainer
 
 from services.common.config import load_settings
-from services.common.messaging import dead_letter_queue
+from services.common.messaging import dead_letter_queue, event_exchange
 from services.common.mongo import connect
+from services.common.outbox import new_event
 from services.dispatch.store import DispatchStore, ensure_indexes
 from tests.conftest import free_port
 
@@ -73,6 +74,20 @@ def order_created_data(order_id: str, now: datetime) -> dict:
             "product": {"category": "electric_water_heater"}, "description": "不加热",
             "warranty": {"status": "unknown"},
             "deadlines": {"arrival": (now + timedelta(hours=24)).isoformat()}}
+
+
+def technician(technician_id: str, certificates=("electrical",), name: str = "钱工") -> dict:
+    """A technician's registration: always on shift, standard zone, in Pudong."""
+    return {"technician_id": technician_id, "name": name, "certificates": list(certificates),
+            "zones": ["standard"], "lat": 31.22, "lon": 121.54, "shift": "always", "cap": 5}
+
+
+def publish_order_created(broker, order_id: str, now: datetime) -> None:
+    """Intake's ``order_created`` for ``order_id`` (see ``order_created_data``), on the
+    broker."""
+    broker.Producer(serializer="json").publish(
+        new_event("order_created", "intake", "SH", order_created_data(order_id, now), now),
+        exchange=event_exchange("intake"), routing_key="order_created")
 
 
 def wait_for(predicate, seconds: float = 20):

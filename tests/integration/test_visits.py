@@ -13,7 +13,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.common.messaging import event_exchange
 from services.common.outbox import new_event
 from services.dispatch.service import DispatchService
-from tests.integration.conftest import order_created_data, wait_for
+from tests.integration.conftest import publish_order_created, technician, wait_for
 
 ORDER = "SH-20261120-000031"
 TECH = {"role": "technician", "branch": "SH", "technician_id": "IT-V1"}
@@ -32,12 +32,8 @@ def on_site(start_service, settings, broker, mongo):
     orders = mongo[f"{settings['db_prefix']}_dispatch"].orders
     now = datetime.now(UTC)
     with ClusterRpcProxy(settings, timeout=15) as rpc:
-        rpc.dispatch.create_technician({
-            "technician_id": "IT-V1", "name": "钱工", "certificates": ["electrical"],
-            "zones": ["standard"], "lat": 31.22, "lon": 121.54, "shift": "always",
-            "cap": 5}, "SH")
-        _publish(broker, "intake", new_event("order_created", "intake", "SH",
-                                             order_created_data(ORDER, now), now))
+        rpc.dispatch.create_technician(technician("IT-V1"), "SH")
+        publish_order_created(broker, ORDER, now)
         wait_for(lambda: orders.find_one({"_id": ORDER, "status": "offered"}))
         for action, payload in (("accept", {}), ("contact", {}), ("appointment", {
                 "start": "2099-01-01T10:00:00+08:00", "end": "2099-01-01T12:00:00+08:00"}),

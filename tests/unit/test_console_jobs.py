@@ -27,7 +27,7 @@ def test_a_slot_typed_on_the_phone_is_the_branchs_time_with_its_offset():
     body = job_forms.appointment_body(MultiDict({"day": "2026-12-04", "start": "09:00",
                                                  "end": "11:00"}))
     assert body == {"start": "2026-12-04T09:00:00+08:00", "end": "2026-12-04T11:00:00+08:00",
-                    "customer_requested": False}
+                    "customer_requested": False, "customer_confirmed": False}
     unreadable = job_forms.appointment_body(MultiDict({"day": "", "start": "9", "end": ""}))
     assert unreadable["start"] == "T9"  # left for the API to refuse in its own words
 

@@ -174,6 +174,19 @@ def test_escalated_orders_are_listed_apart_and_a_zone_narrows_the_queue():
     assert "SH-20261203-000001" in remote and "SH-20261203-000002" not in remote
 
 
+def _queue_page(gateway, session_id: str, orders: list[dict]) -> str:
+    """The dispatcher's queue as the console draws it, dispatch answering ``orders``."""
+    def page_of(params, *rest):
+        items = [o for o in orders if o["status"] == params.get("status")]
+        return Mock(result=Mock(return_value={"total": len(items), "page": 1,
+                                              "page_size": 100, "items": items}))
+
+    gateway.dispatch.list_orders.call_async.side_effect = page_of
+    gateway.dispatch.list_technicians.call_async.return_value.result.return_value = []
+    return gateway.console_dispatch_queue(_get("/console/dispatch/queue", session_id)
+                                          ).get_data(as_text=True)
+
+
 def test_an_order_forecast_late_is_marked_on_the_queue_with_its_time_and_jobs_ahead():
     gateway, session_id, _ = _signed_in("demo-dispatcher-sh", "dispatcher")
     late = {"order_id": "SH-20261203-000003", "status": "accepted", "priority": "normal",
@@ -184,16 +197,7 @@ def test_an_order_forecast_late_is_marked_on_the_queue_with_its_time_and_jobs_ah
                                     "trip_minutes": 25}}}
     on_time = {**late, "order_id": "SH-20261203-000004",
                "forecast": {**late["forecast"], "late": False}}
-
-    def page_of(params, *rest):
-        items = [o for o in (late, on_time) if o["status"] == params.get("status")]
-        return Mock(result=Mock(return_value={"total": len(items), "page": 1,
-                                              "page_size": 100, "items": items}))
-
-    gateway.dispatch.list_orders.call_async.side_effect = page_of
-    gateway.dispatch.list_technicians.call_async.return_value.result.return_value = []
-    page = gateway.console_dispatch_queue(_get("/console/dispatch/queue", session_id)
-                                          ).get_data(as_text=True)
+    page = _queue_page(gateway, session_id, [late, on_time])
     assert page.count("data-forecast-late") == 1
     assert "预计晚到" in page and "前面工单 2" in page and "16:10" in page
 
@@ -241,3 +245,19 @@ def test_every_filter_choice_has_words_in_both_languages():
             for code in wanted.choices:
                 key = f"{wanted.vocabulary}.{code}"
                 assert key in i18n.MESSAGES, key
+
+
+def test_an_order_nobody_is_qualified_for_is_marked_on_the_queue_with_what_is_missing():
+    gateway, session_id, _ = _signed_in("demo-dispatcher-sh", "dispatcher")
+    stuck = {"order_id": "SH-20261203-000005", "status": "new", "priority": "normal",
+             "zone": "remote", "customer": {"name": "钱", "phone": "136****3333"},
+             "unqualified": {"missing": ["gas"], "zone": "remote", "zone_covered": True,
+                             "since": "2026-12-03T10:00:00+08:00"}}
+    uncovered = {**stuck, "order_id": "SH-20261203-000006",
+                 "unqualified": {**stuck["unqualified"], "missing": [],
+                                 "zone_covered": False}}
+    plain_order = {**stuck, "order_id": "SH-20261203-000007", "unqualified": None}
+    page = _queue_page(gateway, session_id, [stuck, uncovered, plain_order])
+    assert page.count("data-unqualified") == 2
+    assert "无合格技师：缺 gas 证" in page
+    assert "无合格技师：无人覆盖 " in page

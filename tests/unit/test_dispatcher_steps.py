@@ -12,7 +12,8 @@ from services.common.errors import Conflict, InvalidInput
 from services.common.reference import load_reference
 from services.common.unit_of_work import UnitOfWork
 from services.dispatch.dispatcher import Actor, Dispatcher
-from services.dispatch.domain.lifecycle import TRANSITIONS
+from services.dispatch.domain.booking import Booking
+from services.dispatch.domain.lifecycle import HELD_STATES, TRANSITIONS
 from services.dispatch.domain.work_order import Change
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
@@ -66,6 +67,22 @@ class MemoryStore:
 
     def release_capacity(self, technician_id: str | None, order_id: str) -> None:
         self.released.append(technician_id)
+
+    def hold_bookings(self, technician_id: str, holder: str, now, until) -> bool:
+        return True
+
+    def free_bookings(self, technician_id: str, holder: str) -> None:
+        pass
+
+    def bookings_of(self, technician_id: str, but: str) -> list[Booking]:
+        return [Booking(o["_id"], o["appointment"]["start"], o["appointment"]["end"])
+                for o in self.orders.values()
+                if o["_id"] != but and o.get("technician_id") == technician_id
+                and o.get("appointment") and o["status"] in HELD_STATES]
+
+    def reminders_due(self, now: datetime, limit: int = 200) -> list[dict]:
+        return [copy.deepcopy(o) for o in self.orders.values()
+                if o.get("remind_at") and o["remind_at"] <= now]
 
 
 def _order(status: str) -> dict:
@@ -380,8 +397,9 @@ def test_an_agents_override_is_on_the_new_orders_timeline():
     store = NewOrderStore()
     _dispatcher(store).create_from_event(data)
     timeline = store.inserted[0]["timeline"]
-    assert [(e["step"], e["by"]) for e in timeline] == [("created", "intake"),
-                                                        ("priority_overridden", "agent@SH")]
+    assert [(e["step"], e["by"]) for e in timeline] == [
+        ("created", "intake"), ("priority_overridden", "agent@SH"),
+        ("unqualified", "dispatch")]  # nobody on this store's empty roster
     assert timeline[1]["at"] == received
     assert timeline[1]["details"] == {"priority": "normal", "reason": "客户说是上周的事",
                                       "decided": "emergency"}

@@ -150,7 +150,8 @@ class TestAppointmentIn:
         assert loaded["reason"] is None
 
     def test_customer_requested_needs_a_reason(self):
-        errors = errors_of(AppointmentIn, {**self.SLOT, "customer_requested": True})
+        errors = errors_of(AppointmentIn, {**self.SLOT, "customer_requested": True,
+                                           "customer_confirmed": True})
         assert errors == {"reason": ["Give the customer's reason for a later slot."]}
         errors = errors_of(AppointmentIn, {**self.SLOT, "customer_requested": True,
                                            "reason": "   "})
@@ -158,6 +159,7 @@ class TestAppointmentIn:
 
     def test_customer_requested_with_reason(self):
         loaded = AppointmentIn().load({**self.SLOT, "customer_requested": True,
+                                       "customer_confirmed": True,
                                        "reason": "客户出差，周末在家"})
         assert loaded["reason"] == "客户出差，周末在家"
 

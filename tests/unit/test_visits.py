@@ -158,7 +158,8 @@ def test_a_later_slot_the_customer_asks_for_after_a_visit_leaves_the_reached_arr
     arrival = dict(store.orders[ORDER_ID]["deadlines"])["arrival"]
     slot = NOW + timedelta(days=3)
     _step(store, "appointment", {"start": slot, "end": slot + timedelta(hours=2),
-                                 "customer_requested": True, "reason": "周末在家"},
+                                 "customer_requested": True, "customer_confirmed": True,
+                                 "reason": "周末在家"},
           NOW + timedelta(hours=1))
     assert store.orders[ORDER_ID]["deadlines"]["arrival"] == arrival
     assert not any(path.endswith(".arrival") for path in store.written[-1].facts)

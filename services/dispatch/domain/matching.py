@@ -62,8 +62,8 @@ def required_certificates(rules: Iterable[dict], category: str, request_type: st
 def is_eligible(tech: Technician, needed: set[str], zone: str, shifts: dict[str, Shift],
                 now: datetime) -> bool:
     shift = shifts.get(tech.shift)
-    return (tech.active and needed <= tech.certificates and zone in tech.zones
-            and tech.active_jobs < tech.cap and shift is not None and shift.covers(now))
+    return (is_qualified(tech, needed, zone) and tech.active_jobs < tech.cap
+            and shift is not None and shift.covers(now))
 
 
 def rank_candidates(techs: Iterable[Technician], needed: set[str], zone: str, lat: float,
@@ -77,3 +77,37 @@ def rank_candidates(techs: Iterable[Technician], needed: set[str], zone: str, la
     return sorted(eligible, key=lambda t: (urgent and t.active_jobs > 0,
                                            round(haversine_km(lat, lon, t.lat, t.lon), 1),
                                            t.active_jobs / t.cap, t.technician_id))
+
+
+@dataclass(frozen=True)
+class Unqualified:
+    """Why nobody on the roster could ever take an order (load and shift aside): the
+    certificates the best-placed technician lacks (缺证), and whether anyone covers the
+    order's zone at all."""
+
+    missing: tuple[str, ...]
+    zone: str
+    zone_covered: bool
+
+    def as_facts(self) -> dict:
+        return {"missing": list(self.missing), "zone": self.zone,
+                "zone_covered": self.zone_covered}
+
+
+def is_qualified(tech: Technician, needed: set[str], zone: str) -> bool:
+    """Could ever take the order: active, holds every certificate, covers the zone."""
+    return tech.active and needed <= tech.certificates and zone in tech.zones
+
+
+def qualification_gap(techs: Iterable[Technician], needed: set[str],
+                      zone: str) -> Unqualified | None:
+    """None when someone on the roster is qualified; else what is missing. The missing
+    certificates are the smallest gap among the active technicians covering the zone
+    (among all active ones when nobody covers it): what one technician would need."""
+    active = [t for t in techs if t.active]
+    if any(is_qualified(t, needed, zone) for t in active):
+        return None
+    in_zone = [t for t in active if zone in t.zones]
+    gaps = [needed - t.certificates for t in (in_zone or active)]
+    smallest = min(gaps, key=lambda gap: (len(gap), sorted(gap)), default=needed)
+    return Unqualified(tuple(sorted(smallest)), zone, bool(in_zone))
