@@ -17,6 +17,8 @@ from services.common.clock import as_utc
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.reference import Reference
 from services.common.unit_of_work import UnitOfWork
+from services.intake.customer_file import CustomerFile
+from services.intake.domain import customers as customer_rules
 from services.intake.domain import priority as priority_rules
 from services.intake.domain import requests as rules
 from services.intake.domain.triage import Finding, TriageRules, rules_from, triage
@@ -37,8 +39,10 @@ class IntakeResult:
 
 class IntakeDesk:
     def __init__(self, store: IntakeStore, reference: Reference, branches: list[str],
-                 uow: UnitOfWork, numbers: dict[str, OrderNumbers]) -> None:
+                 uow: UnitOfWork, numbers: dict[str, OrderNumbers],
+                 customers: CustomerFile) -> None:
         self.store = store
+        self.customers = customers
         self.numbers = numbers  # per-branch order-number allocators of this process
         self.reference = reference
         self.branches = branches
@@ -56,6 +60,20 @@ class IntakeDesk:
                                   product.get("installation_date"), local_today)
         region = self._region(request["customer"]["region_code"], acting_branch)
         category = self._category(product["category"])
+        result = self._place(request, region, category, received_at, now, agent)
+        # Linked after the order is placed (or found): a request redelivered after a crash
+        # in between links it then, and linking twice adds nothing.
+        self.customers.link(result.order, product, now)
+        return result
+
+    def _place(self, request: dict, region, category: dict, received_at: datetime,
+               now: datetime, agent: str | None) -> IntakeResult:
+        product = request["product"]
+        # The household and the unit the request is about (客户档案), made on a first call.
+        customer = self.customers.customer_for(region.branch, request["customer"], now)
+        unit_key = self.customers.unit_key(region.branch, customer["_id"], product)
+        belongs = {"customer_id": customer["_id"], "unit_key": unit_key,
+                   "unit_id": customer_rules.unit_id(region.branch, unit_key)}
         # Optimistic: the unique indexes on call ids and open matters catch a repeated call
         # or a reminder at insert time; only then are they looked up. The serial number's
         # recent orders are read first anyway (repeat repairs), and answer most cases.
@@ -67,7 +85,7 @@ class IntakeDesk:
                 return existing
             try:
                 return self._create(request, region, category, received_at, now,
-                                    self._repeat_of(unit, now), agent)
+                                    self._repeat_of(unit, now), agent, belongs)
             except DuplicateKeyError:
                 existing = self._existing(request, region.branch, unit, now, look_up=True)
                 if existing is not None:
@@ -135,7 +153,8 @@ class IntakeDesk:
 
     # -- a new order -----------------------------------------------------------------
     def _create(self, request: dict, region, category: dict, received_at: datetime,
-                now: datetime, repeat_of: str | None, agent: str | None) -> IntakeResult:
+                now: datetime, repeat_of: str | None, agent: str | None,
+                belongs: dict[str, str]) -> IntakeResult:
         product = request["product"]
         branch = region.branch
         scope = rules.scope(request["request_type"])
@@ -180,6 +199,7 @@ class IntakeDesk:
             "status": {"dispatch": "new", "answer": "answered",
                        "complaints": "handed_to_complaints"}[scope],
             "created_at": now,
+            **belongs,  # the customer and unit of the customer file
         }
         if request.get("call_id"):
             doc["call_ids"] = [request["call_id"]]
@@ -209,7 +229,9 @@ class IntakeDesk:
             if known is not None:
                 return IntakeResult(known, created=False)
             try:
-                return self._insert_follow_up(original, kind, follow_up_id, self.uow.now)
+                result = self._insert_follow_up(original, kind, follow_up_id, self.uow.now)
+                self.customers.link(result.order, original["product"], self.uow.now)
+                return result
             except DuplicateKeyError:
                 continue
         raise RuntimeError("could not place the follow-up after repeated conflicts")
@@ -224,6 +246,8 @@ class IntakeDesk:
         doc = {key: original[key] for key in (
             "branch", "zone", "region_code", "lat", "lon", "channel", "customer", "product",
             "warranty")}
+        doc.update({key: original[key] for key in ("customer_id", "unit_key", "unit_id")
+                    if key in original})
         doc.update({
             "_id": allocator.next(self.store, branch, now.astimezone(DISPLAY_TZ).date()),
             "request_type": request_type,

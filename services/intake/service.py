@@ -7,22 +7,29 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter
 
+from schemas.customers import CustomerOut, CustomerPage, PhoneIn
 from schemas.feeds import FeedRequestIn
 from schemas.orders import CHANNELS, REQUEST_TYPES, ServiceRequestIn
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.errors import NotFound
+from services.common.errors import InvalidInput, NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics, zeroed
 from services.common.mongo import MongoDatabase
-from services.contracts import dump_order, load, read_event
+from services.contracts import dump_order, load, plain, read_event
+from services.intake.customer_file import CustomerFile
+from services.intake.customer_store import CustomerStore
 from services.intake.desk import IntakeDesk
+from services.intake.domain.customers import fault_found
 from services.intake.feeds import decode_body, feed_consumer
 from services.intake.numbering import OrderNumbersProvider
 from services.intake.store import REQUESTS, IntakeStore, ensure_indexes
 
 _REQUEST_IN = ServiceRequestIn()
 _FEED_IN = FeedRequestIn()
+_PHONE_IN = PhoneIn()
+_CUSTOMER_OUT = CustomerOut()
+_CUSTOMER_PAGE = CustomerPage()
 
 
 def define_metrics(registry: CollectorRegistry, settings: dict) -> dict:
@@ -44,7 +51,10 @@ class IntakeService(ServiceBase):
     def _desk(self) -> Iterator[IntakeDesk]:
         with self.unit() as uow:
             yield IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"],
-                             uow, self.order_numbers)
+                             uow, self.order_numbers, self._customers())
+
+    def _customers(self) -> CustomerFile:
+        return CustomerFile(CustomerStore(self.db), IntakeStore(self.db))
 
     @branch_rpc
     def create_request(self, payload: dict, acting_branch: str | None = None,
@@ -79,6 +89,27 @@ class IntakeService(ServiceBase):
             raise NotFound(f"order {order_id} not found")
         return dump_order(doc)
 
+    # -- the customer file (客户档案) ---------------------------------------------------
+    @branch_rpc
+    def find_customers(self, phone: str, branch: str) -> dict:
+        """Households of ``branch`` whose phone is, or starts with (7 digits or more),
+        ``phone``; each with its units and open requests."""
+        if not isinstance(phone, str):
+            raise InvalidInput("give the phone as text", {"phone": ["须为文本 / Text."]})
+        items = self._customers().find(branch, phone)
+        return _CUSTOMER_PAGE.dump({"items": [plain(item) for item in items]})
+
+    @branch_rpc
+    def get_customer(self, customer_id: str, branch: str) -> dict:
+        return _CUSTOMER_OUT.dump(plain(self._customers().view(branch, customer_id)))
+
+    @branch_rpc
+    def add_customer_phone(self, customer_id: str, payload: dict, branch: str) -> dict:
+        phone = load(_PHONE_IN, payload)["phone"]
+        with self.unit() as uow:
+            view = self._customers().add_phone(branch, customer_id, phone, uow.now)
+        return _CUSTOMER_OUT.dump(plain(view))
+
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
         self._record_end(envelope, "completed")
@@ -110,4 +141,5 @@ class IntakeService(ServiceBase):
         event = read_event(envelope, needs=("order_id",))
         IntakeStore(self.db).finish(event["data"]["order_id"], event["branch"], status,
                                     event["event_id"], event["occurred_at"],
-                                    completed=status == "completed")
+                                    completed=status == "completed",
+                                    fault=fault_found(event["data"].get("completion")))
