@@ -7,12 +7,12 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter
 
-from schemas.customers import CustomerOut, CustomerPage, PhoneIn
+from schemas.customers import CustomerOut, CustomerPage, CustomerQuery, PhoneIn
 from schemas.feeds import FeedRequestIn
 from schemas.orders import CHANNELS, REQUEST_TYPES, ServiceRequestIn
 from services.common.base import ServiceBase
 from services.common.branch_guard import branch_rpc
-from services.common.errors import InvalidInput, NotFound
+from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics, zeroed
 from services.common.mongo import MongoDatabase
@@ -28,6 +28,7 @@ from services.intake.store import REQUESTS, IntakeStore, ensure_indexes
 _REQUEST_IN = ServiceRequestIn()
 _FEED_IN = FeedRequestIn()
 _PHONE_IN = PhoneIn()
+_CUSTOMER_QUERY = CustomerQuery()
 _CUSTOMER_OUT = CustomerOut()
 _CUSTOMER_PAGE = CustomerPage()
 
@@ -91,12 +92,11 @@ class IntakeService(ServiceBase):
 
     # -- the customer file (客户档案) ---------------------------------------------------
     @branch_rpc
-    def find_customers(self, phone: str, branch: str) -> dict:
+    def find_customers(self, params: dict, branch: str) -> dict:
         """Households of ``branch`` whose phone is, or starts with (7 digits or more),
-        ``phone``; each with its units and open requests."""
-        if not isinstance(phone, str):
-            raise InvalidInput("give the phone as text", {"phone": ["须为文本 / Text."]})
-        items = self._customers().find(branch, phone)
+        ``params["phone"]``; each with its units and open requests."""
+        query = load(_CUSTOMER_QUERY, params)
+        items = self._customers().find(branch, query["phone"])
         return _CUSTOMER_PAGE.dump({"items": [plain(item) for item in items]})
 
     @branch_rpc

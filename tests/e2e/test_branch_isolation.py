@@ -316,6 +316,13 @@ TABLE: list[tuple[str, str, list[Attack] | str]] = [
         Attack(DISPATCHER, {"order_id": "{sz_accepted}"})]),
     *ORDER_STEPS,
     ("GET", "/api/v1/technicians", "the caller's branch's technicians; names none"),
+    # -- the customer file ----------------------------------------------------------------
+    ("GET", "/api/v1/customers", [
+        Attack(AGENT, query={"phone": "{sz_customer_phone}"}, refused=LIST_ANSWERS)]),
+    ("GET", "/api/v1/customers/{customer_id}", [
+        Attack(AGENT, {"customer_id": "{sz_customer}"})]),
+    ("POST", "/api/v1/customers/{customer_id}/phones", [
+        Attack(AGENT, {"customer_id": "{sz_customer}"}, {"phone": "{new_phone}"})]),
     ("POST", "/api/v1/technicians", [
         Attack(DISPATCHER, body={**NEW_TECHNICIAN, "technician_id": "{sz_tech}"},
                refused=EXISTING_ID),
@@ -838,6 +845,14 @@ def _complaint(api, branch: Branch, steps: int, **extra) -> str:
     return complaint_id
 
 
+def _sz_customer(api, order_id: str) -> dict[str, Any]:
+    """The household of an SZ order, in SZ's customer file."""
+    phone = _ok(api.get(f"/api/v1/orders/{order_id}", SZ.token("dispatcher")))[
+        "customer"]["phone"]
+    found = _ok(api.get("/api/v1/customers", SZ.token("agent"), params={"phone": phone}))
+    return {"sz_customer": found["items"][0]["customer_id"], "sz_customer_phone": phone}
+
+
 def _sz_open_orders(api, tech: str) -> dict[str, Any]:
     """Orders held by SZ's technician in the states the order steps start from."""
     call_id = f"CALL-SZ-{uuid.uuid4().hex[:8]}"
@@ -859,7 +874,7 @@ def _sz_open_orders(api, tech: str) -> dict[str, Any]:
                    token=SZ.token("dispatcher"))
     return {"sz_call_id": call_id, "sz_accepted": accepted, "sz_contacted": contacted,
             "sz_on_site": on_site, "sz_quote": quote, "sz_waiting": waiting,
-            "sz_parts_request": request_id}
+            "sz_parts_request": request_id, **_sz_customer(api, accepted)}
 
 
 def _sz_stock(api) -> dict[str, Any]:

@@ -18,6 +18,10 @@ def _db(mongo, settings):
     return mongo[f"{settings['db_prefix']}_intake"]
 
 
+def _find(rpc, phone: str, branch: str = "SH") -> dict:
+    return rpc.intake.find_customers({"phone": phone}, branch)
+
+
 def _start(start_service):
     container = start_service(IntakeService)
     _set_clock(container, datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
@@ -35,8 +39,8 @@ def test_two_requests_from_one_phone_make_one_customer_with_two_units(start_serv
             product={"category": "range_hood", "serial_number": "RH-9", "model": "CXW-1",
                      "series": "S9", "installer": "SH-T01"},
             description="吸力小"), None)
-        found = rpc.intake.find_customers("1370000", "SH")
-        exact = rpc.intake.find_customers("137 0000 1111", "SH")
+        found = rpc.intake.find_customers({"phone": "1370000"}, "SH")
+        exact = rpc.intake.find_customers({"phone": "137 0000 1111"}, "SH")
         customer = rpc.intake.get_customer(found["items"][0]["customer_id"], "SH")
     db = _db(mongo, settings)
     assert db.customers.count_documents({}) == 1
@@ -95,8 +99,8 @@ def test_another_branch_cannot_see_a_customer_through_the_rpc(start_service, set
     _start(start_service)
     with ClusterRpcProxy(settings, timeout=10) as rpc:
         rpc.intake.create_request(_request(), None)
-        customer_id = rpc.intake.find_customers(SH_PHONE, "SH")["items"][0]["customer_id"]
-        assert rpc.intake.find_customers(SH_PHONE, "SZ") == {"items": []}
+        customer_id = _find(rpc, SH_PHONE)["items"][0]["customer_id"]
+        assert rpc.intake.find_customers({"phone": SH_PHONE}, "SZ") == {"items": []}
         for call in (lambda: rpc.intake.get_customer(customer_id, "SZ"),
                      lambda: rpc.intake.add_customer_phone(customer_id,
                                                            {"phone": "13900001111"}, "SZ")):
@@ -114,10 +118,10 @@ def test_a_second_phone_finds_the_household_and_bad_input_changes_nothing(start_
         rpc.intake.create_request(_request(customer={
             "name": "王先生", "phone": "13900002222", "address": "浦东新区1号",
             "region_code": "310115"}, product={"category": "gas_stove"}), None)
-        customer_id = rpc.intake.find_customers(SH_PHONE, "SH")["items"][0]["customer_id"]
+        customer_id = _find(rpc, SH_PHONE)["items"][0]["customer_id"]
         added = rpc.intake.add_customer_phone(customer_id, {"phone": "021-64871234"}, "SH")
         assert added["phones"] == [SH_PHONE, "02164871234"]
-        assert rpc.intake.find_customers("02164871234", "SH")["items"][0][
+        assert rpc.intake.find_customers({"phone": "02164871234"}, "SH")["items"][0][
             "customer_id"] == customer_id
         for payload, error in (({"phone": "12"}, "InvalidInput"),
                                ({"phone": "13900002222"}, "Conflict"),
@@ -126,7 +130,7 @@ def test_a_second_phone_finds_the_household_and_bad_input_changes_nothing(start_
                 rpc.intake.add_customer_phone(customer_id, payload, "SH")
             assert refused.value.exc_type == error
         with pytest.raises(RemoteError) as short:
-            rpc.intake.find_customers("13700", "SH")
+            rpc.intake.find_customers({"phone": "13700"}, "SH")
         assert short.value.exc_type == "InvalidInput"
         with pytest.raises(RemoteError) as missing:
             rpc.intake.get_customer("CU-SH-20261120-999999", "SH")
