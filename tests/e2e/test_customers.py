@@ -2,6 +2,7 @@
 finds them by the first digits of the phone, a second call for the unit shows in its
 history, and another branch sees none of it."""
 
+import time
 import uuid
 
 from tests.e2e.conftest import request_body
@@ -9,6 +10,19 @@ from tests.e2e.conftest import request_body
 
 def _phone() -> str:
     return f"139{uuid.uuid4().int % 10**8:08d}"
+
+
+def _history_says(api, customer_id: str, order_id: str, status: str,
+                  seconds: float = 20) -> None:
+    """Intake learns of the cancellation from dispatch's event, a moment later."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        detail = api.get(f"/api/v1/customers/{customer_id}", "agent").json()
+        if any(h["order_id"] == order_id and h["status"] == status
+               for unit in detail["units"] for h in unit["history"]):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{order_id} never {status} in the history: {detail}")
 
 
 def test_a_first_call_makes_the_customer_and_the_agent_finds_them_by_phone(api):
@@ -31,7 +45,10 @@ def test_a_first_call_makes_the_customer_and_the_agent_finds_them_by_phone(api):
         (serial, "F9", [order_id])]
 
     # The unit's second call (another matter once the first is done): its history.
-    api.post(f"/api/v1/orders/{order_id}/cancel", {"reason": "客户取消"}, "dispatcher")
+    cancelled = api.post(f"/api/v1/orders/{order_id}/cancel", {"reason": "客户取消"},
+                         "dispatcher")
+    assert cancelled.status_code == 200, cancelled.text
+    _history_says(api, customer["customer_id"], order_id, "cancelled")
     second = api.post("/api/v1/requests", request_body(
         customer__phone=phone, product__serial_number=serial, request_type="maintenance",
         description="年度保养"), "agent")
