@@ -27,6 +27,12 @@ class PhoneIn(StrictSchema):
                           error_messages={"required": "请输入电话号码 / Give the phone number."})
 
 
+class MergeIn(StrictSchema):
+    """The other record of the same household, merged into the one in the path."""
+    customer_id = fields.String(required=True, validate=CUSTOMER_ID, error_messages={
+        "required": "请填写要并入的客户编号 / Give the other record's customer number."})
+
+
 class AddressOut(Schema):
     address = fields.String()
     region_code = fields.String()

@@ -10,13 +10,14 @@ from gateway.auth import STAFF, Caller
 from gateway.http import endpoint, json_response
 from gateway.observed import http
 from gateway.openapi import json_body, operation, path_param
-from schemas.customers import CustomerOut, CustomerQuery, PhoneIn
+from schemas.customers import CustomerOut, CustomerQuery, MergeIn, PhoneIn
 from services.common.privacy import mask_personal
 
 # Agents look customers up as they take a call; dispatchers and supervisors read them too.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "read_customers": ("agent", *STAFF),
     "add_customer_phone": ("agent", *STAFF),
+    "merge_customers": ("agent", *STAFF),
 }
 
 
@@ -43,10 +44,18 @@ class CustomerRoutes:
                                              self._body(request), caller.branch))
 
 
+    @http("POST", "/api/v1/customers/<string:customer_id>/merge")
+    @endpoint("merge_customers")
+    def merge_customers(self, request, caller: Caller, customer_id: str):
+        return json_response(200, self._call(self.intake.merge_customers, customer_id,
+                                             self._body(request), caller.branch))
+
+
 def document(spec: APISpec) -> None:
     """The OpenAPI paths of the routes above."""
     spec.components.schema("Customer", schema=CustomerOut)
     spec.components.schema("CustomerPhone", schema=PhoneIn)
+    spec.components.schema("CustomerMerge", schema=MergeIn)
     spec.components.schema("CustomerPage", {"type": "object", "properties": {
         "items": {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}}}})
     spec.path("/api/v1/customers", operations={"get": operation(
@@ -63,3 +72,8 @@ def document(spec: APISpec) -> None:
         "Add another phone of the household (refused when it is another customer's)",
         {"200": {"description": "The customer", **json_body("Customer")}},
         body="CustomerPhone", params=[customer])})
+    spec.path("/api/v1/customers/{customer_id}/merge", operations={"post": operation(
+        "Merge another record of the same household into this one: its phones, addresses, "
+        "units and requests join it, and it leaves the file",
+        {"200": {"description": "The customer", **json_body("Customer")}},
+        body="CustomerMerge", params=[customer])})

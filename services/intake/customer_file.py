@@ -98,6 +98,29 @@ class CustomerFile:
                                           "another customer record."]})
         raise Conflict("客户档案正被同时修改，请重试 / the record changed meanwhile; try again")
 
+    def merge(self, branch: str, kept_id: str, absorbed_id: str, now: datetime
+              ) -> dict[str, Any]:
+        """Two records of one household become ``kept_id``: the other's phones, addresses,
+        units and requests join it, and the other leaves the file (kept aside, with
+        whom it joined). Resumed where it stopped when called again after a failure."""
+        rules.check_merge(kept_id, absorbed_id)
+        kept = self._customer(branch, kept_id)
+        absorbed = self.store.by_id(branch, absorbed_id)
+        if absorbed is None:
+            absorbed = self.store.merged_record(branch, absorbed_id)
+            if absorbed is None or absorbed.get("merged_into") != kept_id:
+                raise NotFound(f"客户 {absorbed_id} 不存在 / customer {absorbed_id} not found")
+        rules.merged_phones(kept["phones"], absorbed["phones"])  # refused before any write
+        self.store.move_history(branch, absorbed_id, kept_id)
+        self.store.retire({k: v for k, v in absorbed.items()
+                           if k not in ("merged_into", "merged_at")}, kept_id, now)
+        if not self.store.absorb(branch, kept_id, absorbed["phones"],
+                                 absorbed.get("addresses", []), now):
+            raise Conflict("号码已被另一客户登记，请先合并该客户 / a phone is another record's",
+                           {"customer_id": ["合并中途有新档案使用了该号码 / A new record took "
+                                            "one of the phones meanwhile."]})
+        return self.view(branch, kept_id)
+
     def _customer(self, branch: str, customer_id: str) -> dict[str, Any]:
         customer = self.store.by_id(branch, customer_id)
         if customer is None:

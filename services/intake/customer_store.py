@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 CUSTOMERS = "customers"
 UNITS = "units"
+MERGED = "merged_customers"  # records merged into another one, kept as they were
 HISTORY_FIELDS = {"request_type": 1, "status": 1, "received_at": 1, "completed_at": 1,
                   "description": 1, "priority": 1, "fault": 1, "unit_id": 1,
                   "customer_id": 1, "warranty.status": 1, "follow_up_of": 1}
@@ -36,6 +37,7 @@ class CustomerStore:
     def __init__(self, db: Database) -> None:
         self.customers = db[CUSTOMERS]
         self.units = db[UNITS]
+        self.merged = db[MERGED]
         self.requests = db["requests"]
 
     # -- customers -------------------------------------------------------------------
@@ -78,6 +80,37 @@ class CustomerStore:
         except DuplicateKeyError:
             return "taken"
         return "ok" if result.modified_count == 1 else "changed"
+
+    # -- merging two records of one household (each step idempotent, in this order) ------
+    def merged_record(self, branch: str, customer_id: str) -> dict[str, Any] | None:
+        return self.merged.find_one({"_id": customer_id, "branch": branch})
+
+    def move_history(self, branch: str, absorbed_id: str, kept_id: str) -> None:
+        """The absorbed record's units and requests now name the kept one."""
+        for collection in (self.units, self.requests):
+            collection.update_many({"branch": branch, "customer_id": absorbed_id},
+                                   {"$set": {"customer_id": kept_id}})
+
+    def retire(self, absorbed: dict[str, Any], kept_id: str, now: datetime) -> None:
+        """Kept aside as it was (its phones read from here if the merge is resumed),
+        then out of the file: its phones are free for the kept record."""
+        self.merged.update_one({"_id": absorbed["_id"], "branch": absorbed["branch"]},
+                               {"$setOnInsert": {**absorbed, "merged_into": kept_id,
+                                                 "merged_at": now}}, upsert=True)
+        self.customers.delete_one({"_id": absorbed["_id"], "branch": absorbed["branch"]})
+
+    def absorb(self, branch: str, kept_id: str, phones: list[str], addresses: list[dict],
+               now: datetime) -> bool:
+        """False when one of the phones became another record's meanwhile."""
+        try:
+            self.customers.update_one(
+                {"_id": kept_id, "branch": branch},
+                {"$addToSet": {"phones": {"$each": phones},
+                               "addresses": {"$each": addresses}},
+                 "$set": {"updated_at": now}})
+        except DuplicateKeyError:
+            return False
+        return True
 
     # -- units -----------------------------------------------------------------------
     def units_of(self, branch: str, customer_id: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter
 
-from schemas.customers import CustomerOut, CustomerPage, CustomerQuery, PhoneIn
+from schemas.customers import CustomerOut, CustomerPage, CustomerQuery, MergeIn, PhoneIn
 from schemas.feeds import FeedRequestIn
 from schemas.orders import CHANNELS, REQUEST_TYPES, ServiceRequestIn
 from services.common.base import ServiceBase
@@ -29,6 +29,7 @@ _REQUEST_IN = ServiceRequestIn()
 _FEED_IN = FeedRequestIn()
 _PHONE_IN = PhoneIn()
 _CUSTOMER_QUERY = CustomerQuery()
+_MERGE_IN = MergeIn()
 _CUSTOMER_OUT = CustomerOut()
 _CUSTOMER_PAGE = CustomerPage()
 
@@ -108,6 +109,14 @@ class IntakeService(ServiceBase):
         phone = load(_PHONE_IN, payload)["phone"]
         with self.unit() as uow:
             view = self._customers().add_phone(branch, customer_id, phone, uow.now)
+        return _CUSTOMER_OUT.dump(plain(view))
+
+    @branch_rpc
+    def merge_customers(self, customer_id: str, payload: dict, branch: str) -> dict:
+        """Another record of the household (``payload["customer_id"]``) joins this one."""
+        other = load(_MERGE_IN, payload)["customer_id"]
+        with self.unit() as uow:
+            view = self._customers().merge(branch, customer_id, other, uow.now)
         return _CUSTOMER_OUT.dump(plain(view))
 
     @reliable_handler("dispatch", "order_completed")

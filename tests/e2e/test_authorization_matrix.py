@@ -46,6 +46,7 @@ MATRIX = [
     ("GET", "/api/v1/customers", STAFF | {"agent"}),
     ("GET", "/api/v1/customers/{customer}", STAFF | {"agent"}),
     ("POST", "/api/v1/customers/{customer}/phones", STAFF | {"agent"}),
+    ("POST", "/api/v1/customers/{customer}/merge", STAFF | {"agent"}),
     # inventory
     ("GET", "/api/v1/parts", EVERYONE),
     *[("GET", path, STOCK_READERS) for path in (

@@ -137,3 +137,36 @@ def test_a_second_phone_finds_the_household_and_bad_input_changes_nothing(start_
         assert missing.value.exc_type == "NotFound"
     assert _db(mongo, settings).customers.find_one({"_id": customer_id})["phones"] == [
         SH_PHONE, "02164871234"]
+
+
+def test_two_records_of_one_household_merge_into_one_and_a_repeat_changes_nothing(
+        start_service, settings, mongo):
+    _start(start_service)
+    db = _db(mongo, settings)
+    with ClusterRpcProxy(settings, timeout=10) as rpc:
+        first = rpc.intake.create_request(_request(), None)
+        second = rpc.intake.create_request(_request(customer={
+            "name": "李先生", "phone": "13900002222", "address": "浦东新区世纪大道1号",
+            "region_code": "310115"}, product={"category": "gas_stove", "serial_number": "GS-1"}),
+            None)
+        kept = _find(rpc, SH_PHONE)["items"][0]["customer_id"]
+        other = _find(rpc, "13900002222")["items"][0]["customer_id"]
+        for payload, error in (({"customer_id": kept}, "InvalidInput"),
+                               ({"customer_id": "CU-SH-20261120-999999"}, "NotFound"),
+                               ({}, "InvalidInput")):
+            with pytest.raises(RemoteError) as refused:
+                rpc.intake.merge_customers(kept, payload, "SH")
+            assert refused.value.exc_type == error
+        merged = rpc.intake.merge_customers(kept, {"customer_id": other}, "SH")
+        again = rpc.intake.merge_customers(kept, {"customer_id": other}, "SH")
+        assert _find(rpc, "13900002222")["items"][0]["customer_id"] == kept
+        with pytest.raises(RemoteError) as gone:
+            rpc.intake.get_customer(other, "SH")
+        assert gone.value.exc_type == "NotFound"
+    assert merged == again
+    assert merged["phones"] == [SH_PHONE, "13900002222"]
+    assert {u["serial_number"] for u in merged["units"]} == {"EWH-1", "GS-1"}
+    assert {r["order_id"] for r in merged["open_requests"]} == {first["order_id"],
+                                                                second["order_id"]}
+    assert db.customers.count_documents({}) == 1
+    assert db.merged_customers.find_one({"_id": other})["merged_into"] == kept

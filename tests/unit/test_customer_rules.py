@@ -116,3 +116,12 @@ def test_a_completion_leaves_the_fault_and_the_repair_in_the_history():
         "fault_code": "E1", "diagnosis": "点火针积碳", "repair_done": "清洁"}
     assert rules.fault_found(None) is None
     assert rules.fault_found({}) is None
+
+
+def test_a_merge_never_takes_a_household_past_its_phones_nor_merges_a_record_into_itself():
+    with pytest.raises(InvalidInput):
+        rules.merged_phones([f"1390000000{i}" for i in range(3)],
+                            [f"1380000000{i}" for i in range(3)])
+    with pytest.raises(InvalidInput):
+        rules.check_merge("CU-SH-20261203-000001", "CU-SH-20261203-000001")
+    rules.check_merge("CU-SH-20261203-000001", "CU-SH-20261203-000002")

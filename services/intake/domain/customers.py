@@ -73,7 +73,19 @@ def add_phone(phones: list[str], phone: str) -> list[str]:
 def merged_phones(kept: list[str], absorbed: list[str]) -> list[str]:
     """Two records of one household become one: the kept record's phones first, then the
     other's, each once."""
-    return list(dict.fromkeys([*kept, *absorbed]))
+    phones = list(dict.fromkeys([*kept, *absorbed]))
+    if len(phones) > MAX_PHONES:
+        raise InvalidInput("too many phones for one customer", {"customer_id": [
+            f"合并后号码超过 {MAX_PHONES} 个 / Together they would have more than "
+            f"{MAX_PHONES} phones."]})
+    return phones
+
+
+def check_merge(kept_id: str, absorbed_id: str) -> None:
+    """A record is merged into another one, never into itself."""
+    if kept_id == absorbed_id:
+        raise InvalidInput("a customer cannot be merged into itself", {"customer_id": [
+            "不能与自身合并 / Name the other record of the household."]})
 
 
 def address_entry(address: str, region_code: str) -> dict[str, str]:
