@@ -66,3 +66,20 @@ def test_an_unknown_customer_is_a_404():
     response = gateway.get_customer(_request("GET", f"/api/v1/customers/{CUSTOMER}",
                                              "demo-supervisor-sh"), customer_id=CUSTOMER)
     assert response.status_code == 404
+
+
+def test_a_merge_names_both_records_and_the_callers_branch():
+    gateway = _gateway()
+    other = "CU-SH-20261203-000002"
+    _answers(gateway.intake.merge_customers, {"customer_id": CUSTOMER})
+    response = gateway.merge_customers(_request(
+        "POST", f"/api/v1/customers/{CUSTOMER}/merge", "demo-agent-sh",
+        {"customer_id": other}), customer_id=CUSTOMER)
+    assert response.status_code == 200
+    gateway.intake.merge_customers.call_async.assert_called_once_with(
+        CUSTOMER, {"customer_id": other}, "SH")
+    refused = _gateway()
+    assert refused.merge_customers(_request(
+        "POST", f"/api/v1/customers/{CUSTOMER}/merge", "demo-callback-sh",
+        {"customer_id": other}), customer_id=CUSTOMER).status_code == 403
+    refused.intake.merge_customers.call_async.assert_not_called()
