@@ -54,9 +54,6 @@ class OrderCreatedData(OrderRefData):
     customer = fields.Dict(required=True)
     # The agent's override of the triage (priority, reason, by, at as ISO text, decided).
     priority_override = fields.Dict(load_default=None, allow_none=True)
-    # The customer file's household and unit (客户档案) the order belongs to.
-    customer_id = fields.String(load_default=None, allow_none=True)
-    unit_id = fields.String(load_default=None, allow_none=True)
 
 
 class ReminderReceivedData(OrderRefData):

@@ -46,17 +46,21 @@ class CustomerFile:
                 return doc
         raise RuntimeError("could not record the customer after repeated conflicts")
 
-    def unit_key(self, branch: str, customer_id: str, product: dict) -> str:
-        units = self.store.units_of(branch, customer_id)
-        return rules.unit_key(product.get("serial_number"), product["category"],
-                              customer_id, units)
-
     def link(self, order: dict, product: dict, now: datetime) -> None:
-        """The order joins its unit's service history (made on the unit's first call).
+        """The order's customer and unit, made on their first call, and the order in the
+        unit's service history. ``product``: what this request tells of the unit.
         Idempotent: a redelivered request adds nothing twice."""
-        if not order.get("customer_id") or not order.get("unit_id"):
-            return  # an order taken before the customer file existed
-        self.store.link_unit(order["branch"], order["unit_id"], order["unit_key"],
+        branch = order["branch"]
+        if not order.get("customer_id"):
+            customer = self.customer_for(branch, order["customer"], now)
+            units = self.store.units_of(branch, customer["_id"])
+            key = rules.unit_key(order["product"].get("serial_number"),
+                                 order["product"]["category"], customer["_id"], units)
+            belongs = {"customer_id": customer["_id"], "unit_key": key,
+                       "unit_id": rules.unit_id(branch, key)}
+            self.store.belong(branch, order["_id"], belongs)
+            order.update(belongs)
+        self.store.link_unit(branch, order["unit_id"], order["unit_key"],
                              order["customer_id"], rules.unit_facts(product), order["_id"],
                              now)
 

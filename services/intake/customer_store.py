@@ -113,6 +113,11 @@ class CustomerStore:
         return True
 
     # -- units -----------------------------------------------------------------------
+    def belong(self, branch: str, order_id: str, belongs: dict[str, str]) -> None:
+        """The order names its customer and unit (once: a later link changes nothing)."""
+        self.requests.update_one({"_id": order_id, "branch": branch,
+                                  "customer_id": {"$exists": False}}, {"$set": belongs})
+
     def units_of(self, branch: str, customer_id: str) -> list[dict[str, Any]]:
         return list(self.units.find({"branch": branch, "customer_id": customer_id},
                                     sort=[("first_seen_at", ASCENDING)]))

@@ -18,7 +18,6 @@ from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.reference import Reference
 from services.common.unit_of_work import UnitOfWork
 from services.intake.customer_file import CustomerFile
-from services.intake.domain import customers as customer_rules
 from services.intake.domain import priority as priority_rules
 from services.intake.domain import requests as rules
 from services.intake.domain.triage import Finding, TriageRules, rules_from, triage
@@ -61,19 +60,15 @@ class IntakeDesk:
         region = self._region(request["customer"]["region_code"], acting_branch)
         category = self._category(product["category"])
         result = self._place(request, region, category, received_at, now, agent)
-        # Linked after the order is placed (or found): a request redelivered after a crash
-        # in between links it then, and linking twice adds nothing.
+        # The customer and the unit (客户档案) once the order is placed or found, so that a
+        # refused request writes nothing; a request redelivered after a crash in between
+        # links it then, and linking twice adds nothing.
         self.customers.link(result.order, product, now)
         return result
 
     def _place(self, request: dict, region, category: dict, received_at: datetime,
                now: datetime, agent: str | None) -> IntakeResult:
         product = request["product"]
-        # The household and the unit the request is about (客户档案), made on a first call.
-        customer = self.customers.customer_for(region.branch, request["customer"], now)
-        unit_key = self.customers.unit_key(region.branch, customer["_id"], product)
-        belongs = {"customer_id": customer["_id"], "unit_key": unit_key,
-                   "unit_id": customer_rules.unit_id(region.branch, unit_key)}
         # Optimistic: the unique indexes on call ids and open matters catch a repeated call
         # or a reminder at insert time; only then are they looked up. The serial number's
         # recent orders are read first anyway (repeat repairs), and answer most cases.
@@ -85,7 +80,7 @@ class IntakeDesk:
                 return existing
             try:
                 return self._create(request, region, category, received_at, now,
-                                    self._repeat_of(unit, now), agent, belongs)
+                                    self._repeat_of(unit, now), agent)
             except DuplicateKeyError:
                 existing = self._existing(request, region.branch, unit, now, look_up=True)
                 if existing is not None:
@@ -153,8 +148,7 @@ class IntakeDesk:
 
     # -- a new order -----------------------------------------------------------------
     def _create(self, request: dict, region, category: dict, received_at: datetime,
-                now: datetime, repeat_of: str | None, agent: str | None,
-                belongs: dict[str, str]) -> IntakeResult:
+                now: datetime, repeat_of: str | None, agent: str | None) -> IntakeResult:
         product = request["product"]
         branch = region.branch
         scope = rules.scope(request["request_type"])
@@ -199,7 +193,6 @@ class IntakeDesk:
             "status": {"dispatch": "new", "answer": "answered",
                        "complaints": "handed_to_complaints"}[scope],
             "created_at": now,
-            **belongs,  # the customer and unit of the customer file
         }
         if request.get("call_id"):
             doc["call_ids"] = [request["call_id"]]
