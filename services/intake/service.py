@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -107,16 +108,20 @@ class IntakeService(ServiceBase):
     @branch_rpc
     def add_customer_phone(self, customer_id: str, payload: dict, branch: str) -> dict:
         phone = load(_PHONE_IN, payload)["phone"]
-        with self.unit() as uow:
-            view = self._customers().add_phone(branch, customer_id, phone, uow.now)
-        return _CUSTOMER_OUT.dump(plain(view))
+        return self._change_customer(
+            lambda customers, now: customers.add_phone(branch, customer_id, phone, now))
 
     @branch_rpc
     def merge_customers(self, customer_id: str, payload: dict, branch: str) -> dict:
         """Another record of the household (``payload["customer_id"]``) joins this one."""
         other = load(_MERGE_IN, payload)["customer_id"]
+        return self._change_customer(
+            lambda customers, now: customers.merge(branch, customer_id, other, now))
+
+    def _change_customer(self, change: Callable[[CustomerFile, datetime], dict]) -> dict:
+        """One change of the customer file, at the call's time; the customer after it."""
         with self.unit() as uow:
-            view = self._customers().merge(branch, customer_id, other, uow.now)
+            view = change(self._customers(), uow.now)
         return _CUSTOMER_OUT.dump(plain(view))
 
     @reliable_handler("dispatch", "order_completed")
