@@ -31,6 +31,8 @@ EXAMPLES: dict[str, dict] = {
     "Step_unpause": {},
     "Step_approve_delay": {"milestone": "arrival", "new_deadline": "2026-11-25T18:00:00+08:00",
                            "reason": "道路封闭 / road closed", "customer_informed": True},
+    "CustomerPhone": {"phone": "021-64871234"},  # the household's landline
+    "CustomerMerge": {"customer_id": "CU-SH-20261123-000002"},  # the spouse's record
     "TechnicianCreate": {"technician_id": "SH-T101", "name": "李师傅",
                          "certificates": ["gas"], "zones": ["standard"], "lat": 31.23,
                          "lon": 121.47, "shift": "day", "cap": 6},

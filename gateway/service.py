@@ -12,10 +12,19 @@ from gateway.console.routes import ConsoleRoutes
 from gateway.http import GatewayBase, json_response
 from gateway.observed import http
 from gateway.openapi import build_spec
-from gateway.routes import billing, board, callbacks, complaints, hq, inventory, orders
+from gateway.routes import (
+    billing,
+    board,
+    callbacks,
+    complaints,
+    customers,
+    hq,
+    inventory,
+    orders,
+)
 from services.common.health import live, ready
 
-ROUTE_MODULES = (orders, inventory, billing, callbacks, complaints, board, hq)
+ROUTE_MODULES = (orders, customers, inventory, billing, callbacks, complaints, board, hq)
 
 
 def _permissions() -> dict[str, tuple[str, ...]]:
@@ -33,9 +42,9 @@ def openapi_document() -> dict:
     return build_spec(module.document for module in ROUTE_MODULES)
 
 
-class GatewayService(orders.OrderRoutes, inventory.InventoryRoutes, billing.BillingRoutes,
-                     callbacks.CallbackRoutes, complaints.ComplaintRoutes, board.BoardRoutes,
-                     hq.HqRoutes, ConsoleRoutes, GatewayBase):
+class GatewayService(orders.OrderRoutes, customers.CustomerRoutes, inventory.InventoryRoutes,
+                     billing.BillingRoutes, callbacks.CallbackRoutes, complaints.ComplaintRoutes,
+                     board.BoardRoutes, hq.HqRoutes, ConsoleRoutes, GatewayBase):
     name = "gateway"
     permissions = _permissions()
 

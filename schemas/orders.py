@@ -69,6 +69,10 @@ class ProductIn(StrictSchema):
     category = fields.String(required=True, validate=Pattern(r"^[a-z_]{2,40}$"))
     brand = Text(load_default=None, one_line=True, validate=validate.Length(max=50))
     model = Text(load_default=None, one_line=True, validate=validate.Length(max=50))
+    # The customer file's facts of the unit, when the customer or the nameplate tells them.
+    series = Text(one_line=True, validate=validate.Length(min=1, max=50))
+    batch = fields.String(validate=SAFE_ID)  # production batch (生产批次)
+    installer = Text(one_line=True, validate=validate.Length(min=1, max=100))
     serial_number = fields.String(load_default=None, validate=SAFE_ID)
     # Days of the past: from the appliances' floor up to today (schemas/fields.py).
     purchase_date = PastDate(load_default=None)

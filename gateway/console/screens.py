@@ -16,6 +16,7 @@ from schemas.complaints import STEP_SCHEMAS
 from services.complaints.domain.rules import RESOLUTIONS, RESPONSIBILITIES
 from services.complaints.domain.rules import TRANSITIONS as COMPLAINT_TRANSITIONS
 from services.dispatch.domain.lifecycle import OPEN_STATES, TRANSITIONS
+from services.intake.domain.customers import MIN_PREFIX_DIGITS
 
 TECHNICIAN_STEPS = ("accept", "reject", "contact", "check-in", "complete")
 _CUSTOMER_FIELDS = ("name", "phone", "address", "region_code")
@@ -37,6 +38,12 @@ def request_body(form: Any) -> dict:
         body["priority_override"] = {"priority": form.get("override_priority"),
                                      "reason": form.get("reason", "").strip()}
     return body
+
+
+def enough_digits(phone: str) -> bool:
+    """Whether the phone typed so far is enough to look the customer up (the API's own
+    minimum; fewer digits would match too many households)."""
+    return sum(ch.isdigit() for ch in phone) >= MIN_PREFIX_DIGITS
 
 
 def field_errors(fields: dict, prefix: str = "") -> dict[str, str]:

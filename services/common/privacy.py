@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-PERSONAL_KEYS = {"phone", "address", "contact_phone"}
+PERSONAL_KEYS = {"phone", "address", "contact_phone", "phones"}
 
 # -- normalisation ---------------------------------------------------------------------
 class _Narrow(dict[int, str]):
@@ -275,6 +275,9 @@ def mask_personal(value: Any) -> Any:
         for key, item in value.items():
             if key in ("phone", "contact_phone") and isinstance(item, str):
                 out[key] = mask_phone(item)
+            elif key == "phones" and isinstance(item, list):  # a household's numbers
+                out[key] = [mask_phone(p) if isinstance(p, str) else mask_personal(p)
+                            for p in item]
             elif key == "address" and isinstance(item, str):
                 out[key] = mask_address(item)
             else:

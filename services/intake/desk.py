@@ -17,6 +17,7 @@ from services.common.clock import as_utc
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.reference import Reference
 from services.common.unit_of_work import UnitOfWork
+from services.intake.customer_file import CustomerFile
 from services.intake.domain import priority as priority_rules
 from services.intake.domain import requests as rules
 from services.intake.domain.triage import Finding, TriageRules, rules_from, triage
@@ -37,8 +38,10 @@ class IntakeResult:
 
 class IntakeDesk:
     def __init__(self, store: IntakeStore, reference: Reference, branches: list[str],
-                 uow: UnitOfWork, numbers: dict[str, OrderNumbers]) -> None:
+                 uow: UnitOfWork, numbers: dict[str, OrderNumbers],
+                 customers: CustomerFile) -> None:
         self.store = store
+        self.customers = customers
         self.numbers = numbers  # per-branch order-number allocators of this process
         self.reference = reference
         self.branches = branches
@@ -56,6 +59,16 @@ class IntakeDesk:
                                   product.get("installation_date"), local_today)
         region = self._region(request["customer"]["region_code"], acting_branch)
         category = self._category(product["category"])
+        result = self._place(request, region, category, received_at, now, agent)
+        # The customer and the unit (客户档案) once the order is placed or found, so that a
+        # refused request writes nothing; a request redelivered after a crash in between
+        # links it then, and linking twice adds nothing.
+        self.customers.link(result.order, product, now)
+        return result
+
+    def _place(self, request: dict, region, category: dict, received_at: datetime,
+               now: datetime, agent: str | None) -> IntakeResult:
+        product = request["product"]
         # Optimistic: the unique indexes on call ids and open matters catch a repeated call
         # or a reminder at insert time; only then are they looked up. The serial number's
         # recent orders are read first anyway (repeat repairs), and answer most cases.
@@ -209,7 +222,9 @@ class IntakeDesk:
             if known is not None:
                 return IntakeResult(known, created=False)
             try:
-                return self._insert_follow_up(original, kind, follow_up_id, self.uow.now)
+                result = self._insert_follow_up(original, kind, follow_up_id, self.uow.now)
+                self.customers.link(result.order, original["product"], self.uow.now)
+                return result
             except DuplicateKeyError:
                 continue
         raise RuntimeError("could not place the follow-up after repeated conflicts")
@@ -224,6 +239,8 @@ class IntakeDesk:
         doc = {key: original[key] for key in (
             "branch", "zone", "region_code", "lat", "lon", "channel", "customer", "product",
             "warranty")}
+        doc.update({key: original[key] for key in ("customer_id", "unit_key", "unit_id")
+                    if key in original})
         doc.update({
             "_id": allocator.next(self.store, branch, now.astimezone(DISPLAY_TZ).date()),
             "request_type": request_type,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter
 
+from schemas.customers import CustomerOut, CustomerPage, CustomerQuery, MergeIn, PhoneIn
 from schemas.feeds import FeedRequestIn
 from schemas.orders import CHANNELS, REQUEST_TYPES, ServiceRequestIn
 from services.common.base import ServiceBase
@@ -15,14 +17,22 @@ from services.common.errors import NotFound
 from services.common.messaging import reliable_handler
 from services.common.metrics import Metrics, zeroed
 from services.common.mongo import MongoDatabase
-from services.contracts import dump_order, load, read_event
+from services.contracts import dump_order, load, plain, read_event
+from services.intake.customer_file import CustomerFile
+from services.intake.customer_store import CustomerStore
 from services.intake.desk import IntakeDesk
+from services.intake.domain.customers import fault_found
 from services.intake.feeds import decode_body, feed_consumer
 from services.intake.numbering import OrderNumbersProvider
 from services.intake.store import REQUESTS, IntakeStore, ensure_indexes
 
 _REQUEST_IN = ServiceRequestIn()
 _FEED_IN = FeedRequestIn()
+_PHONE_IN = PhoneIn()
+_CUSTOMER_QUERY = CustomerQuery()
+_MERGE_IN = MergeIn()
+_CUSTOMER_OUT = CustomerOut()
+_CUSTOMER_PAGE = CustomerPage()
 
 
 def define_metrics(registry: CollectorRegistry, settings: dict) -> dict:
@@ -44,7 +54,10 @@ class IntakeService(ServiceBase):
     def _desk(self) -> Iterator[IntakeDesk]:
         with self.unit() as uow:
             yield IntakeDesk(IntakeStore(self.db), self.reference, self.config["branches"],
-                             uow, self.order_numbers)
+                             uow, self.order_numbers, self._customers())
+
+    def _customers(self) -> CustomerFile:
+        return CustomerFile(CustomerStore(self.db), IntakeStore(self.db))
 
     @branch_rpc
     def create_request(self, payload: dict, acting_branch: str | None = None,
@@ -79,6 +92,38 @@ class IntakeService(ServiceBase):
             raise NotFound(f"order {order_id} not found")
         return dump_order(doc)
 
+    # -- the customer file (客户档案) ---------------------------------------------------
+    @branch_rpc
+    def find_customers(self, params: dict, branch: str) -> dict:
+        """Households of ``branch`` whose phone is, or starts with (7 digits or more),
+        ``params["phone"]``; each with its units and open requests."""
+        query = load(_CUSTOMER_QUERY, params)
+        items = self._customers().find(branch, query["phone"])
+        return _CUSTOMER_PAGE.dump({"items": [plain(item) for item in items]})
+
+    @branch_rpc
+    def get_customer(self, customer_id: str, branch: str) -> dict:
+        return _CUSTOMER_OUT.dump(plain(self._customers().view(branch, customer_id)))
+
+    @branch_rpc
+    def add_customer_phone(self, customer_id: str, payload: dict, branch: str) -> dict:
+        phone = load(_PHONE_IN, payload)["phone"]
+        return self._change_customer(
+            lambda customers, now: customers.add_phone(branch, customer_id, phone, now))
+
+    @branch_rpc
+    def merge_customers(self, customer_id: str, payload: dict, branch: str) -> dict:
+        """Another record of the household (``payload["customer_id"]``) joins this one."""
+        other = load(_MERGE_IN, payload)["customer_id"]
+        return self._change_customer(
+            lambda customers, now: customers.merge(branch, customer_id, other, now))
+
+    def _change_customer(self, change: Callable[[CustomerFile, datetime], dict]) -> dict:
+        """One change of the customer file, at the call's time; the customer after it."""
+        with self.unit() as uow:
+            view = change(self._customers(), uow.now)
+        return _CUSTOMER_OUT.dump(plain(view))
+
     @reliable_handler("dispatch", "order_completed")
     def on_order_completed(self, envelope: dict) -> None:
         self._record_end(envelope, "completed")
@@ -110,4 +155,5 @@ class IntakeService(ServiceBase):
         event = read_event(envelope, needs=("order_id",))
         IntakeStore(self.db).finish(event["data"]["order_id"], event["branch"], status,
                                     event["event_id"], event["occurred_at"],
-                                    completed=status == "completed")
+                                    completed=status == "completed",
+                                    fault=fault_found(event["data"].get("completion")))

@@ -10,6 +10,7 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from services.common.outbox import ensure_outbox_index, new_document_outbox, with_events
+from services.intake.customer_store import ensure_customer_indexes
 
 REQUESTS = "requests"
 OPEN_STATES = ("new",)
@@ -22,6 +23,7 @@ def ensure_indexes(db: Database) -> None:
     requests.create_index([("product.serial_number", ASCENDING), ("received_at", DESCENDING)])
     requests.create_index([("branch", ASCENDING), ("received_at", DESCENDING)])
     ensure_outbox_index(requests)
+    ensure_customer_indexes(db)
 
 
 class IntakeStore:
@@ -85,13 +87,16 @@ class IntakeStore:
         return result.modified_count == 1
 
     def finish(self, order_id: str, branch: str, status: str, event_id: str, at: datetime,
-               completed: bool) -> bool:
-        """Closes the open matter once per event (the event id guards redeliveries)."""
+               completed: bool, fault: dict | None = None) -> bool:
+        """Closes the open matter once per event (the event id guards redeliveries);
+        ``fault``: what the technician found, kept for the unit's service history."""
         update: dict[str, Any] = {"$set": {"status": status}, "$unset": {"open_key": ""},
                                   "$push": {"applied_events": {"$each": [event_id],
                                                                "$slice": -20}}}
         if completed:
             update["$set"]["completed_at"] = at
+        if fault:
+            update["$set"]["fault"] = fault
         result = self.requests.update_one(
             {"_id": order_id, "branch": branch, "applied_events": {"$ne": event_id}}, update)
         return result.modified_count == 1

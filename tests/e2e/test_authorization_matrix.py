@@ -42,6 +42,11 @@ MATRIX = [
     ("POST", "/api/v1/technicians", STAFF),
     ("GET", "/api/v1/technicians/{tech}", STAFF),
     ("PATCH", "/api/v1/technicians/{tech}", STAFF),
+    # the customer file: agents look customers up, staff read them too
+    ("GET", "/api/v1/customers", STAFF | {"agent"}),
+    ("GET", "/api/v1/customers/{customer}", STAFF | {"agent"}),
+    ("POST", "/api/v1/customers/{customer}/phones", STAFF | {"agent"}),
+    ("POST", "/api/v1/customers/{customer}/merge", STAFF | {"agent"}),
     # inventory
     ("GET", "/api/v1/parts", EVERYONE),
     *[("GET", path, STOCK_READERS) for path in (
@@ -96,9 +101,12 @@ def targets(system) -> dict:
     """An SH order and technician, and how the order looks before the matrix runs."""
     api = system[0]
     tech = api.technician(["gas"], token="dispatcher")  # not certified for the order
-    response = api.post("/api/v1/requests", request_body(), "agent")
+    body = request_body()
+    response = api.post("/api/v1/requests", body, "agent")
     assert response.status_code == 201, response.text
     order_id = response.json()["order_id"]
+    customer = api.get("/api/v1/customers", "agent",
+                       params={"phone": body["customer"]["phone"]}).json()["items"][0]
     before = api.wait_listed(order_id)
     complaint = api.post("/api/v1/complaints", {
         "channel": "hotline", "category": "attitude", "description": "态度不好",
@@ -106,7 +114,8 @@ def targets(system) -> dict:
     assert complaint.status_code == 201, complaint.text
     return {"order": order_id, "tech": tech, "before": before,
             "complaint": complaint.json()["complaint_id"], "transfer": "TR-NONE-1",
-            "request": "RQ-NONE-1", "task": "CB-SH-20200101-000001"}
+            "request": "RQ-NONE-1", "task": "CB-SH-20200101-000001",
+            "customer": customer["customer_id"]}
 
 
 # Bodies each operation accepts, so that only the branch can be the reason for a refusal.

@@ -319,6 +319,17 @@ TABLE: list[tuple[str, str, list[Attack] | str]] = [
         Attack(DISPATCHER, {"order_id": "{sz_accepted}"})]),
     *ORDER_STEPS,
     ("GET", "/api/v1/technicians", "the caller's branch's technicians; names none"),
+    # -- the customer file ----------------------------------------------------------------
+    ("GET", "/api/v1/customers", [
+        Attack(AGENT, query={"phone": "{sz_customer_phone}"}, refused=LIST_ANSWERS)]),
+    ("GET", "/api/v1/customers/{customer_id}", [
+        Attack(AGENT, {"customer_id": "{sz_customer}"})]),
+    ("POST", "/api/v1/customers/{customer_id}/phones", [
+        Attack(AGENT, {"customer_id": "{sz_customer}"}, {"phone": "{new_phone}"})]),
+    ("POST", "/api/v1/customers/{customer_id}/merge", [
+        Attack(AGENT, {"customer_id": "{sz_customer}"}, {"customer_id": "{sh_customer}"}),
+        Attack(AGENT, {"customer_id": "{sh_customer}"}, {"customer_id": "{sz_customer}"},
+               refused=BODY_REFUSED)]),
     ("POST", "/api/v1/technicians", [
         Attack(DISPATCHER, body={**NEW_TECHNICIAN, "technician_id": "{sz_tech}"},
                refused=EXISTING_ID),
@@ -841,6 +852,16 @@ def _complaint(api, branch: Branch, steps: int, **extra) -> str:
     return complaint_id
 
 
+def _customer(api, branch: Branch, order_id: str) -> dict[str, Any]:
+    """The household of an order, in its branch's customer file."""
+    phone = _ok(api.get(f"/api/v1/orders/{order_id}", branch.token("dispatcher")))[
+        "customer"]["phone"]
+    found = _ok(api.get("/api/v1/customers", branch.token("agent"), params={"phone": phone}))
+    prefix = branch.code.lower()
+    return {f"{prefix}_customer": found["items"][0]["customer_id"],
+            f"{prefix}_customer_phone": phone}
+
+
 def _sz_open_orders(api, tech: str) -> dict[str, Any]:
     """Orders held by SZ's technician in the states the order steps start from."""
     call_id = f"CALL-SZ-{uuid.uuid4().hex[:8]}"
@@ -862,7 +883,7 @@ def _sz_open_orders(api, tech: str) -> dict[str, Any]:
                    token=SZ.token("dispatcher"))
     return {"sz_call_id": call_id, "sz_accepted": accepted, "sz_contacted": contacted,
             "sz_on_site": on_site, "sz_quote": quote, "sz_waiting": waiting,
-            "sz_parts_request": request_id}
+            "sz_parts_request": request_id, **_customer(api, SZ, accepted)}
 
 
 def _sz_stock(api) -> dict[str, Any]:
@@ -942,7 +963,7 @@ def build_sh(api) -> dict[str, Any]:
     _ok(api.call("PATCH", f"/api/v1/technicians/{tech}", SH.token("dispatcher"),
                  json={"active": False}))
     return {"sh_tech": tech, "sh_accepted": accepted, "sh_on_site": on_site,
-            "sh_writeoff_order": writeoff,
+            "sh_writeoff_order": writeoff, **_customer(api, SH, accepted),
             **{f"sh_complaint_acknowledged_{n}": _complaint(api, SH, 1) for n in (1, 2)},
             **{f"sh_complaint_investigated_{n}": _complaint(api, SH, 2) for n in (1, 2, 3)}}
 

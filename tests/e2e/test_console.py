@@ -197,3 +197,19 @@ def test_the_queue_updates_without_a_reload_and_a_post_without_csrf_changes_noth
     order = api.order(order_id)
     assert order["technician_id"] is None and order["status"] == "new"
     tab.close()
+
+
+def test_the_agent_sees_the_customer_file_as_the_phone_is_typed(api, browser):
+    agent = _sign_in(browser, api.base, "agent", "/console/agent")
+    phone, serial = _new_request(agent, "热水器不加热", "electric_water_heater")
+    assert agent.wait("document.querySelector('#result')?.dataset.outcome") == "created"
+    order_id = agent.eval("document.querySelector('#result').dataset.order")
+    assert "7" in agent.text("#customer-file")  # nothing typed yet: how many digits
+    for typed in (phone[:5], phone[:8]):
+        agent.fill("#f-customer-phone", typed)
+        agent.eval("document.querySelector('#f-customer-phone')"
+                   ".dispatchEvent(new Event('input'))")
+    agent.wait(f"!!document.querySelector(\"#customer-file [data-order='{order_id}']\")")
+    shown = agent.text("#customer-file")
+    assert serial in shown and "电热水器" in shown
+    assert phone not in shown and f"{phone[:3]}****{phone[-4:]}" in shown

@@ -21,13 +21,17 @@ ROLE_TOKENS = ["agent", "dispatcher", "supervisor", "admin", "tech1"]
 
 @pytest.fixture(scope="module")
 def known_ids(system) -> dict[str, str]:
-    """A real order and technician, so operations on them reach the services' logic
-    rather than stopping at 404."""
+    """A real order, technician and customer, so operations on them reach the services'
+    logic rather than stopping at 404."""
     api = system[0]
     tech = api.technician(["refrigeration"])
-    response = api.post("/api/v1/requests", request_body(), "agent")
+    body = request_body()
+    response = api.post("/api/v1/requests", body, "agent")
     assert response.status_code == 201, response.text
-    return {"order_id": response.json()["order_id"], "technician_id": tech}
+    customers = api.get("/api/v1/customers", "agent",
+                        params={"phone": body["customer"]["phone"]}).json()["items"]
+    return {"order_id": response.json()["order_id"], "technician_id": tech,
+            "customer_id": customers[0]["customer_id"]}
 
 
 @pytest.mark.parametrize("role", ROLE_TOKENS)

@@ -310,3 +310,49 @@ def test_a_revoked_token_ends_its_session():
     session_id = SESSIONS.open("a-token-no-longer-in-the-file", "agent", "SH")
     response = gateway.console_agent_page(_get("/console/agent", session_id))
     assert response.status_code == 303 and SESSIONS.get(session_id) is None
+
+
+CUSTOMER_FOUND = {"items": [{
+    "customer_id": "CU-SH-20261203-000001", "branch": "SH", "name": "王先生",
+    "phones": ["13812345678"], "addresses": [],
+    "units": [{"unit_id": "SH|sn:GWH-0001", "serial_number": "GWH-0001",
+               "category": "gas_water_heater", "model": "JSQ25", "purchase_date": "2026-03-01",
+               "order_ids": [ORDER]}],
+    "open_requests": [{"order_id": ORDER, "request_type": "repair", "status": "new",
+                       "received_at": "2026-12-03T10:00:00+08:00",
+                       "description": "热水器不点火"}]}]}
+
+
+def test_the_agent_sees_the_customers_products_and_open_orders_as_the_phone_is_typed():
+    gateway, session_id, _ = _signed_in("demo-agent-sh", "agent")
+    gateway.intake.find_customers.call_async.return_value.result.return_value = CUSTOMER_FOUND
+    response = gateway.console_agent_customer(_get("/console/agent/customer?phone=1381234",
+                                                   session_id))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    gateway.intake.find_customers.call_async.assert_called_once_with({"phone": "1381234"},
+                                                                     "SH")
+    assert "燃气热水器" in page and "热水器不点火" in page
+    assert "GWH-0001" in page and f'href="/console/orders/{ORDER}"' in page
+    assert "138****5678" in page and "13812345678" not in page  # masked, as lists are
+
+
+def test_fewer_than_seven_digits_ask_nothing_and_a_technician_may_not_look():
+    gateway, session_id, _ = _signed_in("demo-agent-sh", "agent")
+    response = gateway.console_agent_customer(_get("/console/agent/customer?phone=138123",
+                                                   session_id))
+    assert response.status_code == 200 and "7" in response.get_data(as_text=True)
+    gateway.intake.find_customers.call_async.assert_not_called()
+    tech, tech_session, _ = _signed_in("demo-tech-sh-01", "technician")
+    refused = tech.console_agent_customer(_get("/console/agent/customer?phone=1381234",
+                                               tech_session))
+    assert refused.status_code == 403
+    tech.intake.find_customers.call_async.assert_not_called()
+
+
+def test_the_agents_page_holds_the_customer_file_that_the_phone_fills_in():
+    gateway, session_id, _ = _signed_in("demo-agent-sh", "agent")
+    page = gateway.console_agent_page(_get("/console/agent", session_id)).get_data(
+        as_text=True)
+    assert 'data-lookup="/console/agent/customer"' in page
+    assert 'data-lookup-from="f-customer-phone"' in page and 'id="f-customer-phone"' in page

@@ -234,3 +234,8 @@ class TestMaskAddressInText:
         masked = mask_text(text)
         assert f"{number}号" not in masked and f"{room}室" not in masked
         assert masked.startswith(before) and masked.endswith("****" + after)
+
+
+def test_a_households_phones_are_masked_each_as_a_phone_field():
+    assert mask_personal({"phones": ["13812345678", "02164871234", "1234567"]}) == {
+        "phones": ["138****5678", "021****1234", "*******"]}

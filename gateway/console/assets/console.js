@@ -131,8 +131,41 @@
       if (field.value && form.requestSubmit) { form.requestSubmit(); } else if (field.value) { form.submit(); }
     });
   }
+  // The customer file as the agent types: <div data-lookup="<url>" data-lookup-from="<id
+  // of the phone input">. Once 7 digits are in (the API's minimum), the fragment for the
+  // phone is fetched after a short pause in typing; the answer to an older phone is dropped.
+  var LOOKUP_DIGITS = 7, LOOKUP_PAUSE_MS = 300;
+  function lookup(box) {
+    var input = document.getElementById(box.getAttribute("data-lookup-from"));
+    if (!input) { return; }
+    var hint = box.innerHTML, asked = "", timer = null;
+    function ask() {
+      var phone = input.value.trim(), digits = phone.replace(/[^0-9]/g, "");
+      if (digits.length < LOOKUP_DIGITS) { asked = ""; box.innerHTML = hint; return; }
+      if (digits === asked) { return; }
+      asked = digits;
+      fetch(box.getAttribute("data-lookup") + "?phone=" + encodeURIComponent(phone),
+            {credentials: "same-origin"})
+        .then(function (response) {
+          if (response.redirected) { throw new Error("signed out"); }
+          return response.text();
+        })
+        .then(function (html) {
+          if (asked !== digits) { return; }
+          box.innerHTML = html;
+          box.setAttribute("data-looked-up", digits);
+        })
+        .catch(function () {});
+    }
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(ask, LOOKUP_PAUSE_MS);
+    });
+    ask();
+  }
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll("table.schedule"), schedule);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-lookup]"), lookup);
     Array.prototype.forEach.call(document.querySelectorAll("input[data-photo]"), photo);
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), poll);
     Array.prototype.forEach.call(document.querySelectorAll("canvas[data-signature]"), signature);

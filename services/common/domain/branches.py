@@ -26,7 +26,7 @@ SCHEDULED_VISIT_PREFIX = "SV-"
 # purchase and receipt ids come from outside and may look like anything.
 _REFERENCE_KEYS = frozenset({
     "order_id", "order_ids", "intake_order_id", "last_order_id", "complaint_id",
-    "task_id", "bill_id", "anomaly_id"})
+    "task_id", "bill_id", "anomaly_id", "customer_id"})
 
 
 def branch_of(object_id: Any) -> str | None:
