@@ -135,6 +135,7 @@ ORDER_STEPS = [
     _order_step("contact", "sz_accepted", {}),
     _order_step("appointment", "sz_contacted", {"start": "{in_1h}", "end": "{in_2h}"}),
     _order_step("check-in", "sz_contacted", {}),
+    _order_step("leave", "sz_on_site", {"outcome": "customer_absent"}),
     _order_step("complete", "sz_on_site", COMPLETION),
     ("POST", "/api/v1/orders/{order_id}/assign", [
         Attack(DISPATCHER, {"order_id": "{sz_accepted}"}, {"technician_id": "{sz_tech2}"}),
@@ -303,7 +304,8 @@ COMPLAINT_ATTACKS = [
 
 LIST_FILTERS = [
     ("GET", "/api/v1/orders", DISPATCHER, {"technician_id": "{sz_tech}"}),
-    ("GET", "/api/v1/stock", WAREHOUSE, {"location": "{sz_warehouse}"}),
+    ("GET", "/api/v1/stock", WAREHOUSE, ({"location": "{sz_warehouse}"},
+                                         {"technician_id": "{sz_tech}"})),
     ("GET", "/api/v1/bills", FINANCE, {"order_id": "{sz_bill_open_order}"}),
     ("GET", "/api/v1/charge-anomalies", FINANCE, {"order_id": "{sz_bill_open_order}"}),
     ("GET", "/api/v1/settlement/earnings", FINANCE, {"service_centre_id": "{sz_centre}"}),
@@ -377,7 +379,8 @@ TABLE: list[tuple[str, str, list[Attack] | str]] = [
     ("GET", "/health", "liveness; names none"),
     ("GET", "/health/live", "liveness probe; names none"),
     ("GET", "/health/ready", "readiness probe; names none"),
-    *[(method, path, [Attack(token, query=query, refused=LIST_ANSWERS)])
+    *[(method, path, [Attack(token, query=one, refused=LIST_ANSWERS)
+                      for one in (query if isinstance(query, tuple) else (query,))])
       for method, path, token, query in LIST_FILTERS],
 ]
 
