@@ -254,7 +254,7 @@ class DispatchService(ServiceBase):
             store.insert_technician(doc)
         except DuplicateKeyError:
             raise Conflict(f"technician {doc['_id']} exists already") from None
-        self._roster_changed(branch)
+        self._roster_changed(branch, doc["_id"])
         return _tech_out(doc)
 
     @branch_rpc
@@ -268,7 +268,7 @@ class DispatchService(ServiceBase):
         _check_centre(store, changes.get("service_centre_id"), branch)
         if not store.update_technician(technician_id, branch, changes):
             raise NotFound(f"technician {technician_id} not found")
-        self._roster_changed(branch)
+        self._roster_changed(branch, technician_id)
         return _tech_out(store.technician(technician_id))
 
     @branch_rpc
@@ -306,11 +306,11 @@ class DispatchService(ServiceBase):
         with self._dispatcher() as dispatcher:
             dispatcher.drain_queue(branch)
 
-    def _roster_changed(self, branch: str) -> None:
+    def _roster_changed(self, branch: str, technician_id: str) -> None:
         """A technician registered or updated: the orders nobody was qualified for that
         they can take are offered at once (however deep in the queue), then the queue."""
         with self._dispatcher() as dispatcher:
-            dispatcher.offer_unqualified(branch)
+            dispatcher.offer_unqualified(branch, technician_id)
             dispatcher.drain_queue(branch)
 
     @timer(interval=1)
