@@ -34,6 +34,9 @@ def known_ids(system) -> dict[str, str]:
             "customer_id": customers[0]["customer_id"]}
 
 
+# A role's run takes 2–3 minutes on a quiet machine (more with each new operation): the
+# suite's 300 s per test would cut it off on a loaded one.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("role", ROLE_TOKENS)
 def test_every_operation_answers_without_server_errors(system, known_ids, role, tmp_path):
     api = system[0]
