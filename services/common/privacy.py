@@ -253,9 +253,16 @@ def mask_address(address: str | None) -> str | None:
 
 
 # -- free text and documents -----------------------------------------------------------
+# A query string's personal parameters (an access log line of GET /customers?phone=...):
+# the whole value, whatever it holds — a search by the first digits is no full number.
+_PERSONAL_QUERY = re.compile(r"([?&](?:phone|mobile|address|name)=)[^&\s\"']*", re.I)
+
+
 def mask_text(text: str) -> str:
     """Hide street addresses and phone numbers inside free text (log messages,
     descriptions). Addresses first: a room number must not be read as part of a phone."""
+    if "=" in text:
+        text = _PERSONAL_QUERY.sub(r"\g<1>****", text)
     copy = _search_copy(text)
     # Each pass runs only on text that holds what all its matches hold: logs are written
     # on every request, and most lines have no address at all.

@@ -239,3 +239,13 @@ class TestMaskAddressInText:
 def test_a_households_phones_are_masked_each_as_a_phone_field():
     assert mask_personal({"phones": ["13812345678", "02164871234", "1234567"]}) == {
         "phones": ["138****5678", "021****1234", "*******"]}
+
+
+def test_an_access_log_line_keeps_no_personal_query_value():
+    """The customer file is searched by the phone's first digits in the query string: the
+    access log line keeps the path and the other parameters, never the value."""
+    line = '127.0.0.1 - - "GET /api/v1/customers?phone=1391234&page=2 HTTP/1.1" 200'
+    assert mask_text(line) == '127.0.0.1 - - "GET /api/v1/customers?phone=****&page=2 ' \
+        'HTTP/1.1" 200'
+    assert mask_text("GET /x?page=1&Name=王先生 HTTP/1.1") == "GET /x?page=1&Name=**** HTTP/1.1"
+    assert mask_text("a=b and name=x") == "a=b and name=x"  # not a query string
