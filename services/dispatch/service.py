@@ -170,26 +170,13 @@ class DispatchService(ServiceBase):
         query_in = load(_QUERY, params)
         technician_id = technician_id or query_in["technician_id"]
         if query_in["order"] == "work":
-            total, docs = self._work_list(branch, technician_id, query_in)
+            total, docs = work_list(DispatchStore(self.db), branch, technician_id, query_in)
         else:
             total, docs = DispatchStore(self.db).search(
                 branch, query_in, technician_id,
                 overdue_at=self.clock.now() if query_in["overdue"] else None)
         return {"total": total, "page": query_in["page"], "page_size": query_in["page_size"],
                 "items": [dump_order(doc) for doc in docs]}
-
-    def _work_list(self, branch: str, technician_id: str | None, query_in: dict
-                   ) -> tuple[int, list[dict]]:
-        """A technician's jobs in hand in the order they work them: emergencies first,
-        then by place (a high-priority order as if due earlier)."""
-        if not technician_id:
-            raise InvalidInput("工作顺序只对一名技师的工单有意义 / the work order is one "
-                               "technician's", {"technician_id": ["请指定技师。Name the "
-                                                                  "technician."]})
-        held = sorted(DispatchStore(self.db).held_by(branch, technician_id, query_in),
-                      key=work_list_key)
-        start = (query_in["page"] - 1) * query_in["page_size"]
-        return len(held), held[start:start + query_in["page_size"]]
 
     # -- figures for the wallboard and the operator report ------------------------------
     @branch_rpc
@@ -307,17 +294,15 @@ class DispatchService(ServiceBase):
             dispatcher.drain_queue(branch)
 
     def _roster_changed(self, branch: str, technician_id: str) -> None:
-        """A technician registered or updated: the orders nobody was qualified for that
-        they can take are offered at once (however deep in the queue), then the queue."""
+        """A technician registered or updated: flagged orders they can take, then the queue."""
         with self._dispatcher() as dispatcher:
             dispatcher.offer_unqualified(branch, technician_id)
             dispatcher.drain_queue(branch)
 
     @timer(interval=1)
     def sweep(self) -> None:
-        """Lapsed offers, breached milestones, and the queue (shifts start and end). The
-        offers and milestones are looked at when the earliest falls due (services/common/
-        pacing.py), not every second."""
+        """Lapsed offers and breaches when the earliest falls due (common/pacing.py); the
+        queue (shifts start and end)."""
         # what was written before a failure is counted: its marks are gone
         with self._dispatcher() as dispatcher:
             self.pacer.when_due("offers", dispatcher.now, dispatcher.next_offer_due,
@@ -329,10 +314,8 @@ class DispatchService(ServiceBase):
 
     @timer(interval=RECONCILE_TICK_SECONDS)
     def reconcile_capacity(self) -> None:
-        """Every ``reconcile_seconds``, in one replica (a lease in the jobs collection):
-        free slots recomputed from the orders technicians actually hold, so a process
-        that died between an order write and its capacity update leaks nothing for
-        good."""
+        """Every ``reconcile_seconds``, one replica (a lease): free slots recomputed from
+        the orders held, so a process that died mid-write leaks nothing for good."""
         every = timedelta(seconds=self.config["dispatch"]["reconcile_seconds"])
         with self._dispatcher() as dispatcher:
             if dispatcher.store.claim_job("reconcile_capacity", dispatcher.now, every):
@@ -386,3 +369,15 @@ class DispatchService(ServiceBase):
         for branch in self.config["branches"]:
             self.metrics.forecast_late.labels(branch).set(late.get(branch, 0))
             self.metrics.unaccepted_emergencies.labels(branch).set(unaccepted[branch])
+
+
+def work_list(store: DispatchStore, branch: str, technician_id: str | None, query_in: dict
+              ) -> tuple[int, list[dict]]:
+    """A technician's jobs in hand in the order they work them: emergencies first, then
+    by place (a high-priority order as if due earlier)."""
+    if not technician_id:
+        raise InvalidInput("工作顺序只对一名技师的工单有意义 / the work order is one "
+                           "technician's", {"technician_id": ["请指定技师。Name the technician."]})
+    held = sorted(store.held_by(branch, technician_id, query_in), key=work_list_key)
+    start = (query_in["page"] - 1) * query_in["page_size"]
+    return len(held), held[start:start + query_in["page_size"]]
